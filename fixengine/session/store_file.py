@@ -1,0 +1,453 @@
+"""The durable file store (the default ``StoreType``).
+
+Theory of operation
+-------------------
+One directory per session: ``<FileStorePath>/<session_dir_name(session_id)>/`` with
+
+``messages.log``
+    An append-only log. It starts with the 8-byte magic ``FIXSTOR1`` and a
+    *header* record (creation time, a random period token, initial sender and
+    target MsgSeqNums). Then, one record per call:
+
+    * ``M`` - a sent message: ``seq`` + the wire bytes. Replaying it both indexes
+      the message and sets next sender seq to ``seq + 1``, so ``save_sent`` is
+      one append: after a crash the record is either whole (both effects) or
+      torn (neither).
+    * ``S`` - ``set_next_sender_seq``.
+
+    Every record is ``magic(2) length(4) crc32(4) body``; the CRC covers the length
+    and the body. Records are written with one ``pwrite`` (never through a Python
+    buffer), so once a call returns the record is in the OS page cache and a killed
+    process loses nothing; ``fsync`` decides what survives an OS crash.
+
+``seqnums``
+    Next target MsgSeqNum, updated on every incoming message, so it is kept out of
+    the log: two fixed 28-byte slots (4 KiB apart) written alternately, each
+    ``counter, period token, target seq, crc32``. Opening takes the valid slot with
+    the highest counter whose token matches the log header; a torn slot write
+    leaves the other slot, which holds the previous value. The file never grows,
+    so there is nothing to compact.
+
+``lock``
+    ``flock``-ed while the store is open: a second process (or a second store
+    object) for the same session fails with :class:`StoreLockedError` instead of
+    interleaving writes. The kernel drops the lock when the process dies.
+
+Opening replays the log into an in-memory index ``seq -> (offset, length)``;
+``get_sent`` reads the records back with ``pread`` and checks their CRC.
+A bad record at the tail (a crash in the middle of an append) is truncated
+away. A bad record followed by any valid record cannot come from a crash, so it
+raises :class:`StoreCorruptError` naming the file and offset rather than
+silently dropping acknowledged messages.
+
+``reset`` writes a fresh log (header only, new token) to ``messages.log.tmp``,
+fsyncs it, renames it over ``messages.log`` and fsyncs the directory: the rename
+is the atomic switch to the new session period. Old ``seqnums`` slots carry the
+old token and are ignored from then on. Creation and reset are always fsynced,
+whatever the policy.
+
+fsync policy: ``"always"`` - ``fdatasync`` before ``save_sent`` /
+``set_next_target_seq`` returns; ``"batch"`` - a background thread syncs at
+most every ``batch_interval_ms`` while there are unsynced writes (an OS crash or
+power loss can lose the writes of the last interval); ``"never"`` - left to the
+OS (an OS crash can lose any unsynced write; a process crash loses nothing).
+"""
+
+from __future__ import annotations
+
+import fcntl
+import mmap
+import os
+import secrets
+import struct
+import threading
+import time
+import zlib
+from typing import TYPE_CHECKING
+
+from .store import (
+    DEFAULT_BATCH_INTERVAL_MS,
+    FSYNC_POLICIES,
+    FsyncPolicy,
+    StoreCorruptError,
+    StoreError,
+    StoreLockedError,
+    _check_seq,
+    session_dir_name,
+)
+
+if TYPE_CHECKING:
+    from .config import SessionID
+
+__all__ = ["FileStore"]
+
+FILE_MAGIC = b"FIXSTOR1"
+REC_MAGIC = b"\xf1\x58"
+_REC_HEAD = struct.Struct("<2sII")  # magic, body length, crc32(length + body)
+_LEN = struct.Struct("<I")
+_HEADER_BODY = struct.Struct("<cdQQQ")  # b"H", creation time, token, sender, target
+_SEQ_BODY = struct.Struct("<cQ")  # b"M" + seq (+ data) / b"S" + seq
+_SLOT = struct.Struct("<QQQ")  # counter, token, target seq
+_SLOT_CRC = struct.Struct("<I")
+_SLOT_SIZE = _SLOT.size + _SLOT_CRC.size
+_SLOT_OFFSETS = (0, 4096)
+_MAX_BODY = 1 << 31
+
+LOG_NAME = "messages.log"
+SEQNUMS_NAME = "seqnums"
+LOCK_NAME = "lock"
+
+
+def _record(body: bytes) -> bytes:
+    n = len(body)
+    crc = zlib.crc32(body, zlib.crc32(_LEN.pack(n)))
+    return _REC_HEAD.pack(REC_MAGIC, n, crc) + body
+
+
+def _fsync_dir(path: str) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _write_all(fd: int, data: bytes, offset: int) -> None:
+    view = memoryview(data)
+    while view:
+        n = os.pwrite(fd, view, offset)
+        if n <= 0:  # pragma: no cover - a regular file does not do this
+            raise OSError("short write")
+        view = view[n:]
+        offset += n
+
+
+class FileStore:
+    """Durable message store in one directory per session (see module docstring)."""
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        session_id: SessionID,
+        *,
+        fsync: FsyncPolicy = "always",
+        batch_interval_ms: int = DEFAULT_BATCH_INTERVAL_MS,
+        now: float | None = None,
+    ) -> None:
+        if fsync not in FSYNC_POLICIES:
+            raise ValueError(f"fsync policy must be one of {FSYNC_POLICIES}, got {fsync!r}")
+        if batch_interval_ms <= 0:
+            raise ValueError("batch_interval_ms must be positive")
+        self.session_id = session_id
+        self.fsync_policy: FsyncPolicy = fsync
+        self.directory = os.path.join(os.fspath(path), session_dir_name(session_id))
+        self._log_path = os.path.join(self.directory, LOG_NAME)
+        self._seq_path = os.path.join(self.directory, SEQNUMS_NAME)
+        self._log_fd = -1
+        self._seq_fd = -1
+        self._lock_fd = -1
+        self._index: dict[int, tuple[int, int]] = {}
+        self._end = 0
+        self._created = 0.0
+        self._token = 0
+        self._sender = 1
+        self._target = 1
+        self._slot_counter = 0
+        self._closed = False
+        self._dirty = False
+        self._sync_lock = threading.Lock()
+        self._stop = threading.Event()
+        self._syncer: threading.Thread | None = None
+        try:
+            os.makedirs(self.directory, exist_ok=True)
+            self._lock()
+            self._open(now)
+        except BaseException:
+            self._release()
+            raise
+        if fsync == "batch":
+            self._interval = batch_interval_ms / 1000.0
+            self._syncer = threading.Thread(
+                target=self._sync_loop, name=f"fixengine-store-sync {session_id}", daemon=True
+            )
+            self._syncer.start()
+
+    # -- opening -------------------------------------------------------------
+
+    def _lock(self) -> None:
+        fd = os.open(os.path.join(self.directory, LOCK_NAME), os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            raise StoreLockedError(
+                f"{self.directory}: store of session {self.session_id} is already open "
+                "(another process or store object holds its lock)"
+            ) from None
+        self._lock_fd = fd
+
+    def _open(self, now: float | None) -> None:
+        tmp = self._log_path + ".tmp"
+        if os.path.exists(tmp):
+            os.unlink(tmp)  # a reset that crashed before its rename: the old log stands
+        if not os.path.exists(self._log_path):
+            self._write_new_log(time.time() if now is None else now)
+        self._log_fd = os.open(self._log_path, os.O_RDWR)
+        self._seq_fd = os.open(self._seq_path, os.O_RDWR | os.O_CREAT, 0o644)
+        self._replay()
+        self._read_slots()
+
+    def _write_new_log(self, created: float) -> None:
+        """Atomically replace messages.log with a header-only log (always fsynced)."""
+        token = secrets.randbits(63) or 1
+        tmp = self._log_path + ".tmp"
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+        try:
+            _write_all(fd, FILE_MAGIC + _record(_HEADER_BODY.pack(b"H", created, token, 1, 1)), 0)
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.replace(tmp, self._log_path)
+        _fsync_dir(self.directory)
+
+    def _replay(self) -> None:
+        fd = self._log_fd
+        size = os.fstat(fd).st_size
+        where = self._log_path
+        if size < len(FILE_MAGIC):
+            raise StoreCorruptError(f"{where}: file is {size} bytes, too short for a store log")
+        with mmap.mmap(fd, size, access=mmap.ACCESS_READ) as mm:
+            if mm[:8] != FILE_MAGIC:
+                raise StoreCorruptError(f"{where}: not a fixengine store log (bad magic)")
+            body, pos = self._parse_at(mm, 8, size)
+            if body is None or len(body) != _HEADER_BODY.size or body[:1] != b"H":
+                raise StoreCorruptError(f"{where}: header record missing or damaged")
+            _, created, token, sender, target = _HEADER_BODY.unpack(body)
+            index: dict[int, tuple[int, int]] = {}
+            while pos < size:
+                start = pos
+                body, pos = self._parse_at(mm, start, size)
+                if body is None:
+                    if self._valid_record_after(mm, start + 1, size):
+                        raise StoreCorruptError(
+                            f"{where}: damaged record at offset {start} followed by valid "
+                            "records (not a torn write): refusing to drop data; move the "
+                            "session directory aside to start afresh"
+                        )
+                    pos = start
+                    break
+                kind = body[:1]
+                if kind == b"M" and len(body) >= _SEQ_BODY.size:
+                    seq = _SEQ_BODY.unpack_from(body)[1]
+                    index[seq] = (start, pos - start)
+                    sender = seq + 1
+                elif kind == b"S" and len(body) == _SEQ_BODY.size:
+                    sender = _SEQ_BODY.unpack(body)[1]
+                else:
+                    raise StoreCorruptError(
+                        f"{where}: unknown record type {kind!r} at offset {start}"
+                    )
+        if pos < size:
+            os.ftruncate(fd, pos)  # torn tail from a crash in the middle of an append
+            os.fsync(fd)
+        self._end = pos
+        self._index = index
+        self._created = created
+        self._token = token
+        self._sender = sender
+        self._target = target
+
+    @staticmethod
+    def _parse_at(buf: bytes | mmap.mmap, pos: int, size: int) -> tuple[bytes | None, int]:
+        """The body of a valid record at ``pos`` and the offset after it, or (None, pos)."""
+        head = _REC_HEAD.size
+        if size - pos < head:
+            return None, pos
+        magic, n, crc = _REC_HEAD.unpack_from(buf, pos)
+        if magic != REC_MAGIC or n == 0 or n > _MAX_BODY or pos + head + n > size:
+            return None, pos
+        body = buf[pos + head : pos + head + n]
+        if zlib.crc32(body, zlib.crc32(_LEN.pack(n))) != crc:
+            return None, pos
+        return body, pos + head + n
+
+    def _valid_record_after(self, buf: mmap.mmap, start: int, size: int) -> bool:
+        pos = buf.find(REC_MAGIC, start)
+        while pos != -1:
+            if self._parse_at(buf, pos, size)[0] is not None:
+                return True
+            pos = buf.find(REC_MAGIC, pos + 1)
+        return False
+
+    def _read_slots(self) -> None:
+        best: tuple[int, int] | None = None
+        for off in _SLOT_OFFSETS:
+            raw = os.pread(self._seq_fd, _SLOT_SIZE, off)
+            if len(raw) != _SLOT_SIZE:
+                continue
+            (crc,) = _SLOT_CRC.unpack_from(raw, _SLOT.size)
+            if zlib.crc32(raw[: _SLOT.size]) != crc:
+                continue
+            counter, token, target = _SLOT.unpack_from(raw)
+            if token == self._token and (best is None or counter > best[0]):
+                best = (counter, target)
+        if best is not None:
+            self._slot_counter, self._target = best
+        else:
+            self._slot_counter = 0
+
+    # -- the MessageStore protocol ---------------------------------------------
+
+    @property
+    def creation_time(self) -> float:
+        return self._created
+
+    def next_sender_seq(self) -> int:
+        return self._sender
+
+    def next_target_seq(self) -> int:
+        return self._target
+
+    def set_next_sender_seq(self, seq: int) -> None:
+        _check_seq(seq)
+        self._append(_record(_SEQ_BODY.pack(b"S", seq)))
+        self._sender = seq
+
+    def save_sent(self, seq: int, data: bytes) -> None:
+        _check_seq(seq)
+        rec = _record(_SEQ_BODY.pack(b"M", seq) + bytes(data))
+        start = self._end
+        self._append(rec)
+        self._index[seq] = (start, len(rec))
+        self._sender = seq + 1
+
+    def set_next_target_seq(self, seq: int) -> None:
+        _check_seq(seq)
+        self._ensure_open()
+        counter = self._slot_counter + 1
+        slot = _SLOT.pack(counter, self._token, seq)
+        slot += _SLOT_CRC.pack(zlib.crc32(slot))
+        try:
+            os.pwrite(self._seq_fd, slot, _SLOT_OFFSETS[counter & 1])
+            self._synced(self._seq_fd)
+        except OSError as exc:
+            raise StoreError(f"{self._seq_path}: cannot write target seq: {exc}") from exc
+        self._slot_counter = counter
+        self._target = seq
+
+    def get_sent(self, begin: int, end: int) -> list[tuple[int, bytes]]:
+        self._ensure_open()
+        index = self._index
+        if end - begin < len(index):
+            seqs = [s for s in range(max(begin, 1), end + 1) if s in index]
+        else:
+            seqs = sorted(s for s in index if begin <= s <= end)
+        out = []
+        head = _REC_HEAD.size
+        for seq in seqs:
+            off, n = index[seq]
+            raw = os.pread(self._log_fd, n, off)
+            if len(raw) != n or self._parse_at(raw, 0, n)[0] is None:
+                raise StoreCorruptError(
+                    f"{self._log_path}: record of MsgSeqNum {seq} at offset {off} is damaged"
+                )
+            out.append((seq, raw[head + _SEQ_BODY.size :]))
+        return out
+
+    def reset(self, now: float) -> None:
+        self._ensure_open()
+        with self._sync_lock:
+            self._write_new_log(now)
+            os.close(self._log_fd)
+            self._log_fd = os.open(self._log_path, os.O_RDWR)
+            self._dirty = False
+        self._replay()
+        self.set_next_target_seq(1)
+        if self.fsync_policy != "always":
+            os.fsync(self._seq_fd)
+
+    def refresh(self) -> None:
+        self._ensure_open()
+        with self._sync_lock:
+            os.close(self._log_fd)
+            os.close(self._seq_fd)
+            self._log_fd = self._seq_fd = -1
+            self._log_fd = os.open(self._log_path, os.O_RDWR)
+            self._seq_fd = os.open(self._seq_path, os.O_RDWR | os.O_CREAT, 0o644)
+        self._replay()
+        self._read_slots()
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        self._stop.set()
+        if self._syncer is not None:
+            self._syncer.join()
+        if self.fsync_policy == "batch":
+            self._sync_now()
+        self._release()
+
+    def __enter__(self) -> FileStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"FileStore({self.directory!r}, fsync={self.fsync_policy!r})"
+
+    # -- internals ---------------------------------------------------------------
+
+    @property
+    def size(self) -> int:
+        """Bytes in the message log (for monitoring)."""
+        return self._end
+
+    def _ensure_open(self) -> None:
+        if self._closed or self._log_fd < 0:
+            raise StoreError(f"{self.directory}: store is closed")
+
+    def _append(self, rec: bytes) -> None:
+        self._ensure_open()
+        start = self._end
+        try:
+            _write_all(self._log_fd, rec, start)
+            self._synced(self._log_fd)
+        except OSError as exc:
+            try:  # leave no partial record behind (e.g. disk full)
+                os.ftruncate(self._log_fd, start)
+            except OSError:
+                pass
+            raise StoreError(f"{self._log_path}: cannot append: {exc}") from exc
+        self._end = start + len(rec)
+
+    def _synced(self, fd: int) -> None:
+        policy = self.fsync_policy
+        if policy == "always":
+            os.fdatasync(fd)
+        elif policy == "batch":
+            self._dirty = True
+
+    def _sync_now(self) -> None:
+        with self._sync_lock:
+            if not self._dirty or self._log_fd < 0:
+                return
+            self._dirty = False
+            os.fdatasync(self._log_fd)
+            os.fdatasync(self._seq_fd)
+
+    def _sync_loop(self) -> None:
+        while not self._stop.wait(self._interval):
+            try:
+                self._sync_now()
+            except OSError:  # pragma: no cover - reported by the next foreground write
+                self._dirty = True
+
+    def _release(self) -> None:
+        with self._sync_lock:
+            for name in ("_log_fd", "_seq_fd", "_lock_fd"):
+                fd = getattr(self, name)
+                if fd >= 0:
+                    os.close(fd)  # closing the lock file releases the flock
+                    setattr(self, name, -1)
