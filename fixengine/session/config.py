@@ -7,6 +7,7 @@ QuickFIX-style settings files and checks every value.
 from __future__ import annotations
 
 import dataclasses
+import datetime
 from typing import Literal
 
 Role = Literal["initiator", "acceptor"]
@@ -55,10 +56,25 @@ class SessionConfig:
     enable_next_expected_msg_seq_num: bool = False  # NextExpectedMsgSeqNum(789) on Logon
     persist_messages: bool = True
 
+    resend_session_level_rejects: bool = False  # resend our 35=3 instead of gap-filling it
+    max_queued_messages: int = 10_000  # messages held above a sequence gap (beyond: re-requested)
+
     check_latency: bool = True
     max_latency: float = 120.0  # SendingTime accuracy window, seconds
-    timestamp_precision: int = 3  # digits of SendingTime fractions: 0, 3, 6 or 9
+    # digits of SendingTime fractions: 0, 3, 6 or 9; None = 0 for FIX.4.0/4.1, 3 otherwise
+    timestamp_precision: int | None = None
     check_comp_id: bool = True
+
+    # Session schedule (QuickFIX StartTime/EndTime/StartDay/EndDay/Weekdays/TimeZone/
+    # UseLocalTime/NonStopSession). No start and end time means a non-stop session.
+    start_time: datetime.time | None = None
+    end_time: datetime.time | None = None
+    start_day: int | None = None  # weekly session: 0 = Monday ... 6 = Sunday
+    end_day: int | None = None
+    weekdays: tuple[int, ...] = ()  # daily session only on these days (0 = Monday)
+    time_zone: str | None = None  # IANA name, e.g. "America/New_York"; None = UTC
+    use_local_time: bool = False  # the machine's local zone instead of time_zone
+    non_stop_session: bool = False
 
     use_data_dictionary: bool = True
     data_dictionary: str | None = None  # FIX.4.x dictionary (path or shipped name)
