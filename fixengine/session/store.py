@@ -28,7 +28,7 @@ Stores:
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING, Literal, Protocol, cast, runtime_checkable
+from typing import TYPE_CHECKING, Literal, Protocol, runtime_checkable
 
 from ..errors import ConfigError, FixError
 
@@ -226,11 +226,10 @@ def open_store(
         raise ConfigError(f"store type must be one of {', '.join(STORE_TYPES)}, got {kind!r}")
     if not path:
         raise ConfigError(f"a {kind} store needs a path (FileStorePath)")
-    policy = cast(FsyncPolicy, fsync)
     if kind == "file":
         from .store_file import FileStore
 
-        return FileStore(path, session_id, fsync=policy, batch_interval_ms=batch_interval_ms)
+        return FileStore(path, session_id, fsync=fsync, batch_interval_ms=batch_interval_ms)
     from .store_sqlite import SqliteStore
 
-    return SqliteStore(path, session_id, fsync=policy)
+    return SqliteStore(path, session_id, fsync=fsync)

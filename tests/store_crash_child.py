@@ -1,0 +1,45 @@
+"""Child process of the kill -9 store test (run by tests/test_store_crash.py).
+
+Opens a store and saves messages in a loop forever, writing one line to stdout
+after each call returns: ``S <seq>`` after save_sent, ``T <seq>`` after
+set_next_target_seq. The parent kills it with SIGKILL at a random moment.
+Message bytes are a pure function of the seq (:func:`payload`) so the parent can
+check them.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import sys
+
+from fixengine.session.config import SessionID
+from fixengine.session.store import open_store
+
+SID = SessionID("FIX.4.4", "CRASH", "TEST")
+
+
+def payload(seq: int) -> bytes:
+    """Deterministic wire-like bytes for ``seq``; some are large to widen the write window."""
+    rng = random.Random(seq)
+    size = 256 * 1024 if seq % 37 == 0 else rng.randint(20, 3000)
+    body = rng.randbytes(size)
+    return b"8=FIX.4.4\x0134=%d\x01" % seq + body + b"\x0110=000\x01"
+
+
+def main() -> None:
+    kind, path, fsync = sys.argv[1], sys.argv[2], sys.argv[3]
+    store = open_store(kind, SID, path, fsync)
+    out = sys.stdout.fileno()
+    while True:
+        seq = store.next_sender_seq()
+        store.save_sent(seq, payload(seq))
+        os.write(out, b"S %d\n" % seq)
+        if seq % 3 == 0:
+            target = store.next_target_seq() + 1
+            store.set_next_target_seq(target)
+            os.write(out, b"T %d\n" % target)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,264 @@
+"""FileStore specifics: on-disk layout, torn tails, corruption, locking, fsync policy."""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+import pytest
+
+from fixengine.errors import ConfigError
+from fixengine.session import store_file
+from fixengine.session.config import SessionID
+from fixengine.session.store import (
+    StoreCorruptError,
+    StoreError,
+    StoreLockedError,
+    open_store,
+    session_dir_name,
+)
+from fixengine.session.store_file import FileStore
+
+SID = SessionID("FIX.4.4", "SENDER", "TARGET")
+
+
+def log_path(root: Path, sid: SessionID = SID) -> Path:
+    return root / session_dir_name(sid) / "messages.log"
+
+
+def filled(root: Path, n: int = 3) -> tuple[list[int], int]:
+    """Save n messages; return the log size after each one and the size before the first."""
+    sizes = []
+    with FileStore(root, SID) as s:
+        start = s.size
+        for seq in range(1, n + 1):
+            s.save_sent(seq, b"message %d \x01 body" % seq)
+            sizes.append(s.size)
+    return sizes, start
+
+
+def test_layout_is_one_directory_per_session(tmp_path: Path) -> None:
+    with FileStore(tmp_path, SID) as s:
+        s.save_sent(1, b"x")
+    assert sorted(p.name for p in (tmp_path / "FIX.4.4-SENDER-TARGET").iterdir()) == [
+        "lock",
+        "messages.log",
+        "seqnums",
+    ]
+
+
+def test_session_dir_names_are_distinct_and_safe() -> None:
+    names = {
+        session_dir_name(SessionID("FIX.4.4", "A-B", "C")),
+        session_dir_name(SessionID("FIX.4.4", "A", "B-C")),
+        session_dir_name(SessionID("FIX.4.4", "A", "B", "C")),
+        session_dir_name(SessionID("FIX.4.4", "A", "B")),
+        session_dir_name(SessionID("FIX.4.4", "../..", "B")),
+        session_dir_name(SessionID("FIXT.1.1", "Ünï", "B/C")),
+    }
+    assert len(names) == 6
+    assert all("/" not in n and not n.startswith(".") for n in names)
+
+
+def test_torn_tail_is_truncated_at_every_cut_point(tmp_path: Path) -> None:
+    sizes, _ = filled(tmp_path, 3)
+    data = log_path(tmp_path).read_bytes()
+    for cut in range(sizes[1] + 1, sizes[2]):
+        log_path(tmp_path).write_bytes(data[:cut])
+        with FileStore(tmp_path, SID) as s:
+            assert s.next_sender_seq() == 3
+            assert [seq for seq, _ in s.get_sent(1, 10)] == [1, 2]
+        assert log_path(tmp_path).stat().st_size == sizes[1]
+
+
+def test_store_keeps_working_after_torn_tail(tmp_path: Path) -> None:
+    sizes, _ = filled(tmp_path, 2)
+    with open(log_path(tmp_path), "r+b") as f:
+        f.truncate(sizes[1] - 3)
+    with FileStore(tmp_path, SID) as s:
+        assert s.next_sender_seq() == 2
+        s.save_sent(2, b"again")
+    with FileStore(tmp_path, SID) as s:
+        assert s.get_sent(1, 2) == [(1, b"message 1 \x01 body"), (2, b"again")]
+
+
+def test_zero_filled_tail_is_truncated(tmp_path: Path) -> None:
+    sizes, _ = filled(tmp_path, 2)
+    with open(log_path(tmp_path), "ab") as f:
+        f.write(b"\x00" * 5000)  # file extended but data never written (OS crash)
+    with FileStore(tmp_path, SID) as s:
+        assert s.next_sender_seq() == 3
+    assert log_path(tmp_path).stat().st_size == sizes[1]
+
+
+def test_corruption_in_the_middle_is_a_clear_error(tmp_path: Path) -> None:
+    sizes, _ = filled(tmp_path, 3)
+    good = log_path(tmp_path).read_bytes()
+    raw = bytearray(good)
+    raw[sizes[0] + 15] ^= 0xFF  # inside record 2; record 3 is intact after it
+    log_path(tmp_path).write_bytes(bytes(raw))
+    with pytest.raises(
+        StoreCorruptError, match=rf"messages.log: damaged record at offset {sizes[0]}"
+    ):
+        FileStore(tmp_path, SID)
+    assert log_path(tmp_path).read_bytes() == bytes(raw)  # nothing was dropped
+    log_path(tmp_path).write_bytes(good)  # repaired: opens again (the failed open let go)
+    with FileStore(tmp_path, SID) as s:
+        assert s.next_sender_seq() == 4
+
+
+def test_not_a_store_file_is_a_clear_error(tmp_path: Path) -> None:
+    log_path(tmp_path).parent.mkdir(parents=True)
+    log_path(tmp_path).write_bytes(b"hello, this is not a store")
+    with pytest.raises(StoreCorruptError, match="bad magic"):
+        FileStore(tmp_path, SID)
+    log_path(tmp_path).write_bytes(b"FIX")
+    with pytest.raises(StoreCorruptError, match="too short"):
+        FileStore(tmp_path, SID)
+
+
+def test_damaged_header_is_a_clear_error(tmp_path: Path) -> None:
+    filled(tmp_path, 1)
+    raw = bytearray(log_path(tmp_path).read_bytes())
+    raw[20] ^= 0x01
+    log_path(tmp_path).write_bytes(bytes(raw))
+    with pytest.raises(StoreCorruptError, match="header record"):
+        FileStore(tmp_path, SID)
+
+
+def test_get_sent_detects_damage_after_open(tmp_path: Path) -> None:
+    sizes, _ = filled(tmp_path, 2)
+    with FileStore(tmp_path, SID) as s:
+        with open(log_path(tmp_path), "r+b") as f:
+            f.seek(sizes[1] - 2)
+            f.write(b"!")
+        assert s.get_sent(1, 1) == [(1, b"message 1 \x01 body")]
+        with pytest.raises(StoreCorruptError, match="MsgSeqNum 2"):
+            s.get_sent(1, 2)
+
+
+def test_second_open_of_same_session_is_refused(tmp_path: Path) -> None:
+    first = FileStore(tmp_path, SID)
+    with pytest.raises(StoreLockedError, match="already open"):
+        FileStore(tmp_path, SID)
+    other = FileStore(tmp_path, SessionID("FIX.4.4", "SENDER", "OTHER"))
+    other.close()
+    first.close()
+    FileStore(tmp_path, SID).close()
+
+
+def test_torn_newest_target_slot_falls_back_to_previous_value(tmp_path: Path) -> None:
+    with FileStore(tmp_path, SID) as s:
+        s.set_next_target_seq(7)
+        s.set_next_target_seq(8)
+    seqnums = log_path(tmp_path).with_name("seqnums")
+    raw = bytearray(seqnums.read_bytes())
+    raw[0] ^= 0xFF  # the slot written last (counter 2 -> offset 0)
+    seqnums.write_bytes(bytes(raw))
+    with FileStore(tmp_path, SID) as s:
+        assert s.next_target_seq() == 7
+        s.set_next_target_seq(9)
+    with FileStore(tmp_path, SID) as s:
+        assert s.next_target_seq() == 9
+
+
+def test_target_file_never_grows(tmp_path: Path) -> None:
+    with FileStore(tmp_path, SID, fsync="never") as s:
+        for seq in range(2, 2000):
+            s.set_next_target_seq(seq)
+    assert log_path(tmp_path).with_name("seqnums").stat().st_size <= 8192
+
+
+def test_crash_during_reset_keeps_the_old_period(tmp_path: Path) -> None:
+    filled(tmp_path, 2)
+    tmp = log_path(tmp_path).with_name("messages.log.tmp")
+    tmp.write_bytes(b"FIXSTOR1 half written")  # reset died before its rename
+    with FileStore(tmp_path, SID) as s:
+        assert s.next_sender_seq() == 3
+    assert not tmp.exists()
+
+
+def test_reset_ignores_target_slots_of_the_old_period(tmp_path: Path) -> None:
+    with FileStore(tmp_path, SID) as s:
+        s.set_next_target_seq(50)
+        s.reset(time.time())
+    with FileStore(tmp_path, SID) as s:
+        assert s.next_target_seq() == 1
+        s.set_next_target_seq(2)
+    with FileStore(tmp_path, SID) as s:
+        assert s.next_target_seq() == 2
+
+
+def test_failed_write_leaves_no_partial_record(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    s = FileStore(tmp_path, SID)
+    s.save_sent(1, b"ok")
+
+    def half_then_fail(fd: int, data: bytes, offset: int) -> None:
+        os.pwrite(fd, data[: len(data) // 2], offset)
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(store_file, "_write_all", half_then_fail)
+    with pytest.raises(StoreError, match="No space left"):
+        s.save_sent(2, b"x" * 1000)
+    assert s.next_sender_seq() == 2
+    monkeypatch.undo()
+    s.save_sent(2, b"fine")
+    s.close()
+    with FileStore(tmp_path, SID) as s:
+        assert s.get_sent(1, 5) == [(1, b"ok"), (2, b"fine")]
+
+
+def test_closed_store_refuses_calls(tmp_path: Path) -> None:
+    s = FileStore(tmp_path, SID)
+    s.close()
+    with pytest.raises(StoreError, match="closed"):
+        s.save_sent(1, b"x")
+    with pytest.raises(StoreError, match="closed"):
+        s.get_sent(1, 1)
+
+
+@pytest.mark.parametrize(("policy", "syncs_per_call"), [("always", 1), ("never", 0)])
+def test_fsync_policy_controls_syncs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, policy: str, syncs_per_call: int
+) -> None:
+    s = open_store("file", SID, str(tmp_path), policy)
+    calls: list[int] = []
+    monkeypatch.setattr(store_file.os, "fdatasync", calls.append)
+    for seq in range(1, 11):
+        s.save_sent(seq, b"m")
+        s.set_next_target_seq(seq + 1)
+    assert len(calls) == 20 * syncs_per_call
+    s.close()
+
+
+def test_batch_policy_syncs_in_the_background(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    calls: list[int] = []
+    real = os.fdatasync
+    monkeypatch.setattr(store_file.os, "fdatasync", lambda fd: (calls.append(fd), real(fd)))
+    s = FileStore(tmp_path, SID, fsync="batch", batch_interval_ms=10)
+    for seq in range(1, 51):
+        s.save_sent(seq, b"m")
+    assert len(calls) < 50  # not one per call
+    deadline = time.monotonic() + 5
+    while not calls and time.monotonic() < deadline:
+        time.sleep(0.005)
+    assert calls, "the background thread never synced"
+    calls.clear()
+    s.save_sent(51, b"last")
+    s.close()  # close syncs what the thread has not
+    assert calls
+    assert s._syncer is not None and not s._syncer.is_alive()
+
+
+def test_open_store_rejects_bad_arguments(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="store type"):
+        open_store("redis", SID, str(tmp_path), "always")
+    with pytest.raises(ConfigError, match="fsync policy"):
+        open_store("file", SID, str(tmp_path), "sometimes")
+    with pytest.raises(ConfigError, match="needs a path"):
+        open_store("file", SID, None, "always")
