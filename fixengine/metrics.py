@@ -1,0 +1,471 @@
+"""Prometheus metrics for FIX sessions and connections.
+
+Theory of operation
+-------------------
+One :class:`FixMetrics` owns a dedicated :class:`~prometheus_client.CollectorRegistry`
+(never the process-wide default, so two engines - or two tests - never share
+counters). The transport updates it from the places that already see every
+message, so the hot path pays only a dictionary lookup and a counter increment:
+
+* :class:`MetricsLog` wraps the session's message log hook (``on_incoming`` /
+  ``on_outgoing`` / ``on_event``): every FIX message in and out is counted by
+  MsgType(35); ResendRequest(2), SequenceReset-GapFill(4 with 123=Y), Reject(3) and
+  BusinessMessageReject(j) are counted in their own families as well.
+* Session events (heartbeat missed, logon, logout) and connection facts
+  (reconnects, disconnects by reason, refused connections by reason) are counted
+  by the transport through :class:`SessionMetrics`.
+* State and the next sequence numbers are gauges read at scrape time from a
+  snapshot the transport refreshes after each batch it processes; the scrape
+  thread never touches a session or its store (a store may not be thread-safe).
+
+Label cardinality is bounded: ``session`` is the session id, ``msg_type`` is
+whatever MsgType the peer sends but each distinct value costs one child only, and
+the reason labels come from fixed vocabularies (:data:`DISCONNECT_REASONS`,
+:data:`REFUSAL_REASONS`).
+
+The HTTP endpoint is opt-in: :func:`start_metrics_server`.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable, Iterator
+from typing import Any, Protocol
+
+from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.exposition import start_http_server
+
+__all__ = [
+    "DISCONNECT_REASONS",
+    "REFUSAL_REASONS",
+    "FixMetrics",
+    "MessageLog",
+    "MetricsLog",
+    "MetricsServer",
+    "SessionMetrics",
+    "start_metrics_server",
+]
+
+#: Why a connection ended (label ``reason`` of ``fix_disconnects_total``).
+DISCONNECT_REASONS: frozenset[str] = frozenset(
+    {
+        "peer_closed",  # the counterparty closed or reset the connection
+        "session",  # the session asked for it (logout done, protocol error, no heartbeat...)
+        "write_overflow",  # the peer stopped reading and the write buffer hit its cap
+        "local",  # our application or shutdown closed it
+        "error",  # an I/O error
+        "refused",  # an acceptor refused the connection before binding it to a session
+    }
+)
+
+#: Why an acceptor refused a connection (label ``reason`` of ``fix_connections_refused_total``).
+REFUSAL_REASONS: frozenset[str] = frozenset(
+    {
+        "unknown_session",
+        "duplicate",
+        "logon_timeout",
+        "not_logon",
+        "garbage",
+        "oversize",
+        "too_many_pending",
+        "stopping",
+    }
+)
+
+#: Order round-trip latency buckets, 50 microseconds to 10 seconds.
+ROUND_TRIP_BUCKETS: tuple[float, ...] = (
+    0.00005,
+    0.0001,
+    0.00025,
+    0.0005,
+    0.001,
+    0.0025,
+    0.005,
+    0.01,
+    0.025,
+    0.05,
+    0.1,
+    0.25,
+    0.5,
+    1.0,
+    2.5,
+    10.0,
+)
+
+
+class MessageLog(Protocol):
+    """The message-log hook a session calls (``fixengine.log`` implements it)."""
+
+    def on_incoming(self, raw: bytes) -> None: ...
+
+    def on_outgoing(self, raw: bytes) -> None: ...
+
+    def on_event(self, text: str) -> None: ...
+
+
+def _msg_type(raw: bytes) -> bytes:
+    """MsgType(35) of a wire message, found without parsing the rest.
+
+    Anything that is not a plausible MsgType (1-4 letters/digits) becomes ``invalid``
+    so that a peer sending junk cannot create unbounded label values.
+    """
+    start = raw.find(b"\x0135=")
+    if start < 0:
+        return b"invalid"
+    start += 4
+    end = raw.find(b"\x01", start)
+    value = raw[start:end]
+    if 0 < len(value) <= 4 and value.isalnum():
+        return value
+    return b"invalid"
+
+
+class SessionMetrics:
+    """The per-session children of the :class:`FixMetrics` families, cached.
+
+    Holding the children avoids a ``labels()`` lookup per message. The snapshot
+    attributes (``state``, ``next_sender_seq``, ``next_target_seq``,
+    ``connected``, ``logged_on``) are plain values the scrape reads.
+    """
+
+    __slots__ = (
+        "_connect_attempts",
+        "_disconnects",
+        "_in",
+        "_out",
+        "connected",
+        "heartbeats_missed",
+        "logged_on",
+        "logons",
+        "logouts",
+        "metrics",
+        "next_sender_seq",
+        "next_target_seq",
+        "reconnects",
+        "session",
+        "state",
+    )
+
+    def __init__(self, metrics: FixMetrics, session: str) -> None:
+        self.metrics = metrics
+        self.session = session
+        self._in: dict[bytes, Any] = {}
+        self._out: dict[bytes, Any] = {}
+        self._disconnects: dict[str, Any] = {}
+        self._connect_attempts: dict[str, Any] = {}
+        self.heartbeats_missed = metrics.heartbeats_missed.labels(session)
+        self.reconnects = metrics.reconnects.labels(session)
+        self.logons = metrics.logons.labels(session)
+        self.logouts = metrics.logouts.labels(session)
+        self.state = "DISCONNECTED"
+        self.next_sender_seq = 0
+        self.next_target_seq = 0
+        self.connected = False
+        self.logged_on = False
+
+    # -- messages (called for every message: keep cheap) ----------------------
+    def message_in(self, raw: bytes) -> None:
+        """Count one received message."""
+        msg_type = _msg_type(raw)
+        child = self._in.get(msg_type)
+        if child is None:
+            child = self._in[msg_type] = self._child(self.metrics.messages_in, self._in, msg_type)
+        child.inc()
+        if msg_type in _ADMIN_COUNTED:
+            self._admin(msg_type, raw, "received")
+
+    def message_out(self, raw: bytes) -> None:
+        """Count one sent message."""
+        msg_type = _msg_type(raw)
+        child = self._out.get(msg_type)
+        if child is None:
+            child = self._out[msg_type] = self._child(
+                self.metrics.messages_out, self._out, msg_type
+            )
+        child.inc()
+        if msg_type in _ADMIN_COUNTED:
+            self._admin(msg_type, raw, "sent")
+
+    def _child(self, family: Any, cache: dict[bytes, Any], msg_type: bytes) -> Any:
+        if len(cache) >= _MAX_MSG_TYPES:
+            msg_type = b"other"
+        return family.labels(self.session, msg_type.decode("ascii"))
+
+    def _admin(self, msg_type: bytes, raw: bytes, direction: str) -> None:
+        m = self.metrics
+        if msg_type == b"2":
+            m.resend_requests.labels(self.session, direction).inc()
+        elif msg_type == b"4":
+            if b"\x01123=Y\x01" in raw:
+                m.gap_fills.labels(self.session, direction).inc()
+            else:
+                m.sequence_resets.labels(self.session, direction).inc()
+        elif msg_type == b"3":
+            m.rejects.labels(self.session, direction, "session").inc()
+        elif msg_type == b"j":
+            m.rejects.labels(self.session, direction, "business").inc()
+
+    # -- connection facts ---------------------------------------------------------
+    def disconnected(self, reason: str) -> None:
+        """Count a disconnect; ``reason`` is one of :data:`DISCONNECT_REASONS`."""
+        child = self._disconnects.get(reason)
+        if child is None:
+            child = self._disconnects[reason] = self.metrics.disconnects.labels(
+                self.session, reason
+            )
+        child.inc()
+        self.connected = False
+        self.logged_on = False
+
+    def connect_attempt(self, outcome: str) -> None:
+        """Count an initiator connect attempt: ``connected``, ``failed`` or ``timeout``."""
+        child = self._connect_attempts.get(outcome)
+        if child is None:
+            child = self._connect_attempts[outcome] = self.metrics.connect_attempts.labels(
+                self.session, outcome
+            )
+        child.inc()
+
+    def snapshot(self, state: str, next_sender_seq: int, next_target_seq: int) -> None:
+        """Record the values the scrape reports as gauges."""
+        self.state = state
+        self.next_sender_seq = next_sender_seq
+        self.next_target_seq = next_target_seq
+
+    def observe_round_trip(self, seconds: float) -> None:
+        """Record one order round trip (e.g. NewOrderSingle to its first ExecutionReport)."""
+        self.metrics.round_trip.labels(self.session).observe(seconds)
+
+
+_ADMIN_COUNTED = frozenset({b"2", b"3", b"4", b"j"})
+_MAX_MSG_TYPES = 200  # distinct MsgType labels per session and direction
+
+
+class MetricsLog:
+    """A message-log hook that counts messages, then forwards to an inner log (if any)."""
+
+    __slots__ = ("_in", "_inner", "_out", "metrics")
+
+    def __init__(self, metrics: SessionMetrics, inner: MessageLog | None = None) -> None:
+        self.metrics = metrics
+        self._inner = inner
+        self._in = metrics.message_in
+        self._out = metrics.message_out
+
+    @property
+    def inner(self) -> MessageLog | None:
+        """The log this one forwards to."""
+        return self._inner
+
+    def on_incoming(self, raw: bytes) -> None:
+        self._in(raw)
+        if self._inner is not None:
+            self._inner.on_incoming(raw)
+
+    def on_outgoing(self, raw: bytes) -> None:
+        self._out(raw)
+        if self._inner is not None:
+            self._inner.on_outgoing(raw)
+
+    def on_event(self, text: str) -> None:
+        if self._inner is not None:
+            self._inner.on_event(text)
+
+    def __getattr__(self, name: str) -> Any:
+        # let callers reach the inner log's extra methods (flush, close, ...)
+        inner = object.__getattribute__(self, "_inner")
+        if inner is None:
+            raise AttributeError(name)
+        return getattr(inner, name)
+
+
+class _SnapshotCollector:
+    """Yields the gauge families from the per-session snapshots at scrape time."""
+
+    def __init__(self, metrics: FixMetrics) -> None:
+        self._metrics = metrics
+
+    def collect(self) -> Iterable[Metric]:
+        sessions = self._metrics.sessions()
+        state = GaugeMetricFamily(
+            "fix_session_state",
+            "Current session state (1 for the state named)",
+            labels=["session", "state"],
+        )
+        sender = GaugeMetricFamily(
+            "fix_session_next_sender_seq", "MsgSeqNum of the next message sent", labels=["session"]
+        )
+        target = GaugeMetricFamily(
+            "fix_session_next_target_seq",
+            "MsgSeqNum expected on the next message received",
+            labels=["session"],
+        )
+        connected = GaugeMetricFamily(
+            "fix_session_connected", "1 while a connection is bound", labels=["session"]
+        )
+        logged_on = GaugeMetricFamily(
+            "fix_session_logged_on", "1 while logged on", labels=["session"]
+        )
+        for sm in sessions:
+            state.add_metric([sm.session, sm.state], 1)
+            sender.add_metric([sm.session], sm.next_sender_seq)
+            target.add_metric([sm.session], sm.next_target_seq)
+            connected.add_metric([sm.session], 1 if sm.connected else 0)
+            logged_on.add_metric([sm.session], 1 if sm.logged_on else 0)
+        yield state
+        yield sender
+        yield target
+        yield connected
+        yield logged_on
+
+
+class FixMetrics:
+    """Every fixengine metric family, registered in one dedicated registry."""
+
+    def __init__(self, registry: CollectorRegistry | None = None) -> None:
+        self.registry = registry if registry is not None else CollectorRegistry()
+        r = self.registry
+        self.messages_in = Counter(
+            "fix_messages_received", "FIX messages received", ["session", "msg_type"], registry=r
+        )
+        self.messages_out = Counter(
+            "fix_messages_sent", "FIX messages sent", ["session", "msg_type"], registry=r
+        )
+        self.resend_requests = Counter(
+            "fix_resend_requests", "ResendRequests (35=2)", ["session", "direction"], registry=r
+        )
+        self.gap_fills = Counter(
+            "fix_gap_fills", "SequenceReset-GapFill messages", ["session", "direction"], registry=r
+        )
+        self.sequence_resets = Counter(
+            "fix_sequence_resets",
+            "SequenceReset-Reset messages (no GapFillFlag)",
+            ["session", "direction"],
+            registry=r,
+        )
+        self.rejects = Counter(
+            "fix_rejects",
+            "Session (35=3) and business (35=j) rejects",
+            ["session", "direction", "kind"],
+            registry=r,
+        )
+        self.heartbeats_missed = Counter(
+            "fix_heartbeats_missed",
+            "Times nothing arrived within the heartbeat interval (TestRequest sent)",
+            ["session"],
+            registry=r,
+        )
+        self.logons = Counter("fix_logons", "Completed logons", ["session"], registry=r)
+        self.logouts = Counter("fix_logouts", "Completed logouts", ["session"], registry=r)
+        self.reconnects = Counter(
+            "fix_reconnects",
+            "Connections established after an earlier one",
+            ["session"],
+            registry=r,
+        )
+        self.connect_attempts = Counter(
+            "fix_connect_attempts",
+            "Initiator connect attempts by outcome",
+            ["session", "outcome"],
+            registry=r,
+        )
+        self.disconnects = Counter(
+            "fix_disconnects", "Connections ended, by reason", ["session", "reason"], registry=r
+        )
+        self.refused = Counter(
+            "fix_connections_refused",
+            "Connections an acceptor refused before binding them to a session",
+            ["reason"],
+            registry=r,
+        )
+        self.round_trip = Histogram(
+            "fix_order_round_trip_seconds",
+            "Order round-trip latency (observed by the order layer)",
+            ["session"],
+            buckets=ROUND_TRIP_BUCKETS,
+            registry=r,
+        )
+        self._sessions: dict[str, SessionMetrics] = {}
+        self._lock = threading.Lock()
+        r.register(_SnapshotCollector(self))  # type: ignore[arg-type]
+
+    def session(self, session_id: object) -> SessionMetrics:
+        """The (cached) metrics of one session; ``session_id`` is used through ``str()``."""
+        key = str(session_id)
+        sm = self._sessions.get(key)
+        if sm is None:
+            with self._lock:
+                sm = self._sessions.get(key)
+                if sm is None:
+                    sm = self._sessions[key] = SessionMetrics(self, key)
+        return sm
+
+    def sessions(self) -> list[SessionMetrics]:
+        """Every session seen so far."""
+        with self._lock:
+            return list(self._sessions.values())
+
+    def refused_connection(self, reason: str) -> None:
+        """Count a connection an acceptor refused (reason from :data:`REFUSAL_REASONS`)."""
+        self.refused.labels(reason).inc()
+
+    def observe_round_trip(self, session_id: object, seconds: float) -> None:
+        """Record one order round trip for ``session_id``."""
+        self.session(session_id).observe_round_trip(seconds)
+
+    def value(self, name: str, labels: dict[str, str] | None = None) -> float | None:
+        """Current value of one sample (e.g. ``fix_messages_sent_total``), or None."""
+        return self.registry.get_sample_value(name, labels or {})
+
+    def __iter__(self) -> Iterator[Metric]:
+        return iter(self.registry.collect())
+
+
+class MetricsServer:
+    """A running metrics HTTP endpoint (``GET /metrics``); :meth:`close` stops it."""
+
+    def __init__(self, server: Any, thread: threading.Thread) -> None:
+        self._server = server
+        self._thread = thread
+
+    @property
+    def port(self) -> int:
+        """The port it listens on (useful after asking for port 0)."""
+        return int(self._server.server_port)
+
+    @property
+    def address(self) -> str:
+        """The address it is bound to."""
+        return str(self._server.server_address[0])
+
+    def close(self) -> None:
+        """Stop serving and release the socket."""
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join(timeout=5)
+
+    def __enter__(self) -> MetricsServer:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def start_metrics_server(
+    port: int, addr: str = "127.0.0.1", metrics: FixMetrics | CollectorRegistry | None = None
+) -> MetricsServer:
+    """Serve ``metrics`` (a :class:`FixMetrics` or a registry) over HTTP on ``addr:port``.
+
+    Opt-in: nothing listens unless this is called. The default address is the
+    loopback interface; pass ``addr="0.0.0.0"`` deliberately to expose it. Port 0
+    picks a free port (see :attr:`MetricsServer.port`).
+    """
+    if metrics is None:
+        registry: CollectorRegistry = FixMetrics().registry
+    elif isinstance(metrics, FixMetrics):
+        registry = metrics.registry
+    else:
+        registry = metrics
+    server, thread = start_http_server(port, addr, registry)
+    return MetricsServer(server, thread)

@@ -1,0 +1,525 @@
+"""Binding a sans-IO :class:`~fixengine.session.session.Session` to asyncio sockets.
+
+Theory of operation
+-------------------
+Two objects split the work:
+
+* :class:`SessionDriver` owns one session for its whole life (across connections).
+  Every call into the session goes through it - bytes received, application sends,
+  logouts, timer wake-ups - and each call is followed by :meth:`SessionDriver.pump`,
+  which drains the session the way h2/aioquic are drained: first every event
+  (``next_event()``, handed to the :class:`SessionListener`), then the outbox
+  (``data_to_send()``, written to the current connection), then, if the session
+  asked for it (``DisconnectRequested``), the connection is closed *after* the
+  outbox was written. Finally the one timer handle is re-armed from ``get_timer()``.
+  ``now`` is always ``time.time()`` (UTC epoch seconds, as the session expects).
+* :class:`Connection` is the :class:`asyncio.Protocol` of one socket: TCP_NODELAY,
+  write-buffer limits, backpressure and closing. It forwards received bytes to the
+  driver and reports ``connection_lost``.
+
+Timers. The session gives an absolute UTC deadline; the loop's clock is monotonic.
+The driver arms ``loop.call_at(loop.time() + (deadline - time.time()))`` and keeps
+one handle: a later deadline keeps the armed (earlier) handle - it fires, the
+session finds nothing due, and the handle is re-armed - so the hot path does no
+heap work per message. Delays are capped (``max_timer_delay``) so a wall-clock step
+cannot postpone heartbeats by more than the cap.
+
+Backpressure. Writes go to the transport's buffer. Above ``write_high_water`` the
+transport pauses us: :meth:`SessionDriver.drain` (used by async senders) waits until
+it resumes. Above ``max_write_buffer`` the peer has stopped reading: the connection
+is aborted (reason ``write_overflow``). Nothing is lost by that - the session saved
+every sequenced message in its store before queueing it, and the peer gets them by
+ResendRequest after reconnecting. Reading is bounded by the session's framer
+(``max_message_size``) and can be paused by the application layer while its event
+queue is full (:meth:`SessionDriver.pause_reading`).
+
+Events are matched by class name so this module depends on no concrete event
+classes: ``LoggedOn``, ``LoggedOut``, ``HeartbeatMissed`` and ``DisconnectRequested``
+(with a ``reason`` attribute) are the ones the transport itself acts on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import logging
+import socket
+import time
+from typing import TYPE_CHECKING, Any, Protocol, cast
+
+from ..errors import LocalProtocolError
+
+if TYPE_CHECKING:
+    from ..codec import Message
+    from ..metrics import SessionMetrics
+
+__all__ = [
+    "Connection",
+    "SessionDriver",
+    "SessionLike",
+    "SessionListener",
+    "TransportOptions",
+]
+
+logger = logging.getLogger("fixengine.transport")
+
+
+class SessionLike(Protocol):
+    """The part of the sans-IO session API the transport uses."""
+
+    @property
+    def session_id(self) -> Any: ...
+
+    @property
+    def is_logged_on(self) -> bool: ...
+
+    def connection_made(self, now: float) -> None: ...
+
+    def receive_data(self, data: bytes, now: float) -> None: ...
+
+    def send(self, msg: Message, now: float) -> int: ...
+
+    def logout(self, now: float, text: str | None = None) -> None: ...
+
+    def send_business_reject(self, ref: Message, reason: int, text: str, now: float) -> None: ...
+
+    def handle_timer(self, now: float) -> None: ...
+
+    def get_timer(self) -> float | None: ...
+
+    def connection_lost(self, now: float) -> None: ...
+
+    def next_event(self) -> Any: ...
+
+    def data_to_send(self) -> bytes: ...
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class TransportOptions:
+    """Socket-level knobs shared by initiators and acceptors."""
+
+    write_high_water: int = 256 * 1024
+    """Pause async senders when this many bytes wait in the write buffer."""
+    write_low_water: int = 64 * 1024
+    """Resume them below this."""
+    max_write_buffer: int = 16 * 1024 * 1024
+    """Disconnect a peer that lets more than this pile up (it stopped reading)."""
+    close_timeout: float = 2.0
+    """After a graceful close, abort if the buffer has not flushed within this many seconds."""
+    max_timer_delay: float = 1.0
+    """Longest single timer sleep; bounds the effect of wall-clock steps."""
+    nodelay: bool = True
+    """Set TCP_NODELAY (FIX is latency-bound: never wait to coalesce small writes)."""
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.write_low_water <= self.write_high_water:
+            raise ValueError("need 0 <= write_low_water <= write_high_water")
+        if self.max_write_buffer < self.write_high_water:
+            raise ValueError("max_write_buffer must be at least write_high_water")
+        if self.close_timeout <= 0 or self.max_timer_delay <= 0:
+            raise ValueError("close_timeout and max_timer_delay must be positive")
+
+
+class SessionListener:
+    """Receives what a :class:`SessionDriver` sees; override what you need.
+
+    Called synchronously from the event loop while the driver is pumping, so
+    implementations must be quick and must not block (queue work for a task).
+    """
+
+    def on_session_event(self, driver: SessionDriver, event: Any) -> None:
+        """An event drained from the session (every one, in order)."""
+
+    def on_connected(self, driver: SessionDriver, connection: Connection) -> None:
+        """A connection was bound to the session (before the session saw it)."""
+
+    def on_disconnected(self, driver: SessionDriver, connection: Connection, reason: str) -> None:
+        """The connection ended; ``reason`` is one of ``metrics.DISCONNECT_REASONS``."""
+
+
+class SessionDriver:
+    """Owns one session and feeds it from whichever connection is bound to it."""
+
+    def __init__(
+        self,
+        session: SessionLike,
+        *,
+        listener: SessionListener | None = None,
+        metrics: SessionMetrics | None = None,
+        options: TransportOptions | None = None,
+    ) -> None:
+        self.session = session
+        self.listener = listener
+        self.metrics = metrics
+        self.options = options or TransportOptions()
+        self._conn: Connection | None = None
+        self._timer: asyncio.TimerHandle | None = None
+        self._timer_at = 0.0
+        self._last_fire = 0.0
+        self._read_paused = False
+        self._connections = 0
+        self._closed = False
+        self._change: asyncio.Event | None = None
+
+    def __repr__(self) -> str:
+        state = "connected" if self._conn is not None else "disconnected"
+        return f"<SessionDriver {self.session.session_id} {state}>"
+
+    # -- properties -----------------------------------------------------------------
+    @property
+    def session_id(self) -> Any:
+        """The session's SessionID."""
+        return self.session.session_id
+
+    @property
+    def connection(self) -> Connection | None:
+        """The connection bound now, or None."""
+        return self._conn
+
+    @property
+    def is_connected(self) -> bool:
+        """True while a connection is bound."""
+        return self._conn is not None
+
+    @property
+    def is_logged_on(self) -> bool:
+        """The session's own view."""
+        return self.session.is_logged_on
+
+    @property
+    def connections(self) -> int:
+        """How many connections have been bound so far."""
+        return self._connections
+
+    # -- binding ----------------------------------------------------------------------
+    def attach(self, conn: Connection) -> None:
+        """Bind ``conn``; the session is told ``connection_made``."""
+        if self._conn is not None:
+            raise LocalProtocolError(f"session {self.session_id} already has a connection")
+        if self._closed:
+            raise LocalProtocolError(f"session driver {self.session_id} is closed")
+        self._conn = conn
+        self._connections += 1
+        m = self.metrics
+        if m is not None:
+            m.connected = True
+            if self._connections > 1:
+                m.reconnects.inc()
+        if self.listener is not None:
+            self.listener.on_connected(self, conn)
+        if self._read_paused:
+            conn.pause_reading()
+        self.session.connection_made(time.time())
+        self.pump()
+        self._notify()
+
+    def detach(self, conn: Connection, reason: str) -> None:
+        """Unbind ``conn`` after it was lost; the session is told ``connection_lost``."""
+        if self._conn is not conn:
+            return
+        self._conn = None
+        if self.metrics is not None:
+            self.metrics.disconnected(reason)
+        self.session.connection_lost(time.time())
+        self.pump()
+        if self.listener is not None:
+            self.listener.on_disconnected(self, conn, reason)
+        self._notify()
+
+    # -- calls into the session -----------------------------------------------------
+    def feed(self, data: bytes) -> None:
+        """Bytes received on the bound connection."""
+        self.session.receive_data(data, time.time())
+        self.pump()
+
+    def send(self, msg: Message) -> int:
+        """Send an application message now; returns its MsgSeqNum.
+
+        What happens when not logged on is the session's rule (see its ``send``).
+        """
+        seq = self.session.send(msg, time.time())
+        self.pump()
+        return seq
+
+    def logout(self, text: str | None = None) -> None:
+        """Start the Logout handshake."""
+        self.session.logout(time.time(), text)
+        self.pump()
+
+    def business_reject(self, ref: Message, reason: int, text: str) -> None:
+        """Reject an application message (BusinessMessageReject, 35=j)."""
+        self.session.send_business_reject(ref, reason, text, time.time())
+        self.pump()
+
+    async def drain(self) -> None:
+        """Wait while the bound connection's write buffer is above its high-water mark."""
+        conn = self._conn
+        if conn is not None:
+            await conn.drain()
+
+    def pause_reading(self) -> None:
+        """Stop reading from the peer (the application cannot keep up)."""
+        self._read_paused = True
+        if self._conn is not None:
+            self._conn.pause_reading()
+
+    def resume_reading(self) -> None:
+        """Read from the peer again."""
+        self._read_paused = False
+        if self._conn is not None:
+            self._conn.resume_reading()
+
+    def disconnect(self, reason: str = "local") -> None:
+        """Close the bound connection (if any) without a Logout."""
+        if self._conn is not None:
+            self._conn.close(reason)
+
+    def close(self) -> None:
+        """Stop the timer and drop the connection; the driver cannot be reused."""
+        self._closed = True
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        if self._conn is not None:
+            self._conn.abort("local")
+
+    async def wait_change(self) -> None:
+        """Wait until a connection is bound or unbound."""
+        if self._change is None:
+            self._change = asyncio.Event()
+        await self._change.wait()
+
+    def _notify(self) -> None:
+        if self._change is not None:
+            self._change.set()
+            self._change = None
+
+    # -- the pump ----------------------------------------------------------------------
+    def pump(self) -> None:
+        """Drain events, write the outbox, honour a disconnect request, re-arm the timer."""
+        session = self.session
+        listener = self.listener
+        disconnect: str | None = None
+        event = session.next_event()
+        while event is not None:
+            name = type(event).__name__
+            if name in _ACTED_ON:
+                if name == "DisconnectRequested":
+                    disconnect = str(getattr(event, "reason", "") or "requested")
+                else:
+                    self._count(name)
+            if listener is not None:
+                listener.on_session_event(self, event)
+            event = session.next_event()
+        data = session.data_to_send()
+        conn = self._conn
+        if conn is not None:
+            if data:
+                conn.write(data)
+            if disconnect is not None:
+                logger.info("%s: disconnecting: %s", self.session_id, disconnect)
+                conn.close("session")
+        if not self._closed:
+            self._arm_timer()
+        m = self.metrics
+        if m is not None:
+            state = getattr(session, "state", None)
+            m.snapshot(
+                getattr(state, "name", str(state)),
+                getattr(session, "next_sender_seq", 0),
+                getattr(session, "next_target_seq", 0),
+            )
+
+    def _count(self, name: str) -> None:
+        m = self.metrics
+        conn = self._conn
+        if name == "LoggedOn":
+            if conn is not None:
+                conn.logged_on = True
+            if m is not None:
+                m.logons.inc()
+                m.logged_on = True
+        elif m is None:
+            return
+        elif name == "LoggedOut":
+            m.logouts.inc()
+            m.logged_on = False
+        elif name == "HeartbeatMissed":
+            m.heartbeats_missed.inc()
+
+    def _arm_timer(self) -> None:
+        when = self.session.get_timer()
+        if when is None:
+            return
+        if self._timer is not None:
+            if self._timer_at <= when:
+                return  # the armed handle fires first; it re-arms then
+            self._timer.cancel()
+        now = time.time()
+        delay = when - now
+        if delay < 0.0:
+            delay = 0.0
+        if when <= self._last_fire:
+            # the session asks again for a moment already handled: do not spin
+            delay = max(delay, 0.05)
+        if delay > self.options.max_timer_delay:
+            delay = self.options.max_timer_delay
+        loop = asyncio.get_running_loop()
+        self._timer_at = now + delay
+        self._timer = loop.call_at(loop.time() + delay, self._on_timer)
+
+    def _on_timer(self) -> None:
+        self._timer = None
+        if self._closed:
+            return
+        now = time.time()
+        self._last_fire = now
+        try:
+            self.session.handle_timer(now)
+        except Exception:  # a session bug must not kill the loop's timer chain
+            logger.exception("%s: handle_timer failed", self.session_id)
+        self.pump()
+
+
+_ACTED_ON = frozenset({"DisconnectRequested", "LoggedOn", "LoggedOut", "HeartbeatMissed"})
+
+
+class Connection(asyncio.Protocol):
+    """One socket bound to one :class:`SessionDriver`."""
+
+    def __init__(self, driver: SessionDriver, options: TransportOptions | None = None) -> None:
+        self.driver = driver
+        self.options = options or driver.options
+        self.transport: asyncio.Transport | None = None
+        self.peer: Any = None
+        self.reason: str | None = None  # set once closing starts
+        self.logged_on = False  # became true once a Logon completed on this connection
+        self.closed: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+        self._write_paused = False
+        self._drain_waiter: asyncio.Future[None] | None = None
+        self._close_timer: asyncio.TimerHandle | None = None
+        self._reading = True
+
+    def __repr__(self) -> str:
+        return f"<Connection {self.peer} {self.driver.session_id}>"
+
+    # -- asyncio.Protocol ----------------------------------------------------------------
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        transport = cast(asyncio.Transport, transport)  # uvloop's are not subclasses
+        self.transport = transport
+        self.peer = transport.get_extra_info("peername")
+        if self.options.nodelay:
+            sock = transport.get_extra_info("socket")
+            if sock is not None and sock.family in (socket.AF_INET, socket.AF_INET6):
+                try:
+                    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+                except OSError:  # pragma: no cover - exotic socket
+                    pass
+        transport.set_write_buffer_limits(
+            high=self.options.write_high_water, low=self.options.write_low_water
+        )
+        try:
+            self.driver.attach(self)
+        except LocalProtocolError:
+            logger.warning("%s: refusing a second connection", self.driver.session_id)
+            self.reason = "refused"
+            transport.abort()
+
+    def data_received(self, data: bytes) -> None:
+        if self.reason is None:
+            self.driver.feed(data)
+
+    def eof_received(self) -> bool | None:
+        # FIX has no half-close: end of stream ends the connection
+        if self.reason is None:
+            self.reason = "peer_closed"
+        return None
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self._close_timer is not None:
+            self._close_timer.cancel()
+            self._close_timer = None
+        reason = self.reason or ("error" if exc is not None else "peer_closed")
+        self.reason = reason
+        self._wake_drain()
+        try:
+            self.driver.detach(self, reason)
+        finally:
+            if not self.closed.done():
+                self.closed.set_result(reason)
+
+    def pause_writing(self) -> None:
+        self._write_paused = True
+
+    def resume_writing(self) -> None:
+        self._write_paused = False
+        self._wake_drain()
+
+    # -- used by the driver ----------------------------------------------------------------
+    def write(self, data: bytes) -> None:
+        """Write bytes; abort the connection if the peer let the buffer reach its cap."""
+        transport = self.transport
+        if transport is None or transport.is_closing():
+            return
+        transport.write(data)
+        if transport.get_write_buffer_size() > self.options.max_write_buffer:
+            logger.warning(
+                "%s: peer %s is not reading (write buffer over %d bytes): disconnecting",
+                self.driver.session_id,
+                self.peer,
+                self.options.max_write_buffer,
+            )
+            self.abort("write_overflow")
+
+    @property
+    def write_buffer_size(self) -> int:
+        """Bytes waiting in the transport's write buffer."""
+        return 0 if self.transport is None else self.transport.get_write_buffer_size()
+
+    async def drain(self) -> None:
+        """Wait until the write buffer is below its low-water mark (or the connection ends)."""
+        while self._write_paused and self.reason is None:
+            if self._drain_waiter is None:
+                self._drain_waiter = asyncio.get_running_loop().create_future()
+            await asyncio.shield(self._drain_waiter)
+
+    def _wake_drain(self) -> None:
+        waiter = self._drain_waiter
+        if waiter is not None:
+            self._drain_waiter = None
+            if not waiter.done():
+                waiter.set_result(None)
+
+    def pause_reading(self) -> None:
+        """Stop reading from the socket."""
+        if self._reading and self.transport is not None and not self.transport.is_closing():
+            self._reading = False
+            self.transport.pause_reading()
+
+    def resume_reading(self) -> None:
+        """Read from the socket again."""
+        if not self._reading and self.transport is not None and not self.transport.is_closing():
+            self._reading = True
+            self.transport.resume_reading()
+
+    def close(self, reason: str = "local") -> None:
+        """Close after the write buffer is flushed (aborting after ``close_timeout``)."""
+        if self.reason is None:
+            self.reason = reason
+        transport = self.transport
+        if transport is None or self._close_timer is not None:
+            return
+        transport.close()
+        loop = asyncio.get_running_loop()
+        self._close_timer = loop.call_later(self.options.close_timeout, transport.abort)
+
+    def abort(self, reason: str = "local") -> None:
+        """Close at once, discarding unsent bytes."""
+        if self.reason is None:
+            self.reason = reason
+        if self.transport is not None:
+            self.transport.abort()
+
+    async def wait_closed(self) -> str:
+        """Wait until the connection is gone; returns the disconnect reason."""
+        return await asyncio.shield(self.closed)
