@@ -191,7 +191,6 @@ class Initiator:
                 if failed_in_row < n and self._running:
                     continue  # failover: next host at once
             else:
-                self.current_host = (host, port)
                 reason = await conn.wait_closed()
                 self.current_host = None
                 logger.info(
@@ -229,10 +228,15 @@ class Initiator:
         driver = self.driver
         metrics = driver.metrics
         opts = self.options
+
+        def factory() -> Connection:
+            self.current_host = (host, port)
+            return Connection(driver, opts.transport)
+
         try:
             _transport, conn = await asyncio.wait_for(
                 loop.create_connection(
-                    lambda: Connection(driver, opts.transport),
+                    factory,
                     host,
                     port,
                     ssl=self.ssl,
@@ -242,11 +246,13 @@ class Initiator:
                 opts.connect_timeout,
             )
         except asyncio.TimeoutError:
+            self.current_host = None
             logger.warning("%s: connect to %s:%d timed out", driver.session_id, host, port)
             if metrics is not None:
                 metrics.connect_attempt("timeout")
             return None
         except (OSError, _ssl.SSLError) as exc:
+            self.current_host = None
             logger.warning("%s: connect to %s:%d failed: %s", driver.session_id, host, port, exc)
             if metrics is not None:
                 metrics.connect_attempt("failed")
