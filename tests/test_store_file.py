@@ -83,13 +83,30 @@ def test_store_keeps_working_after_torn_tail(tmp_path: Path) -> None:
         assert s.get_sent(1, 2) == [(1, b"message 1 \x01 body"), (2, b"again")]
 
 
-def test_zero_filled_tail_is_truncated(tmp_path: Path) -> None:
-    sizes, _ = filled(tmp_path, 2)
+def test_zero_filled_tail_is_free_space(tmp_path: Path) -> None:
+    filled(tmp_path, 2)
     with open(log_path(tmp_path), "ab") as f:
-        f.write(b"\x00" * 5000)  # file extended but data never written (OS crash)
+        f.write(b"\x00" * 5000)  # zeros written ahead, or extended but never written (OS crash)
     with FileStore(tmp_path, SID) as s:
         assert s.next_sender_seq() == 3
-    assert log_path(tmp_path).stat().st_size == sizes[1]
+        s.save_sent(3, b"third")
+    with FileStore(tmp_path, SID) as s:
+        assert [seq for seq, _ in s.get_sent(1, 9)] == [1, 2, 3]
+
+
+def test_appends_overwrite_space_written_ahead(tmp_path: Path) -> None:
+    with FileStore(tmp_path, SID) as s:
+        s.save_sent(1, b"a")
+        allocated = log_path(tmp_path).stat().st_size
+        for seq in range(2, 200):
+            s.save_sent(seq, b"m" * 100)
+        assert log_path(tmp_path).stat().st_size == allocated  # no growth per append
+        assert s.size < allocated
+        s.save_sent(200, b"x" * allocated)  # larger than the space left: grows
+        assert log_path(tmp_path).stat().st_size > allocated
+    with FileStore(tmp_path, SID) as s:
+        assert s.next_sender_seq() == 201
+        assert s.get_sent(200, 200) == [(200, b"x" * allocated)]
 
 
 def test_corruption_in_the_middle_is_a_clear_error(tmp_path: Path) -> None:

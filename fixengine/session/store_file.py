@@ -92,6 +92,7 @@ _SLOT_CRC = struct.Struct("<I")
 _SLOT_SIZE = _SLOT.size + _SLOT_CRC.size
 _SLOT_OFFSETS = (0, 4096)
 _MAX_BODY = 1 << 31
+_PREALLOC = 1 << 20  # zero-filled space written ahead of the log's end
 
 LOG_NAME = "messages.log"
 SEQNUMS_NAME = "seqnums"
@@ -148,6 +149,7 @@ class FileStore:
         self._lock_fd = -1
         self._index: dict[int, tuple[int, int]] = {}
         self._end = 0
+        self._alloc_end = 0
         self._created = 0.0
         self._token = 0
         self._sender = 1
@@ -247,15 +249,28 @@ class FileStore:
                     raise StoreCorruptError(
                         f"{where}: unknown record type {kind!r} at offset {start}"
                     )
-        if pos < size:
+        alloc_end = size
+        if pos < size and not self._zeros(fd, pos, size):
             os.ftruncate(fd, pos)  # torn tail from a crash in the middle of an append
             os.fsync(fd)
+            alloc_end = pos
         self._end = pos
+        self._alloc_end = alloc_end
         self._index = index
         self._created = created
         self._token = token
         self._sender = sender
         self._target = target
+
+    @staticmethod
+    def _zeros(fd: int, start: int, end: int) -> bool:
+        """True if the bytes in [start, end) are all zero (space written ahead)."""
+        while start < end:
+            chunk = os.pread(fd, min(end - start, 1 << 20), start)
+            if not chunk or chunk.count(0) != len(chunk):
+                return False
+            start += len(chunk)
+        return True
 
     @staticmethod
     def _parse_at(buf: bytes | mmap.mmap, pos: int, size: int) -> tuple[bytes | None, int]:
@@ -411,16 +426,24 @@ class FileStore:
     def _append(self, rec: bytes) -> None:
         self._ensure_open()
         start = self._end
+        need = start + len(rec)
         try:
+            if need > self._alloc_end:
+                # Write zeros ahead so that later appends overwrite allocated blocks:
+                # their fdatasync then flushes data only, not the file's size and extents.
+                new_end = (need + _PREALLOC + 4095) & ~4095
+                _write_all(self._log_fd, bytes(new_end - self._alloc_end), self._alloc_end)
+                self._alloc_end = new_end
             _write_all(self._log_fd, rec, start)
             self._synced(self._log_fd)
         except OSError as exc:
             try:  # leave no partial record behind (e.g. disk full)
                 os.ftruncate(self._log_fd, start)
+                self._alloc_end = start
             except OSError:
                 pass
             raise StoreError(f"{self._log_path}: cannot append: {exc}") from exc
-        self._end = start + len(rec)
+        self._end = need
 
     def _synced(self, fd: int) -> None:
         policy = self.fsync_policy
