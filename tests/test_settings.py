@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
 import os
 from pathlib import Path
@@ -425,3 +426,63 @@ def test_env_reference_in_other_values(monkeypatch: pytest.MonkeyPatch) -> None:
     s = one(cfg(SocketConnectHost="${env:FIX_TEST_HOST}"))
     assert s.connect_hosts[0] == ("fix.example.net", 5001)
     assert os.environ["FIX_TEST_HOST"] == "fix.example.net"
+
+
+def test_tls_settings_build_an_initiator_context() -> None:
+    import ssl
+
+    from fixengine.settings import TlsSettings
+
+    ctx = TlsSettings(verify_mode="none", minimum_version="TLSv1.3").context("initiator")
+    assert ctx.verify_mode == ssl.CERT_NONE
+    assert ctx.minimum_version == ssl.TLSVersion.TLSv1_3
+    strict = TlsSettings().context("initiator")
+    assert strict.verify_mode == ssl.CERT_REQUIRED and strict.check_hostname
+
+
+def test_tls_settings_acceptor_context_needs_a_certificate() -> None:
+    from fixengine.settings import TlsSettings
+
+    with pytest.raises(ConfigError, match="SocketCertificateFile"):
+        TlsSettings(verify_mode="none").context("acceptor")
+
+
+def test_mutual_tls_settings_load_real_certificates(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import importlib
+    import ssl
+
+    pytest.importorskip("cryptography")
+    monkeypatch.syspath_prepend(str(Path(__file__).parent / "tls"))
+    pki_module = importlib.import_module("pki")
+
+    pki = pki_module.make_pki(tmp_path)
+    monkeypatch.setenv("FIX_TEST_KEY_PASSPHRASE", pki.server_key_passphrase)
+    acceptor = one(
+        cfg(
+            ACCEPTOR,
+            SocketUseSSL="Y",
+            SocketCertificateFile=str(pki.server_cert),
+            SocketPrivateKeyFile=str(pki.server_key),
+            SocketPrivateKeyPassword="${env:FIX_TEST_KEY_PASSPHRASE}",
+            SocketCAFile=str(pki.ca_cert),
+            SocketVerifyMode="required",
+        )
+    )
+    initiator = one(
+        cfg(
+            SocketUseSSL="Y",
+            SocketCertificateFile=str(pki.client_cert),
+            SocketPrivateKeyFile=str(pki.client_key),
+            SocketCAFile=str(pki.ca_cert),
+        )
+    )
+    assert acceptor.tls is not None and initiator.tls is not None
+    assert acceptor.tls.context("acceptor").verify_mode == ssl.CERT_REQUIRED
+    assert initiator.tls.context("initiator").verify_mode == ssl.CERT_REQUIRED
+    wrong = dataclasses.replace(acceptor.tls, key_password="not-the-passphrase")
+    with pytest.raises(ConfigError) as info:
+        wrong.context("acceptor")
+    assert "not-the-passphrase" not in str(info.value)
+    assert pki.server_key_passphrase not in repr(acceptor)
