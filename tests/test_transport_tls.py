@@ -38,9 +38,17 @@ FAST = InitiatorOptions(
 )
 
 
-@pytest.fixture(scope="module")
-def pki(tmp_path_factory: pytest.TempPathFactory) -> Any:
-    return pki_module.make_pki(tmp_path_factory.mktemp("pki"))
+@pytest.fixture(scope="module", params=["cryptography", "openssl"])
+def pki(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """Certificates made with the cryptography package and with the openssl command."""
+    directory = tmp_path_factory.mktemp("pki")
+    if request.param == "openssl":
+        if pki_module.OPENSSL is None:
+            pytest.skip("no openssl command")
+        return pki_module._make_pki_openssl(directory)
+    if not pki_module.HAVE_CRYPTOGRAPHY:
+        pytest.skip("cryptography is not installed (the openssl variant covers TLS)")
+    return pki_module.make_pki(directory)
 
 
 def _server(pki: Any, *, mutual: bool) -> ssl.SSLContext:

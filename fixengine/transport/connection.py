@@ -424,10 +424,18 @@ class Connection(asyncio.Protocol):
             logger.warning("%s: refusing a second connection", self.driver.session_id)
             self.reason = "refused"
             transport.abort()
+        except Exception:
+            logger.exception("%s: session failed on connect", self.driver.session_id)
+            self.abort("error")
 
     def data_received(self, data: bytes) -> None:
         if self.reason is None:
-            self.driver.feed(data)
+            try:
+                self.driver.feed(data)
+            except Exception:
+                # a session bug must not leave a half-dead connection behind
+                logger.exception("%s: session failed on received data", self.driver.session_id)
+                self.abort("error")
 
     def eof_received(self) -> bool | None:
         # FIX has no half-close: end of stream ends the connection

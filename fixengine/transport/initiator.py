@@ -12,6 +12,9 @@ An :class:`Initiator` runs one task per session while the session should be up:
    QuickFIX's ``SocketConnectHost1..N``); when every host of the list failed in a
    row, or a connection ended, the task sleeps for the backoff delay and goes on.
 
+Outside the session's schedule (``session.schedule``, when it has one) the task
+does not connect; it sleeps until the schedule's next change.
+
 The backoff delay is ``min(cap, base * 2**attempt)`` reduced by a random fraction up
 to ``jitter`` (so many initiators restarted together do not reconnect in lock-step),
 with ``base`` = ReconnectInterval. ``attempt`` goes back to 0 and the host index
@@ -30,6 +33,7 @@ import dataclasses
 import logging
 import random
 import ssl as _ssl
+import time
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
@@ -183,6 +187,10 @@ class Initiator:
         attempt = 0
         failed_in_row = 0
         while self._running:
+            outside = self._outside_schedule()
+            if outside is not None:
+                await self._sleep(outside)
+                continue
             host, port = self.hosts[index]
             conn = await self._connect(host, port)
             if conn is None:
@@ -214,6 +222,23 @@ class Initiator:
             attempt += 1
             logger.info("%s: reconnecting in %.2fs", self.driver.session_id, delay)
             await self._sleep(delay)
+
+    def _outside_schedule(self) -> float | None:
+        """Seconds to wait when the session is outside its schedule (else None).
+
+        Connecting then would only be refused by the session itself; QuickFIX's
+        initiators likewise stay down between EndTime and StartTime.
+        """
+        schedule = getattr(self.driver.session, "schedule", None)
+        if schedule is None or getattr(schedule, "non_stop", True):
+            return None
+        now = time.time()
+        if schedule.is_session_time(now):
+            return None
+        change = schedule.next_change(now)
+        wait = 60.0 if change is None else change - now
+        logger.info("%s: outside the session schedule; waiting", self.driver.session_id)
+        return float(min(max(wait, 0.05), 60.0))
 
     async def _sleep(self, delay: float) -> None:
         wake = self._wake

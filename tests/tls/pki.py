@@ -1,7 +1,9 @@
 """Test PKI made at test time: a CA, a server certificate and a client certificate.
 
 Nothing here is committed as key material: every key is generated into a temporary
-directory by :func:`make_pki` and thrown away with it.
+directory by :func:`make_pki` and thrown away with it. The ``cryptography`` package
+is used when installed, else the ``openssl`` command; :data:`AVAILABLE` says whether
+either is there.
 """
 
 from __future__ import annotations
@@ -9,12 +11,23 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import ipaddress
+import shutil
+import subprocess
 from pathlib import Path
+from typing import Any
 
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+try:
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+    HAVE_CRYPTOGRAPHY = True
+except ImportError:  # pragma: no cover - depends on the environment
+    HAVE_CRYPTOGRAPHY = False
+
+OPENSSL = shutil.which("openssl")
+AVAILABLE = HAVE_CRYPTOGRAPHY or OPENSSL is not None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -30,19 +43,19 @@ class Pki:
     rogue_client_key: Path
 
 
-def _name(cn: str) -> x509.Name:
+def _name(cn: str) -> Any:
     return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn)])
 
 
 def _cert(
     subject: str,
-    key: ec.EllipticCurvePrivateKey,
+    key: Any,
     issuer: str,
-    issuer_key: ec.EllipticCurvePrivateKey,
+    issuer_key: Any,
     *,
     ca: bool = False,
     server: bool = False,
-) -> x509.Certificate:
+) -> Any:
     now = dt.datetime.now(dt.timezone.utc)
     builder = (
         x509.CertificateBuilder()
@@ -86,13 +99,13 @@ def _cert(
     return builder.sign(issuer_key, hashes.SHA256())
 
 
-def _write_cert(path: Path, cert: x509.Certificate) -> Path:
+def _write_cert(path: Path, cert: Any) -> Path:
     path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
     return path
 
 
-def _write_key(path: Path, key: ec.EllipticCurvePrivateKey, passphrase: str | None = None) -> Path:
-    enc: serialization.KeySerializationEncryption = (
+def _write_key(path: Path, key: Any, passphrase: str | None = None) -> Path:
+    enc: Any = (
         serialization.BestAvailableEncryption(passphrase.encode())
         if passphrase
         else serialization.NoEncryption()
@@ -106,6 +119,8 @@ def _write_key(path: Path, key: ec.EllipticCurvePrivateKey, passphrase: str | No
 
 def make_pki(directory: Path) -> Pki:
     """Generate the whole PKI into ``directory``."""
+    if not HAVE_CRYPTOGRAPHY:
+        return _make_pki_openssl(directory)
     ca_key = ec.generate_private_key(ec.SECP256R1())
     ca = _cert("test-ca", ca_key, "test-ca", ca_key, ca=True)
     server_key = ec.generate_private_key(ec.SECP256R1())
@@ -127,4 +142,114 @@ def make_pki(directory: Path) -> Pki:
         other_ca_cert=_write_cert(directory / "other-ca.pem", other),
         rogue_client_cert=_write_cert(directory / "rogue.pem", rogue),
         rogue_client_key=_write_key(directory / "rogue.key", rogue_key),
+    )
+
+
+def _openssl(*args: str, cwd: Path) -> None:
+    assert OPENSSL is not None
+    subprocess.run([OPENSSL, *args], cwd=cwd, check=True, capture_output=True, timeout=60)
+
+
+def _openssl_cert(
+    d: Path, name: str, cn: str, ca: str | None, ext: str, passphrase: str | None = None
+) -> None:
+    key_args = ["genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256"]
+    if passphrase:
+        key_args += ["-aes256", "-pass", f"pass:{passphrase}"]
+    _openssl(*key_args, "-out", f"{name}.key", cwd=d)
+    (d / f"{name}.ext").write_text(ext)
+    pass_in = ["-passin", f"pass:{passphrase}"] if passphrase else []
+    if ca is None:
+        _openssl(
+            "req",
+            "-x509",
+            "-new",
+            "-key",
+            f"{name}.key",
+            *pass_in,
+            "-subj",
+            f"/CN={cn}",
+            "-days",
+            "1",
+            "-out",
+            f"{name}.pem",
+            "-extensions",
+            "v3",
+            "-config",
+            f"{name}.ext",
+            cwd=d,
+        )
+        return
+    _openssl(
+        "req",
+        "-new",
+        "-key",
+        f"{name}.key",
+        *pass_in,
+        "-subj",
+        f"/CN={cn}",
+        "-out",
+        f"{name}.csr",
+        cwd=d,
+    )
+    _openssl(
+        "x509",
+        "-req",
+        "-in",
+        f"{name}.csr",
+        "-CA",
+        f"{ca}.pem",
+        "-CAkey",
+        f"{ca}.key",
+        "-CAcreateserial",
+        "-days",
+        "1",
+        "-out",
+        f"{name}.pem",
+        "-extfile",
+        f"{name}.ext",
+        "-extensions",
+        "v3",
+        cwd=d,
+    )
+
+
+_CA_EXT = """[req]
+distinguished_name = dn
+[dn]
+[v3]
+basicConstraints = critical, CA:true
+keyUsage = critical, keyCertSign, cRLSign, digitalSignature
+subjectKeyIdentifier = hash
+"""
+_SERVER_EXT = """[v3]
+basicConstraints = critical, CA:false
+extendedKeyUsage = serverAuth
+subjectAltName = DNS:localhost, IP:127.0.0.1
+"""
+_CLIENT_EXT = """[v3]
+basicConstraints = critical, CA:false
+extendedKeyUsage = clientAuth
+"""
+
+
+def _make_pki_openssl(d: Path) -> Pki:
+    passphrase = "test-only-" + d.name[-12:]
+    _openssl_cert(d, "ca", "test-ca", None, _CA_EXT)
+    _openssl_cert(d, "server", "localhost", "ca", _SERVER_EXT, passphrase)
+    _openssl_cert(d, "client", "CLIENT", "ca", _CLIENT_EXT)
+    _openssl_cert(d, "other-ca", "other-ca", None, _CA_EXT)
+    _openssl_cert(d, "rogue", "ROGUE", "other-ca", _CLIENT_EXT)
+    for key in d.glob("*.key"):
+        key.chmod(0o600)
+    return Pki(
+        ca_cert=d / "ca.pem",
+        server_cert=d / "server.pem",
+        server_key=d / "server.key",
+        server_key_passphrase=passphrase,
+        client_cert=d / "client.pem",
+        client_key=d / "client.key",
+        other_ca_cert=d / "other-ca.pem",
+        rogue_client_cert=d / "rogue.pem",
+        rogue_client_key=d / "rogue.key",
     )
