@@ -237,3 +237,13 @@ def test_open_store_factory_builds_each_kind(tmp_path: Path, kind_name: str) -> 
     assert s.get_sent(1, 1) == [(1, b"x")]
     assert isinstance(s, MessageStore)
     s.close()
+
+
+@pytest.mark.parametrize("kind_name", ["file", "sqlite"])
+def test_unusable_path_is_a_clear_store_error(tmp_path: Path, kind_name: str) -> None:
+    from fixengine.session.store import StoreError
+
+    blocker = tmp_path / "not-a-directory"
+    blocker.write_text("x")
+    with pytest.raises(StoreError, match="not-a-directory"):
+        open_store(kind_name, SID, str(blocker / "store"), "always")

@@ -164,6 +164,9 @@ class FileStore:
             os.makedirs(self.directory, exist_ok=True)
             self._lock()
             self._open(now)
+        except OSError as exc:
+            self._release()
+            raise StoreError(f"{self.directory}: cannot open store: {exc}") from exc
         except BaseException:
             self._release()
             raise

@@ -101,6 +101,9 @@ class SqliteStore:
             self._lock(f"{self.database}.{session_dir_name(session_id)}.lock")
             self._conn = self._connect()
             self._load(time.time() if now is None else now)
+        except OSError as exc:
+            self._release()
+            raise StoreError(f"{self.database}: cannot open store: {exc}") from exc
         except BaseException:
             self._release()
             raise
