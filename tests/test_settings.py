@@ -486,3 +486,11 @@ def test_mutual_tls_settings_load_real_certificates(
         wrong.context("acceptor")
     assert "not-the-passphrase" not in str(info.value)
     assert pki.server_key_passphrase not in repr(acceptor)
+
+
+def test_every_session_config_field_has_a_key() -> None:
+    from fixengine.session.config import SessionConfig
+
+    mapped = {k.field for k in KEYS.values() if k.field} | {"role"}  # role: ConnectionType
+    unmapped = [f.name for f in dataclasses.fields(SessionConfig) if f.name not in mapped]
+    assert unmapped == [], f"SessionConfig fields no settings key sets: {unmapped}"
