@@ -34,20 +34,23 @@ def _run_child_and_kill(kind: str, path: Path, fsync: str, acks_before_kill: int
         stderr=subprocess.PIPE,
         env=env,
     )
-    assert proc.stdout is not None
+    assert proc.stdout is not None and proc.stderr is not None
     lines: list[str] = []
     try:
         while len(lines) < acks_before_kill:
             line = proc.stdout.readline()
             if not line:
-                err = proc.stderr.read().decode() if proc.stderr else ""
-                pytest.fail(f"child exited early: {err}")
+                pytest.fail(f"child exited early: {proc.stderr.read().decode()}")
             lines.append(line.decode().strip())
         proc.send_signal(signal.SIGKILL)  # the child keeps writing until here
+        # acks the child wrote before it died (some may sit in this reader's buffer)
+        rest = proc.stdout.read()
     finally:
         if proc.poll() is None:
             proc.kill()
-        rest, _ = proc.communicate(timeout=10)
+        proc.wait(timeout=10)
+        proc.stdout.close()
+        proc.stderr.close()
     assert proc.returncode == -signal.SIGKILL
     lines.extend(line for line in rest.decode().splitlines() if line.endswith(tuple("0123456789")))
     return lines
