@@ -165,17 +165,17 @@ class _Base:
 
     def on_incoming(self, raw: bytes) -> None:
         """Log a received message (or garbled frame)."""
-        self._message(_format_message("in", self.session, self._masker.raw(bytes(raw))))
+        self._message(_format_message("in", self.session, self._masker.raw(bytes(raw))), "in")
 
     def on_outgoing(self, raw: bytes) -> None:
         """Log a sent message."""
-        self._message(_format_message("out", self.session, self._masker.raw(bytes(raw))))
+        self._message(_format_message("out", self.session, self._masker.raw(bytes(raw))), "out")
 
     def on_event(self, text: str) -> None:
         """Log a session event."""
         self._event(_format_event(self.session, self._masker.text(str(text))))
 
-    def _message(self, line: str) -> None:
+    def _message(self, line: str, direction: str) -> None:
         raise NotImplementedError
 
     def _event(self, line: str) -> None:
@@ -217,7 +217,7 @@ class MemoryLog(_Base):
         self.messages: list[str] = []
         self.events: list[str] = []
 
-    def _message(self, line: str) -> None:
+    def _message(self, line: str, direction: str) -> None:
         self.messages.append(line)
 
     def _event(self, line: str) -> None:
@@ -276,7 +276,7 @@ class FileLog(_Base):
         if self.write_errors == 1:
             _internal.warning("message log %s: write failed: %s", self.messages_path, exc)
 
-    def _message(self, line: str) -> None:
+    def _message(self, line: str, direction: str) -> None:
         self._write(self._messages, line, False)
 
     def _event(self, line: str) -> None:
@@ -340,8 +340,7 @@ class LoggingLog(_Base):
         if self.messages_logger.isEnabledFor(self.level):
             super().on_outgoing(raw)
 
-    def _message(self, line: str) -> None:
-        direction = "in" if '"dir": "in"' in line else "out"
+    def _message(self, line: str, direction: str) -> None:
         self.messages_logger.log(
             self.level, line, extra={"fix_session": self.session, "fix_direction": direction}
         )

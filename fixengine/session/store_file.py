@@ -333,7 +333,10 @@ class FileStore:
 
     def save_sent(self, seq: int, data: bytes) -> None:
         _check_seq(seq)
-        rec = _record(_SEQ_BODY.pack(b"M", seq) + bytes(data))
+        head = _SEQ_BODY.pack(b"M", seq)
+        n = len(head) + len(data)
+        crc = zlib.crc32(data, zlib.crc32(head, zlib.crc32(_LEN.pack(n))))
+        rec = b"".join((_REC_HEAD.pack(REC_MAGIC, n, crc), head, data))
         start = self._end
         self._append(rec)
         self._index[seq] = (start, len(rec))
