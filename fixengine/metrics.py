@@ -9,8 +9,10 @@ message, so the hot path pays only a dictionary lookup and a counter increment:
 
 * :class:`MetricsLog` wraps the session's message log hook (``on_incoming`` /
   ``on_outgoing`` / ``on_event``): every FIX message in and out is counted by
-  MsgType(35); ResendRequest(2), SequenceReset-GapFill(4 with 123=Y), Reject(3) and
-  BusinessMessageReject(j) are counted in their own families as well.
+  MsgType(35) in a plain dict of ints (no lock, no prometheus child on the hot
+  path), exported as counters at scrape time; ResendRequest(2),
+  SequenceReset-GapFill(4 with 123=Y), Reject(3) and BusinessMessageReject(j) are
+  counted in their own families as well.
 * Session events (heartbeat missed, logon, logout) and connection facts
   (reconnects, disconnects by reason, refused connections by reason) are counted
   by the transport through :class:`SessionMetrics`.
@@ -33,7 +35,7 @@ from collections.abc import Iterable, Iterator
 from typing import Any, Protocol
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
-from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.exposition import start_http_server
 
 __all__ = [
@@ -104,23 +106,6 @@ class MessageLog(Protocol):
     def on_event(self, text: str) -> None: ...
 
 
-def _msg_type(raw: bytes) -> bytes:
-    """MsgType(35) of a wire message, found without parsing the rest.
-
-    Anything that is not a plausible MsgType (1-4 letters/digits) becomes ``invalid``
-    so that a peer sending junk cannot create unbounded label values.
-    """
-    start = raw.find(b"\x0135=")
-    if start < 0:
-        return b"invalid"
-    start += 4
-    end = raw.find(b"\x01", start)
-    value = raw[start:end]
-    if 0 < len(value) <= 4 and value.isalnum():
-        return value
-    return b"invalid"
-
-
 class SessionMetrics:
     """The per-session children of the :class:`FixMetrics` families, cached.
 
@@ -150,8 +135,8 @@ class SessionMetrics:
     def __init__(self, metrics: FixMetrics, session: str) -> None:
         self.metrics = metrics
         self.session = session
-        self._in: dict[bytes, Any] = {}
-        self._out: dict[bytes, Any] = {}
+        self._in: dict[bytes, int] = {}  # plain ints: exported at scrape time
+        self._out: dict[bytes, int] = {}
         self._disconnects: dict[str, Any] = {}
         self._connect_attempts: dict[str, Any] = {}
         self.heartbeats_missed = metrics.heartbeats_missed.labels(session)
@@ -167,30 +152,51 @@ class SessionMetrics:
     # -- messages (called for every message: keep cheap) ----------------------
     def message_in(self, raw: bytes) -> None:
         """Count one received message."""
-        msg_type = _msg_type(raw)
-        child = self._in.get(msg_type)
-        if child is None:
-            child = self._in[msg_type] = self._child(self.metrics.messages_in, self._in, msg_type)
-        child.inc()
+        start = raw.find(b"\x0135=", 0, 64)  # MsgType is the third field
+        if start >= 0:
+            start += 4
+            msg_type = raw[start : raw.find(b"\x01", start, start + 8)]
+        else:
+            msg_type = b"invalid"
+        counts = self._in
+        n = counts.get(msg_type)
+        if n is None:
+            msg_type = self._first_seen(counts, msg_type)
+        else:
+            counts[msg_type] = n + 1
         if msg_type in _ADMIN_COUNTED:
             self._admin(msg_type, raw, "received")
 
     def message_out(self, raw: bytes) -> None:
         """Count one sent message."""
-        msg_type = _msg_type(raw)
-        child = self._out.get(msg_type)
-        if child is None:
-            child = self._out[msg_type] = self._child(
-                self.metrics.messages_out, self._out, msg_type
-            )
-        child.inc()
+        start = raw.find(b"\x0135=", 0, 64)
+        if start >= 0:
+            start += 4
+            msg_type = raw[start : raw.find(b"\x01", start, start + 8)]
+        else:
+            msg_type = b"invalid"
+        counts = self._out
+        n = counts.get(msg_type)
+        if n is None:
+            msg_type = self._first_seen(counts, msg_type)
+        else:
+            counts[msg_type] = n + 1
         if msg_type in _ADMIN_COUNTED:
             self._admin(msg_type, raw, "sent")
 
-    def _child(self, family: Any, cache: dict[bytes, Any], msg_type: bytes) -> Any:
-        if len(cache) >= _MAX_MSG_TYPES:
+    @staticmethod
+    def _first_seen(counts: dict[bytes, int], msg_type: bytes) -> bytes:
+        """Count a MsgType not seen before; junk and types beyond the cap are lumped."""
+        if not (0 < len(msg_type) <= 4 and msg_type.isalnum()):
+            msg_type = b"invalid"
+        elif len(counts) >= _MAX_MSG_TYPES:
             msg_type = b"other"
-        return family.labels(self.session, msg_type.decode("ascii"))
+        counts[msg_type] = counts.get(msg_type, 0) + 1
+        return msg_type
+
+    def message_counts(self) -> tuple[dict[bytes, int], dict[bytes, int]]:
+        """Copies of the (received, sent) counts by MsgType."""
+        return dict(self._in), dict(self._out)
 
     def _admin(self, msg_type: bytes, raw: bytes, direction: str) -> None:
         m = self.metrics
@@ -313,6 +319,20 @@ class _SnapshotCollector:
             target.add_metric([sm.session], sm.next_target_seq)
             connected.add_metric([sm.session], 1 if sm.connected else 0)
             logged_on.add_metric([sm.session], 1 if sm.logged_on else 0)
+        received = CounterMetricFamily(
+            "fix_messages_received", "FIX messages received", labels=["session", "msg_type"]
+        )
+        sent = CounterMetricFamily(
+            "fix_messages_sent", "FIX messages sent", labels=["session", "msg_type"]
+        )
+        for sm in sessions:
+            counts_in, counts_out = sm.message_counts()
+            for msg_type, n in counts_in.items():
+                received.add_metric([sm.session, msg_type.decode("ascii")], n)
+            for msg_type, n in counts_out.items():
+                sent.add_metric([sm.session, msg_type.decode("ascii")], n)
+        yield received
+        yield sent
         yield state
         yield sender
         yield target
@@ -326,12 +346,6 @@ class FixMetrics:
     def __init__(self, registry: CollectorRegistry | None = None) -> None:
         self.registry = registry if registry is not None else CollectorRegistry()
         r = self.registry
-        self.messages_in = Counter(
-            "fix_messages_received", "FIX messages received", ["session", "msg_type"], registry=r
-        )
-        self.messages_out = Counter(
-            "fix_messages_sent", "FIX messages sent", ["session", "msg_type"], registry=r
-        )
         self.resend_requests = Counter(
             "fix_resend_requests", "ResendRequests (35=2)", ["session", "direction"], registry=r
         )
