@@ -14,6 +14,7 @@ from test_transport_fakes import (
     eventually,
     logon_bytes,
     pair,
+    real_pair,
     run,
 )
 
@@ -361,5 +362,39 @@ def test_stop_logs_out_connected_sessions(run: Any) -> None:
         assert acc.calls["logout"] == 1
         await eventually(lambda: not ini.is_logged_on)
         await initiator.stop()
+
+    run(scenario())
+
+
+def test_real_sessions_many_on_one_port_with_a_duplicate_refused(run: Any) -> None:
+    async def scenario() -> None:
+        metrics = FixMetrics()
+        async with Acceptor("127.0.0.1", 0, metrics=metrics) as acceptor:
+            pairs = [real_pair(f"R{i}", "SERVER") for i in range(6)]
+            recorders = []
+            initiators = []
+            for ini, acc in pairs:
+                rec = Recorder()
+                recorders.append(rec)
+                acceptor.add_session(acc, rec)
+                initiators.append(Initiator(ini, [("127.0.0.1", acceptor.port)]))
+            for i in initiators:
+                await i.start()
+            await eventually(lambda: all(a.is_logged_on and i.is_logged_on for i, a in pairs))
+
+            # a second connection for R0 is refused; R0's live connection carries on
+            intruder = await RawClient.connect(acceptor.port)
+            await intruder.send(logon_bytes("R0", "SERVER", seq=2))
+            assert (await intruder.read_message()).msg_type == b"5"
+            await intruder.wait_closed_by_peer()
+            assert refused(metrics, "duplicate") == 1
+            acc0 = pairs[0][1]
+            assert acc0.is_logged_on
+            msg = Message("D")
+            msg.append(11, "STILL-UP")
+            initiators[0].driver.send(msg)
+            await eventually(lambda: "MessageReceived" in recorders[0].names())
+            await asyncio.gather(*(i.stop() for i in initiators))
+            assert not any(a.is_logged_on for _, a in pairs)
 
     run(scenario())

@@ -244,6 +244,15 @@ def pair(
     return ini, acc
 
 
+def real_pair(client: str = "CLIENT", server: str = "SERVER", **kw: Any) -> tuple[Any, Any]:
+    """The same as :func:`pair` with the real :class:`~fixengine.session.session.Session`."""
+    from fixengine.session.session import Session
+
+    ini = Session(config(client, server, "initiator", **kw), MemoryStore())
+    acc = Session(config(server, client, "acceptor", **kw), MemoryStore())
+    return ini, acc
+
+
 def logon_bytes(
     sender: str, target: str, begin: str = "FIX.4.4", seq: int = 1, heartbeat: int = 30
 ) -> bytes:
