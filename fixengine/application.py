@@ -45,13 +45,18 @@ Rejecting an application message the service does not support: raise
 BusinessRejectReason(380)) from ``on_message``, or call :meth:`SessionHandle.reject`.
 The session sends BusinessMessageReject(35=j), or a session Reject for FIX.4.0/4.1.
 
-Everything here runs on one event loop; call it from that loop's thread.
+Everything here runs on one event loop; call it from that loop's thread, except
+:meth:`SessionHandle.send_threadsafe`, meant for other threads.
+
+Stores and logs the engine opened itself (:meth:`Engine.from_settings`) are closed
+by :meth:`Engine.stop`; those passed in by the caller stay the caller's to close.
 """
 
 from __future__ import annotations
 
 import asyncio
 import collections
+import concurrent.futures
 import dataclasses
 import inspect
 import logging
@@ -303,6 +308,7 @@ class SessionHandle(SessionListener):
         self._logged_out.set()
         self._paused = False
         self._backlog = engine.event_backlog
+        self._owned: list[Any] = []  # stores and logs the engine opened: closed by stop()
 
     def __repr__(self) -> str:
         return f"<SessionHandle {self.session_id} {self.role} logged_on={self.is_logged_on}>"
@@ -357,6 +363,10 @@ class SessionHandle(SessionListener):
     def send_nowait(self, message: Message) -> int:
         """Send without waiting for the write buffer (the transport still caps it)."""
         return self.driver.send(message)
+
+    def send_threadsafe(self, message: Message) -> concurrent.futures.Future[int]:
+        """Send from another thread; the future gives the MsgSeqNum (or the error)."""
+        return asyncio.run_coroutine_threadsafe(self.send(message), self.engine.loop)
 
     def reject(
         self, message: Message, reason: int = 3, text: str = "Unsupported Message Type"
@@ -570,6 +580,7 @@ class Engine:
         self._running = False
         self._metrics_server: MetricsServer | None = None
         self._stopped: asyncio.Event | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
 
     def __repr__(self) -> str:
         return f"<Engine sessions={len(self._handles)} running={self._running}>"
@@ -579,6 +590,13 @@ class Engine:
     def is_running(self) -> bool:
         """True between :meth:`start` and :meth:`stop`."""
         return self._running
+
+    @property
+    def loop(self) -> asyncio.AbstractEventLoop:
+        """The event loop the engine runs on (set by :meth:`start`)."""
+        if self._loop is None:
+            raise RuntimeError("the engine has not been started")
+        return self._loop
 
     @property
     def sessions(self) -> list[SessionHandle]:
@@ -772,6 +790,7 @@ class Engine:
         if self._running:
             return
         self._running = True
+        self._loop = asyncio.get_running_loop()
         self._stopped = asyncio.Event()
         for handle in self._handles.values():
             handle._start_dispatcher()
@@ -801,13 +820,13 @@ class Engine:
             for q in list(handle._streams):
                 q.close()
             handle.driver.close()
-            store = getattr(handle.session, "store", None)
-            close = getattr(store, "close", None)
-            if callable(close):
-                try:
-                    close()
-                except Exception:
-                    logger.exception("%s: closing the store failed", handle.session_id)
+            for resource in handle._owned:
+                close = getattr(resource, "close", None)
+                if callable(close):
+                    try:
+                        close()
+                    except Exception:
+                        logger.exception("%s: closing %r failed", handle.session_id, resource)
         if self._metrics_server is not None:
             self._metrics_server.close()
             self._metrics_server = None
@@ -882,13 +901,14 @@ class Engine:
                     max_reconnect_interval=cap,
                     transport=transport,
                 )
-                engine.add_initiator(
+                store, log = s.open_store(), s.open_log()
+                handle = engine.add_initiator(
                     s.config,
                     s.connect_hosts,
-                    store=s.open_store(),
+                    store=store,
                     dictionary=dd,
                     app_dictionary=app_dd,
-                    log=s.open_log(),
+                    log=log,
                     tls=tls,
                     options=opts,
                 )
@@ -898,18 +918,20 @@ class Engine:
                 aopts = dataclasses.replace(
                     acceptor_options or AcceptorOptions(), transport=transport
                 )
-                engine.add_acceptor_session(
+                store, log = s.open_store(), s.open_log()
+                handle = engine.add_acceptor_session(
                     s.config,
                     port=s.accept_port,
                     host=s.accept_host or "0.0.0.0",
-                    store=s.open_store(),
+                    store=store,
                     dictionary=dd,
                     app_dictionary=app_dd,
                     authenticator=authenticator,
-                    log=s.open_log(),
+                    log=log,
                     tls=tls,
                     options=aopts,
                 )
+            handle._owned += [store, log]
         return engine
 
 

@@ -408,7 +408,8 @@ def test_from_settings_runs_the_sessions_of_a_settings_file(run: Any, tmp_path: 
 [DEFAULT]
 BeginString=FIX.4.4
 HeartBtInt=30
-StoreType=memory
+StoreType=file
+FileStorePath={tmp_path / "store"}
 StartTime=00:00:00
 EndTime=00:00:00
 UseDataDictionary=N
@@ -443,6 +444,35 @@ SocketConnectPort={port}
             await acc.wait_logged_on(5)
             await ini.send(order("CFG"))
             await eventually(lambda: len(app.messages) == 1)
+            sent = ini.next_sender_seq
+
+        # the engine closed the stores it opened: they reopen (no lock held) with state
+        from fixengine.settings import load_settings
+
+        for settings in load_settings(path):
+            store = settings.open_store()
+            try:
+                if settings.connection_type == "initiator":
+                    assert store.next_sender_seq() == sent + 1  # + the Logout sent by stop()
+            finally:
+                store.close()
+
+    run(scenario())
+
+
+def test_send_threadsafe_sends_from_another_thread(run: Any) -> None:
+    async def scenario() -> None:
+        app = Recorder()
+        engine = Engine(app)
+        ini, _acc = await start_pair(engine)
+
+        def worker() -> int:
+            return ini.send_threadsafe(order("THREAD")).result(timeout=5)
+
+        seq = await asyncio.to_thread(worker)
+        await eventually(lambda: len(app.messages) == 1)
+        assert app.messages[0].get_int(34) == seq
+        await engine.stop()
 
     run(scenario())
 
