@@ -22,6 +22,7 @@ __all__ = [
     "parse_decimal",
     "parse_int",
     "parse_local_mkt_date",
+    "parse_utc_date_only",
     "parse_utc_time_only",
     "parse_utc_timestamp",
     "parse_utc_timestamp_ns",
@@ -38,9 +39,10 @@ def to_bytes(value: FieldValue) -> bytes:
     """Render a Python value as a FIX field value.
 
     bytes pass through; str is UTF-8; bool is Y/N; int is decimal; Decimal is
-    written in plain (non-exponent) notation; datetime is a UTCTimestamp with
-    milliseconds (microseconds when it has them); date is YYYYMMDD; time is
-    HH:MM:SS[.sss]. A float raises TypeError.
+    written in plain (non-exponent) notation, exactly; datetime is a UTCTimestamp
+    with milliseconds (microseconds when it has them; naive means UTC); date is
+    YYYYMMDD; time is HH:MM:SS.sss (or .ssssss). A float raises TypeError, a
+    non-finite Decimal ValueError.
     """
     t = type(value)
     if t is bytes:
@@ -50,28 +52,25 @@ def to_bytes(value: FieldValue) -> bytes:
     if t is bool:
         return b"Y" if value else b"N"
     if t is int:
-        return str(value).encode()
+        return b"%d" % value  # type: ignore[str-format]
     if isinstance(value, Decimal):
         if not value.is_finite():
             raise ValueError(f"cannot encode non-finite Decimal {value!r}")
         return format(value, "f").encode()
     if isinstance(value, _dt.datetime):
-        prec = 6 if value.microsecond % 1000 else 3
-        return format_utc_timestamp(value, prec)
+        return format_utc_timestamp(value, 6 if value.microsecond % 1000 else 3)
     if isinstance(value, _dt.date):
         return format_utc_date_only(value)
     if isinstance(value, _dt.time):
         return format_utc_time_only(value, 6 if value.microsecond % 1000 else 3)
-    if isinstance(value, (bytearray, memoryview)):
+    if isinstance(value, (bytes, bytearray, memoryview)):
         return bytes(value)
     if isinstance(value, float):
         raise TypeError("float field values are refused (inexact); pass a Decimal or a str")
-    if isinstance(value, bool):  # bool subclasses never reach here, kept for clarity
-        return b"Y" if value else b"N"
-    if isinstance(value, int):
-        return str(int(value)).encode()
-    if isinstance(value, str):
-        return value.encode()
+    if isinstance(value, int):  # IntEnum and friends
+        return b"%d" % int(value)
+    if isinstance(value, str):  # StrEnum and friends
+        return str.encode(value)
     raise TypeError(f"cannot encode {t.__name__} as a FIX field value")
 
 
@@ -87,21 +86,22 @@ def _to_ns(value: _dt.datetime | int) -> int:
 def format_utc_timestamp(value: _dt.datetime | int, precision: int = 3) -> bytes:
     """UTCTimestamp ``YYYYMMDD-HH:MM:SS[.s{precision}]``.
 
-    ``value`` is a datetime (naive means UTC) or integer nanoseconds since the
-    epoch; ``precision`` is 0, 3, 6 or 9 fractional digits.
+    ``value`` is a datetime (naive means UTC; an aware one is converted to UTC) or
+    integer nanoseconds since the epoch; ``precision`` is 0, 3, 6 or 9 fractional
+    digits (a datetime has no digits beyond microseconds: they are zeros).
     """
     if precision not in _PRECISIONS:
         raise ValueError(f"precision must be one of {_PRECISIONS}, not {precision}")
-    ns = _to_ns(value)
-    secs, frac = divmod(ns, 1_000_000_000)
-    d = _EPOCH + _dt.timedelta(seconds=secs)
-    head = (
-        f"{d.year:04d}{d.month:02d}{d.day:02d}-{d.hour:02d}:{d.minute:02d}:{d.second:02d}"
-    )
+    if isinstance(value, _dt.datetime):
+        d = value if value.tzinfo is None else value.astimezone(_dt.timezone.utc)
+        frac = d.microsecond * 1000
+    else:
+        secs, frac = divmod(_to_ns(value), 1_000_000_000)
+        d = _EPOCH + _dt.timedelta(seconds=secs)
+    head = b"%04d%02d%02d-%02d:%02d:%02d" % (d.year, d.month, d.day, d.hour, d.minute, d.second)
     if precision == 0:
-        return head.encode()
-    digits = f"{frac:09d}"[:precision]
-    return f"{head}.{digits}".encode()
+        return head
+    return b"%b.%b" % (head, (b"%09d" % frac)[:precision])
 
 
 def parse_utc_timestamp_ns(raw: bytes) -> int:
@@ -119,8 +119,13 @@ def parse_utc_timestamp_ns(raw: bytes) -> int:
     sec = int(s[15:17])
     leap = sec == 60  # a leap second is legal on the wire; fold it into :59
     d = _dt.datetime(
-        int(s[0:4]), int(s[4:6]), int(s[6:8]), int(s[9:11]), int(s[12:14]),
-        59 if leap else sec, tzinfo=_dt.timezone.utc,
+        int(s[0:4]),
+        int(s[4:6]),
+        int(s[6:8]),
+        int(s[9:11]),
+        int(s[12:14]),
+        59 if leap else sec,
+        tzinfo=_dt.timezone.utc,
     )
     delta = d - _EPOCH
     return (delta.days * 86400 + delta.seconds + (1 if leap else 0)) * 1_000_000_000 + frac
@@ -138,6 +143,7 @@ def format_utc_date_only(value: _dt.date) -> bytes:
 
 
 format_local_mkt_date = format_utc_date_only
+"""LocalMktDate is written like UTCDateOnly: ``YYYYMMDD``."""
 
 
 def parse_local_mkt_date(raw: bytes) -> _dt.date:
@@ -145,6 +151,10 @@ def parse_local_mkt_date(raw: bytes) -> _dt.date:
     if len(raw) != 8 or not raw.isdigit():
         raise ValueError(f"not a date: {raw!r}")
     return _dt.date(int(raw[0:4]), int(raw[4:6]), int(raw[6:8]))
+
+
+parse_utc_date_only = parse_local_mkt_date
+"""UTCDateOnly is read like LocalMktDate: ``YYYYMMDD``."""
 
 
 def format_utc_time_only(value: _dt.time, precision: int = 3) -> bytes:
@@ -162,6 +172,8 @@ def parse_utc_time_only(raw: bytes) -> _dt.time:
     s = raw.decode("ascii")
     if len(s) < 8 or s[2] != ":" or s[5] != ":":
         raise ValueError(f"not a UTCTimeOnly: {raw!r}")
+    if not (s[0:2].isdigit() and s[3:5].isdigit() and s[6:8].isdigit()):
+        raise ValueError(f"not a UTCTimeOnly: {raw!r}")
     micro = 0
     if len(s) > 8:
         if s[8] != "." or not s[9:].isdigit():
@@ -171,8 +183,8 @@ def parse_utc_time_only(raw: bytes) -> _dt.time:
 
 
 def parse_int(raw: bytes) -> int:
-    """Parse an int field (optional sign, digits only)."""
-    body = raw[1:] if raw[:1] in (b"-", b"+") else raw
+    """Parse an int field: digits with an optional leading ``-`` (FIX "int")."""
+    body = raw[1:] if raw[:1] == b"-" else raw
     if not body or not body.isdigit():
         raise ValueError(f"not an int: {raw!r}")
     return int(raw)
