@@ -9,37 +9,59 @@ Theory of operation
 A FIX message on the wire is ``8=BeginString|9=BodyLength|35=MsgType|...|10=CheckSum|``
 (``|`` is SOH, 0x01). BodyLength counts the bytes from the field after 9 up to and
 including the SOH before ``10=``; CheckSum is the sum of every byte before ``10=``
-modulo 256, written as three digits.
+modulo 256, written as three digits (FIX 4.4 Vol. 2, "Message Format" and
+"CheckSum Calculation").
 
 The framer (:class:`Parser`) frames by BodyLength, never by searching for ``10=``,
 so SOH inside length-prefixed data fields (RawData 96, XmlData 213, ...) is safe.
-When a frame is bad it is reported as a :class:`GarbledMessage` value (not raised)
-and the framer resynchronises at the next ``8=FIX``. Two recovery rules exist for a
-frame whose trailer is not where BodyLength says:
+A frame is accepted when, at the offset BodyLength gives, it finds
+``<SOH>10=`` followed by at most three characters and an SOH. The frame is then
+checked in this order: MsgType(35) third, CheckSum three digits and right, every
+field ``tag=value`` with an integer tag (data fields are taken by their length).
+
+When a frame is bad it is reported as a :class:`~fixengine.errors.GarbledMessage`
+value (not raised) and the framer resynchronises at the next ``8=FIX``. Two
+recovery rules exist for a frame whose trailer is not where BodyLength says:
 
 * ``"begin-string"`` (default): drop from the bad frame's start up to the next
-  ``8=FIX``; no complete message that follows is lost.
+  ``8=FIX``; no complete message that follows is lost. The same rule applies to a
+  frame whose trailer is in place but which fails a later check (MsgType, CheckSum,
+  fields): if it contains ``8=FIX`` past its start, only the bytes before that are
+  dropped. (So a message embedded in a data field of a garbled frame may surface;
+  the session's sequence checks still apply to it.)
 * ``"trailer"``: drop up to the first ``<SOH>10=...<SOH>`` at or after the position
   BodyLength gives, as QuickFIX does (a message inside the bad frame's claimed
-  extent goes with it).
+  extent goes with it; acceptance test 2m expects this). A complete frame that
+  fails a later check is dropped whole.
 
-Memory is bounded by ``max_message_size``: a frame that claims, or grows, beyond it
-is dropped as OVERSIZE and its bytes are discarded as they arrive.
+Every byte fed ends up in exactly one place: a message's :attr:`Message.raw`, the
+``size`` of a GarbledMessage, or :attr:`Parser.buffered`. Memory is bounded by
+``max_message_size``: a frame that claims, or grows, beyond it is dropped as
+OVERSIZE and the framer resynchronises at the next ``8=FIX``. The buffer is one
+``bytearray`` trimmed from the front, so a message arriving one byte at a time
+costs linear, not quadratic, time.
+
+Decoded messages keep their values as ``bytes`` slices of the frame; the compiled
+twin keeps offsets instead and makes the bytes only when a value is read.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .errors import GarbledMessage, GarbleReason, LocalProtocolError
 from .fields import FieldValue, parse_decimal, parse_int, to_bytes
+
+if TYPE_CHECKING:
+    from .groups import Group
 
 __all__ = [
     "DATA_FIELDS",
     "DEFAULT_MAX_MESSAGE_SIZE",
     "HEADER_TAGS",
+    "MAX_TAG",
     "Message",
     "Parser",
     "checksum",
@@ -49,6 +71,11 @@ __all__ = [
 
 SOH = b"\x01"
 DEFAULT_MAX_MESSAGE_SIZE = 1 << 20
+#: Largest tag number the wire grammar allows here (nine digits, as the framer).
+MAX_TAG = 999_999_999
+_MAX_FRAME_LIMIT = (1 << 31) - 1
+_BEGIN = b"8=FIX"
+_GARBLE_DATA = 256  # bytes of a dropped frame kept in GarbledMessage.data
 
 #: Standard-header tags (any FIX version). The encoder writes them right after
 #: 8, 9 and 35, in the order they were set; the body follows.
@@ -57,7 +84,11 @@ HEADER_TAGS: frozenset[int] = frozenset(
         8, 9, 35, 34, 43, 49, 50, 52, 56, 57, 90, 91, 97, 115, 116, 122, 128, 129,
         142, 143, 144, 145, 212, 213, 347, 369, 627, 628, 629, 630, 1128, 1129, 1156,
     }
-)
+)  # fmt: skip
+
+#: Standard-trailer tags other than CheckSum: SignatureLength(93), Signature(89).
+#: The encoder writes them after the body, right before CheckSum(10).
+TRAILER_TAGS: frozenset[int] = frozenset({93, 89})
 
 #: Length field -> data field it measures (facts of the FIX standard, 4.0-5.0SP2).
 DATA_FIELDS: dict[int, int] = {
@@ -69,17 +100,18 @@ DATA_FIELDS: dict[int, int] = {
     2111: 2112, 2179: 2180, 2287: 2288, 2351: 2352, 2372: 2371, 2481: 2482,
     2494: 2493, 2522: 2521, 2637: 2638, 2651: 2652, 2665: 2666, 2715: 2716,
     2718: 2719, 2721: 2722, 2797: 2798, 2802: 2801, 2809: 2808, 2815: 2814,
-}
+}  # fmt: skip
 _DATA_TAGS: frozenset[int] = frozenset(DATA_FIELDS.values())
 _LENGTH_OF: dict[int, int] = {data: length for length, data in DATA_FIELDS.items()}
 
 
 def checksum(data: bytes) -> int:
     """FIX CheckSum of ``data``: the byte sum modulo 256."""
-    return sum(data) & 0xFF
+    return sum(memoryview(data).cast("B")) & 0xFF
 
 
 def _resolve(msg: Message, tag: int | str) -> int:
+    """Tag number of ``tag``: an int as is, a str through ``msg.dictionary``."""
     if type(tag) is int:
         return tag
     if isinstance(tag, str):
@@ -89,12 +121,45 @@ def _resolve(msg: Message, tag: int | str) -> int:
     return int(tag)
 
 
+def _writable(msg: Message, tag: int | str) -> int:
+    """Resolve ``tag`` for writing: it must fit the wire grammar (at most nine digits)."""
+    t = _resolve(msg, tag)
+    if not -MAX_TAG <= t <= MAX_TAG:
+        raise ValueError(f"tag {t} is out of range (at most nine digits)")
+    return t
+
+
+def _checked(msg: Message, tag: int, value: FieldValue) -> bytes:
+    data = to_bytes(value)
+    if SOH in data and tag not in _DATA_TAGS and not _dictionary_data_tag(msg, tag):
+        raise ValueError(f"value of tag {tag} contains SOH and {tag} is not a data field")
+    return data
+
+
+def _dictionary_data_tag(msg: Message, tag: int) -> bool:
+    """Whether the message's dictionary declares ``tag`` a data field (user-defined ones)."""
+    data_fields = getattr(msg.dictionary, "data_fields", None)
+    return data_fields is not None and tag in data_fields.values()
+
+
+def _restore(fields: list[tuple[int, bytes]], raw: bytes | None, dictionary: Any) -> Message:
+    msg = Message.from_fields(fields, dictionary)
+    msg.raw = raw
+    return msg
+
+
 class Message:
     """A FIX message: an ordered list of (tag, value) fields, values kept as bytes.
 
     Decoded messages keep every field in wire order (8, 9 and 10 included) and the
-    original frame in :attr:`raw`. Tags may be given as numbers or, when the message
-    carries a data dictionary (:attr:`dictionary`), as field names.
+    original frame in :attr:`raw` (set to None by any change). Tags may be given as
+    numbers or, when the message carries a data dictionary (:attr:`dictionary`,
+    anything with a ``tag(name) -> int`` method), as field names.
+
+    Values written are converted by :func:`fixengine.fields.to_bytes`: bytes, str
+    (UTF-8), int, Decimal (exact, plain notation), bool (Y/N), datetime
+    (UTCTimestamp), date, time. Floats are refused. Only data fields (RawData 96,
+    XmlData 213, ...) may contain SOH.
     """
 
     __slots__ = ("_fields", "dictionary", "raw")
@@ -104,10 +169,12 @@ class Message:
         self.raw: bytes | None = None
         self.dictionary = dictionary
         if msg_type is not None:
-            self._fields.append((35, msg_type.encode() if isinstance(msg_type, str) else msg_type))
+            self._fields.append((35, _checked(self, 35, msg_type)))
 
     @classmethod
-    def from_fields(cls, fields: Any, dictionary: Any = None) -> Message:
+    def from_fields(
+        cls, fields: Iterable[tuple[int | str, FieldValue]], dictionary: Any = None
+    ) -> Message:
         """Build a message from an iterable of (tag, value) pairs, in order."""
         msg = cls(None, dictionary)
         for tag, value in fields:
@@ -155,18 +222,33 @@ class Message:
         return default if value is None else parse_int(value)
 
     def get_decimal(self, tag: int | str, default: Decimal | None = None) -> Decimal | None:
-        """First value of ``tag`` as an exact Decimal."""
+        """First value of ``tag`` as an exact Decimal (ValueError if it is not one)."""
         value = self.get(tag)
         return default if value is None else parse_decimal(value)
 
     def get_str(self, tag: int | str, default: str | None = None) -> str | None:
-        """First value of ``tag`` decoded as UTF-8 text."""
+        """First value of ``tag`` decoded as UTF-8 text (bad bytes replaced)."""
         value = self.get(tag)
         return default if value is None else value.decode("utf-8", "replace")
 
     def fields(self) -> list[tuple[int, bytes]]:
         """Every field as (tag, value), in order."""
         return list(self._fields)
+
+    def group(self, count_tag: int | str, dictionary: Any = None) -> list[Group]:
+        """Instances of the repeating group ``count_tag`` (see :mod:`fixengine.groups`).
+
+        The group layout comes from ``dictionary``, or else the message's own.
+        """
+        from .groups import parse_groups
+
+        return parse_groups(self, count_tag, dictionary)
+
+    def add_group(self, count_tag: int | str, instances: Any) -> None:
+        """Append the NumInGroup field ``count_tag`` and the instances' fields, in order."""
+        from .groups import append_group
+
+        append_group(self, count_tag, instances)
 
     def __iter__(self) -> Iterator[tuple[int, bytes]]:
         return iter(list(self._fields))
@@ -177,7 +259,7 @@ class Message:
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Message) and not hasattr(other, "fields"):
             return NotImplemented
-        return self.fields() == other.fields()  # type: ignore[attr-defined]
+        return bool(self.fields() == other.fields())  # type: ignore[attr-defined]
 
     __hash__ = None  # type: ignore[assignment]
 
@@ -185,43 +267,49 @@ class Message:
         text = "|".join(f"{t}={v.decode('latin-1')}" for t, v in self._fields)
         return f"Message({text!r})"
 
-    # -- writing --------------------------------------------------------------
-    def _check_value(self, tag: int, value: bytes) -> None:
-        if SOH in value and tag not in _DATA_TAGS:
-            raise ValueError(f"value of tag {tag} contains SOH and {tag} is not a data field")
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (_restore, (self.fields(), self.raw, self.dictionary))
 
+    def __copy__(self) -> Message:
+        return self.copy()
+
+    # -- writing --------------------------------------------------------------
     def set(self, tag: int | str, value: FieldValue) -> None:
         """Replace the first field with ``tag`` (or append it when absent)."""
-        t = _resolve(self, tag)
-        data = to_bytes(value)
-        self._check_value(t, data)
-        for i, (ftag, _) in enumerate(self._fields):
-            if ftag == t:
-                self._fields[i] = (t, data)
+        t = _writable(self, tag)
+        data = _checked(self, t, value)
+        fields = self._fields
+        for i in range(len(fields)):
+            if fields[i][0] == t:
+                fields[i] = (t, data)
                 self.raw = None
                 return
-        self._fields.append((t, data))
+        fields.append((t, data))
         self.raw = None
 
     def append(self, tag: int | str, value: FieldValue) -> None:
         """Append a field, even if the tag is already present (groups repeat tags)."""
-        t = _resolve(self, tag)
-        data = to_bytes(value)
-        self._check_value(t, data)
+        t = _writable(self, tag)
+        data = _checked(self, t, value)
         self._fields.append((t, data))
         self.raw = None
 
-    def set_data(self, data_tag: int, payload: bytes) -> None:
-        """Set a length-prefixed data field (e.g. RawData 96) and its length field."""
-        length_tag = _LENGTH_OF.get(data_tag)
+    def set_data(self, data_tag: int | str, payload: bytes) -> None:
+        """Set a length-prefixed data field (e.g. RawData 96) and its length field.
+
+        The data field is placed right after its length field, as FIX requires.
+        """
+        t = _resolve(self, data_tag)
+        length_tag = _LENGTH_OF.get(t)
         if length_tag is None:
-            raise ValueError(f"tag {data_tag} is not a length-prefixed data field")
-        self.set(length_tag, len(payload))
-        self.remove(data_tag)
-        # the data field goes right after its length field
-        for i, (ftag, _) in enumerate(self._fields):
-            if ftag == length_tag:
-                self._fields.insert(i + 1, (data_tag, bytes(payload)))
+            raise ValueError(f"tag {t} is not a length-prefixed data field")
+        data = bytes(payload)
+        self.set(length_tag, len(data))
+        self.remove(t)
+        fields = self._fields
+        for i in range(len(fields)):
+            if fields[i][0] == length_tag:
+                fields.insert(i + 1, (t, data))
                 break
 
     def remove(self, tag: int | str) -> int:
@@ -247,22 +335,32 @@ class Message:
 
 
 def encode(msg: Message, begin_string: bytes | str | None = None) -> bytes:
-    """Serialise ``msg``: 8, 9, 35, header fields, body fields, 10.
+    """Serialise ``msg``: 8, 9, 35, header fields, body fields, trailer fields, 10.
 
     BeginString comes from ``begin_string`` or else the message's own field 8.
-    BodyLength and CheckSum are computed; any 9 or 10 in the message is ignored.
+    BodyLength and CheckSum are computed; any 9 or 10 in the message is ignored,
+    and only the first 35. Within the header, body and trailer, fields keep the
+    order they were set in.
     """
-    fields = msg._fields
+    if not isinstance(msg, Message):
+        raise TypeError(f"encode() needs a Message, not {type(msg).__name__}")
     if begin_string is None:
         bs = msg.get(8)
         if bs is None:
             raise LocalProtocolError("no BeginString: pass begin_string or set field 8")
+    elif isinstance(begin_string, str):
+        bs = begin_string.encode()
+    elif isinstance(begin_string, (bytes, bytearray, memoryview)):
+        bs = bytes(begin_string)
     else:
-        bs = begin_string.encode() if isinstance(begin_string, str) else begin_string
+        raise TypeError(f"begin_string must be bytes or str, not {type(begin_string).__name__}")
+    if not bs or SOH in bs:
+        raise LocalProtocolError(f"BeginString {bs!r} is empty or contains SOH")
     msg_type = None
     header: list[bytes] = []
     body: list[bytes] = []
-    for tag, value in fields:
+    trailer: list[bytes] = []
+    for tag, value in msg._fields:
         if tag == 35:
             if msg_type is None:
                 msg_type = value
@@ -270,48 +368,77 @@ def encode(msg: Message, begin_string: bytes | str | None = None) -> bytes:
         if tag == 8 or tag == 9 or tag == 10:
             continue
         part = b"%d=%b\x01" % (tag, value)
-        (header if tag in HEADER_TAGS else body).append(part)
+        if tag in HEADER_TAGS:
+            header.append(part)
+        elif tag in TRAILER_TAGS:
+            trailer.append(part)
+        else:
+            body.append(part)
     if msg_type is None:
         raise LocalProtocolError("message has no MsgType(35)")
-    content = b"35=" + msg_type + SOH + b"".join(header) + b"".join(body)
-    head = b"8=" + bs + b"\x019=" + str(len(content)).encode() + SOH
-    out = head + content
-    return out + b"10=%03d\x01" % (checksum(out),)
+    content = b"35=" + msg_type + SOH + b"".join(header) + b"".join(body) + b"".join(trailer)
+    out = b"8=" + bs + b"\x019=%d\x01" % len(content) + content
+    return out + b"10=%03d\x01" % (sum(out) & 0xFF)
 
 
-def _split_fields(
-    buf: bytes, start: int, end: int, data_fields: Mapping[int, int]
-) -> list[tuple[int, bytes]] | None:
-    """Split ``buf[start:end]`` (ending with SOH) into fields; None if malformed."""
+def _length_value(value: bytes) -> int:
+    """Value of a data-length field: -1 if not digits, huge if more than nine digits."""
+    if not value.isdigit():
+        return -1
+    if len(value.lstrip(b"0")) > 9:
+        return 1 << 40
+    return int(value)
+
+
+def _split_fields(frame: bytes, data_fields: Mapping[int, int]) -> list[tuple[int, bytes]] | None:
+    """Split a whole frame (ending with SOH) into fields; None if one is malformed.
+
+    A tag is an optional ``-`` and one to nine digits (so the session can reject
+    tag 0 or -1 as "Invalid tag number" rather than lose the message). A data
+    field that directly follows its length field is taken by that length, so it
+    may contain SOH.
+    """
     fields: list[tuple[int, bytes]] = []
-    pos = start
-    pending_data: int = -1
-    pending_len: int = 0
+    end = len(frame)
+    pos = 0
+    pending_data = -1
+    pending_len = -1
     while pos < end:
-        eq = buf.find(b"=", pos, end)
+        eq = frame.find(b"=", pos)
         if eq <= pos:
             return None
-        tag_text = buf[pos:eq]
-        digits = tag_text[1:] if tag_text[:1] == b"-" else tag_text
-        if not digits.isdigit() or len(digits) > 9:
+        tag_text = frame[pos:eq]
+        digits = tag_text[1:] if tag_text[0] == 0x2D else tag_text
+        if not 0 < len(digits) <= 9 or not digits.isdigit():
             return None
         tag = int(tag_text)
         vstart = eq + 1
         if tag == pending_data and pending_len >= 0:
             vend = vstart + pending_len
-            if vend >= end or buf[vend] != 1:
+            if vend >= end or frame[vend] != 1:
                 return None
         else:
-            vend = buf.find(SOH, vstart, end)
+            vend = frame.find(SOH, vstart)
             if vend < 0:
                 return None
-        value = buf[vstart:vend]
+        value = frame[vstart:vend]
         fields.append((tag, value))
         pending_data = data_fields.get(tag, -1)
-        if pending_data >= 0:
-            pending_len = int(value) if value.isdigit() else -1
+        pending_len = _length_value(value) if pending_data >= 0 else -1
         pos = vend + 1
     return fields
+
+
+def _prefix_start(buf: bytearray, pos: int, n: int) -> int:
+    """First index >= pos of a tail of ``buf`` that may begin a ``8=FIX`` (n if none)."""
+    keep = max(pos, n - 4)
+    while keep < n and not _BEGIN.startswith(buf[keep:n]):
+        keep += 1
+    return keep
+
+
+def _garbled(reason: GarbleReason, buf: bytearray, start: int, end: int) -> GarbledMessage:
+    return GarbledMessage(reason, bytes(buf[start : min(end, start + _GARBLE_DATA)]), end - start)
 
 
 class Parser:
@@ -319,6 +446,8 @@ class Parser:
 
     ``feed`` returns, in stream order, :class:`Message` objects and
     :class:`~fixengine.errors.GarbledMessage` values for bytes it had to drop.
+    ``data_fields`` adds length -> data tag pairs (e.g. user-defined data
+    fields) to the standard ones.
     """
 
     def __init__(
@@ -327,17 +456,42 @@ class Parser:
         resync: str = "begin-string",
         data_fields: Mapping[int, int] | None = None,
     ) -> None:
-        if max_message_size < 64:
-            raise ValueError("max_message_size must be at least 64 bytes")
+        if not isinstance(max_message_size, int) or not 64 <= max_message_size <= _MAX_FRAME_LIMIT:
+            raise ValueError(f"max_message_size must be an int from 64 to {_MAX_FRAME_LIMIT}")
         if resync not in ("begin-string", "trailer"):
             raise ValueError("resync must be 'begin-string' or 'trailer'")
-        self.max_message_size = max_message_size
-        self.resync = resync
-        self.data_fields: Mapping[int, int] = (
-            DATA_FIELDS if data_fields is None else {**DATA_FIELDS, **data_fields}
-        )
-        self._buf = b""
-        self._discarding = 0  # bytes of an oversize frame still to drop
+        merged = dict(DATA_FIELDS)
+        if data_fields is not None:
+            for length_tag, data_tag in data_fields.items():
+                if type(length_tag) is not int or type(data_tag) is not int:
+                    raise ValueError("data_fields must map int tags to int tags")
+                if not (0 < length_tag <= MAX_TAG and 0 < data_tag <= MAX_TAG):
+                    raise ValueError(f"data field tags out of range: {length_tag}, {data_tag}")
+                merged[length_tag] = data_tag
+        self._max = max_message_size
+        self._resync = resync
+        self._trailer_mode = resync == "trailer"
+        self._data_fields = merged
+        self._buf = bytearray()
+        # trailer-mode search state for the frame waiting at the buffer's start,
+        # kept so a frame arriving byte by byte is scanned once, not once per byte
+        self._found = -1  # offset of "<SOH>10=" found after the claimed end, or -1
+        self._scan = -1  # offset to resume searching from, or -1
+
+    @property
+    def max_message_size(self) -> int:
+        """Largest frame accepted, in bytes."""
+        return self._max
+
+    @property
+    def resync(self) -> str:
+        """Recovery rule for a bad BodyLength: ``"begin-string"`` or ``"trailer"``."""
+        return self._resync
+
+    @property
+    def data_fields(self) -> Mapping[int, int]:
+        """Length tag -> data tag of every length-prefixed field the framer knows."""
+        return dict(self._data_fields)
 
     @property
     def buffered(self) -> int:
@@ -346,51 +500,50 @@ class Parser:
 
     def feed(self, data: bytes) -> list[Message | GarbledMessage]:
         """Add bytes from the stream; return every complete item, in order."""
-        buf = self._buf + bytes(data) if self._buf else bytes(data)
+        buf = self._buf
+        buf += data
+        n = len(buf)
         out: list[Message | GarbledMessage] = []
         pos = 0
-        n = len(buf)
-        if self._discarding:
-            skip = min(self._discarding, n)
-            self._discarding -= skip
-            pos = skip
+        found, scan = self._found, self._scan
+        self._found = self._scan = -1
         while pos < n:
-            if not buf.startswith(b"8=FIX", pos):
-                nxt = buf.find(b"8=FIX", pos + 1)
-                if nxt < 0:
-                    # keep a possible partial "8=FIX" at the end
-                    keep = max(pos, n - 4)
-                    while keep < n and not b"8=FIX".startswith(buf[keep:n]):
-                        keep += 1
-                    if keep > pos:
-                        out.append(GarbledMessage(GarbleReason.GARBAGE, buf[pos:keep]))
-                    pos = keep
-                    break
-                out.append(GarbledMessage(GarbleReason.GARBAGE, buf[pos:nxt]))
-                pos = nxt
+            if buf.startswith(_BEGIN, pos):
+                if pos:
+                    found = scan = -1  # the saved search belonged to the first frame
+                item, used = self._frame(buf, pos, n, found, scan)
+                if not used:
+                    break  # need more bytes
+                if item is not None:
+                    out.append(item)
+                pos += used
                 continue
-            item, consumed = self._frame(buf, pos, n)
-            if consumed == 0:
-                break  # need more bytes
-            if item is not None:
-                out.append(item)
-            pos += consumed
-        self._buf = buf[pos:]
+            nxt = buf.find(_BEGIN, pos + 1)
+            if nxt < 0:
+                keep = _prefix_start(buf, pos, n)
+                if keep > pos:
+                    out.append(_garbled(GarbleReason.GARBAGE, buf, pos, keep))
+                pos = keep
+                break
+            out.append(_garbled(GarbleReason.GARBAGE, buf, pos, nxt))
+            pos = nxt
+        del buf[:pos]
         return out
 
-    def _frame(self, buf: bytes, start: int, n: int) -> tuple[Message | GarbledMessage | None, int]:
+    def _frame(
+        self, buf: bytearray, start: int, n: int, found: int, scan: int
+    ) -> tuple[Message | GarbledMessage | None, int]:
         """Try to take one frame at ``start``: (item, bytes consumed); 0 = need more."""
-        limit = self.max_message_size
-        # BeginString
-        soh = buf.find(SOH, start + 2, min(n, start + 32))
+        # BeginString(8): its SOH within the first 32 bytes
+        soh = buf.find(SOH, start + 5, min(n, start + 32))
         if soh < 0:
             if n - start >= 32:
                 return self._drop(buf, start, n, GarbleReason.BAD_BEGIN_STRING)
             return None, 0
-        # BodyLength
+        # BodyLength(9): second field, one to nine digits
         if n < soh + 3:
             return None, 0
-        if buf[soh + 1 : soh + 3] != b"9=":
+        if buf[soh + 1] != 0x39 or buf[soh + 2] != 0x3D:
             return self._drop(buf, start, n, GarbleReason.BAD_BODY_LENGTH)
         lsoh = buf.find(SOH, soh + 3, min(n, soh + 13))
         if lsoh < 0:
@@ -402,72 +555,98 @@ class Parser:
             return self._drop(buf, start, n, GarbleReason.BAD_BODY_LENGTH)
         body_start = lsoh + 1
         trailer = body_start + int(length_text)  # where "10=" must begin
-        if trailer + 7 - start > limit:
-            return self._oversize(buf, start, n, trailer + 7)
-        if n < trailer + 7:
+        if trailer + 7 - start > self._max:
+            return self._drop(buf, start, n, GarbleReason.OVERSIZE)
+        # the trailer: <SOH>10=<at most 3 chars><SOH>, judged as soon as bytes arrive
+        if n < trailer:
             return None, 0
-        if buf[trailer - 1] != 1 or buf[trailer : trailer + 3] != b"10=" or buf[trailer + 6] != 1:
-            return self._bad_length(buf, start, n, trailer)
-        if not buf.startswith(b"35=", body_start):
-            return GarbledMessage(GarbleReason.MSGTYPE_NOT_THIRD, buf[start : trailer + 7]), (
-                trailer + 7 - start
-            )
-        end = trailer + 7
-        cks = buf[trailer + 3 : trailer + 6]
-        if not cks.isdigit() or int(cks) != (sum(buf[start:trailer]) & 0xFF):
-            return GarbledMessage(GarbleReason.BAD_CHECKSUM, buf[start:end]), end - start
-        fields = _split_fields(buf, start, end, self.data_fields)
+        if buf[trailer - 1] != 1:
+            return self._bad_length(buf, start, n, trailer, found, scan)
+        avail = min(n, trailer + 3)
+        if buf[trailer:avail] != b"10="[: avail - trailer]:
+            return self._bad_length(buf, start, n, trailer, found, scan)
+        if avail < trailer + 3:
+            return None, 0
+        cend = buf.find(SOH, trailer + 3, min(n, trailer + 7))
+        if cend < 0:
+            if n >= trailer + 7:
+                return self._bad_length(buf, start, n, trailer, found, scan)
+            return None, 0
+        end = cend + 1
+        frame = bytes(buf[start:end])
+        tr = trailer - start
+        if not frame.startswith(b"35=", body_start - start):
+            return self._reject(buf, start, end, GarbleReason.MSGTYPE_NOT_THIRD)
+        cks = frame[tr + 3 : cend - start]
+        if len(cks) != 3 or not cks.isdigit() or int(cks) != sum(frame[:tr]) & 0xFF:
+            return self._reject(buf, start, end, GarbleReason.BAD_CHECKSUM)
+        fields = _split_fields(frame, self._data_fields)
         if fields is None:
-            return GarbledMessage(GarbleReason.BAD_FIELD, buf[start:end]), end - start
-        msg = Message()
+            return self._reject(buf, start, end, GarbleReason.BAD_FIELD)
+        msg = Message.__new__(Message)
         msg._fields = fields
-        msg.raw = buf[start:end]
+        msg.raw = frame
+        msg.dictionary = None
         return msg, end - start
 
+    def _reject(
+        self, buf: bytearray, start: int, end: int, reason: GarbleReason
+    ) -> tuple[GarbledMessage, int]:
+        """Drop a complete but bad frame.
+
+        In "begin-string" mode only up to the next ``8=FIX`` inside it, if any: the
+        frame's extent may be wrong and a message may start there.
+        """
+        if not self._trailer_mode:
+            nxt = buf.find(_BEGIN, start + 1, end)
+            if nxt >= 0:
+                end = nxt
+        return _garbled(reason, buf, start, end), end - start
+
     def _drop(
-        self, buf: bytes, start: int, n: int, reason: GarbleReason
+        self, buf: bytearray, start: int, n: int, reason: GarbleReason
     ) -> tuple[GarbledMessage, int]:
         """Drop from ``start`` to the next ``8=FIX`` (or all but a possible prefix)."""
-        nxt = buf.find(b"8=FIX", start + 1)
+        nxt = buf.find(_BEGIN, start + 1)
         end = nxt if nxt >= 0 else max(start + 1, n - 4)
-        return GarbledMessage(reason, buf[start:end]), end - start
+        return _garbled(reason, buf, start, end), end - start
 
     def _bad_length(
-        self, buf: bytes, start: int, n: int, trailer: int
+        self, buf: bytearray, start: int, n: int, trailer: int, found: int, scan: int
     ) -> tuple[GarbledMessage | None, int]:
-        if self.resync == "begin-string":
+        """The trailer is not where BodyLength says: apply the resync rule."""
+        if not self._trailer_mode:
             return self._drop(buf, start, n, GarbleReason.BAD_BODY_LENGTH)
         # QuickFIX rule: the frame ends at the first <SOH>10=...<SOH> from trailer-1.
-        found = buf.find(b"\x0110=", trailer - 1, start + self.max_message_size)
+        stop_at = start + self._max
         if found < 0:
-            if n - start >= self.max_message_size:
-                return self._oversize(buf, start, n, n)
-            return None, 0
-        stop = buf.find(SOH, found + 4, start + self.max_message_size)
+            frm = trailer - 1 if scan < 0 else max(trailer - 1, start + scan)
+            hit = buf.find(b"\x0110=", frm, stop_at)
+            if hit < 0:
+                if n - start >= self._max:
+                    return self._drop(buf, start, n, GarbleReason.OVERSIZE)
+                self._scan = max(trailer - 1, n - 3) - start
+                return None, 0
+            found = hit - start
+            scan = -1
+        frm = start + found + 4 if scan < 0 else max(start + found + 4, start + scan)
+        stop = buf.find(SOH, frm, stop_at)
         if stop < 0:
-            if n - start >= self.max_message_size:
-                return self._oversize(buf, start, n, n)
+            if n - start >= self._max:
+                return self._drop(buf, start, n, GarbleReason.OVERSIZE)
+            self._found = found
+            self._scan = max(found + 4, n - start)
             return None, 0
-        return GarbledMessage(GarbleReason.BAD_BODY_LENGTH, buf[start : stop + 1]), stop + 1 - start
-
-    def _oversize(
-        self, buf: bytes, start: int, n: int, claimed_end: int
-    ) -> tuple[GarbledMessage, int]:
-        """Drop a frame larger than the limit; bytes not yet received are skipped later."""
-        available = n - start
-        total = claimed_end - start
-        if total > available:
-            self._discarding = total - available
-        return GarbledMessage(GarbleReason.OVERSIZE, buf[start:n], size=total), available
+        return _garbled(GarbleReason.BAD_BODY_LENGTH, buf, start, stop + 1), stop + 1 - start
 
 
 def decode(data: bytes) -> Message:
     """Decode exactly one complete message; raise GarbledMessage if it is not one."""
-    parser = Parser(max_message_size=max(len(data) + 1, 64))
+    parser = Parser(max_message_size=min(max(len(data) + 1, 64), _MAX_FRAME_LIMIT))
     items = parser.feed(data)
     if len(items) == 1 and isinstance(items[0], Message) and parser.buffered == 0:
         return items[0]
     for item in items:
         if isinstance(item, GarbledMessage):
             raise item
-    raise GarbledMessage(GarbleReason.BAD_BODY_LENGTH, data)
+    raise GarbledMessage(GarbleReason.BAD_BODY_LENGTH, bytes(data))
