@@ -1,0 +1,1250 @@
+# cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True
+# cython: initializedcheck=False
+"""Compiled codec core: the twin of :mod:`fixengine._codec_py`, built as ``fixengine._codec``.
+
+Same names, same behaviour, byte for byte; the pure module is the readable
+reference and its docstring states the framing rules. The test suite runs every
+codec test against both and property tests check they agree.
+
+Theory of operation
+-------------------
+Zero-copy, lazy decode. A decoded :class:`Message` keeps a reference to its frame
+(one ``bytes`` object, also its :attr:`Message.raw`) and a C array of fields, each
+``(tag, buffer, offset, length)``; a value becomes a Python ``bytes`` only when it
+is read. Values written through the API are copied into a second buffer owned by
+the message (buffer 1), so a decoded message that is changed mixes both: fields
+still pointing into the frame and fields pointing into its own buffer. Typical
+messages fit the 24 fields stored inside the object; more go to the heap.
+
+The framer keeps one growing C buffer with start/end offsets. When nothing is
+pending, a chunk is framed in place (no copy) and only an incomplete tail is
+kept; a frame that is the whole chunk becomes the message's frame as is.
+Framing, tag parsing, the data-field length table (a per-parser array indexed by
+tag), BodyLength and CheckSum are all C. The decision sequence mirrors
+``_codec_py.Parser`` step for step so both report the same GarbledMessage values
+for any chunking.
+
+``encode`` sizes the output first, writes into one ``bytes`` object, then sums it
+for CheckSum. ``set``/``append`` convert bytes, ASCII str, int, bool, Decimal and
+UTC datetimes in C; other values go through :func:`fixengine.fields.to_bytes`.
+"""
+
+from cpython.buffer cimport PyBUF_SIMPLE, PyBuffer_Release, PyObject_GetBuffer
+from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_CheckExact, PyBytes_FromStringAndSize, PyBytes_GET_SIZE
+from cpython.datetime cimport (
+    datetime_day,
+    datetime_hour,
+    datetime_microsecond,
+    datetime_minute,
+    datetime_month,
+    datetime_second,
+    datetime_tzinfo,
+    datetime_year,
+    import_datetime,
+    PyDateTime_CheckExact,
+)
+from cpython.long cimport PyLong_AsLongLongAndOverflow
+from cpython.mem cimport PyMem_Free, PyMem_Malloc, PyMem_Realloc
+from cpython.unicode cimport PyUnicode_DecodeUTF8
+from libc.stdint cimport int32_t, int64_t, uint8_t, uint64_t
+from libc.string cimport memchr, memcmp, memcpy, memmove, memset
+
+import datetime as _dt
+from decimal import Decimal as _Decimal
+
+from fixengine import fields as _fields
+from fixengine._codec_py import (
+    _LENGTH_OF,
+    _MAX_FRAME_LIMIT,
+    DATA_FIELDS,
+    DEFAULT_MAX_MESSAGE_SIZE,
+    HEADER_TAGS,
+    MAX_TAG,
+    TRAILER_TAGS,
+)
+from fixengine.errors import GarbledMessage, GarbleReason, LocalProtocolError
+
+cdef extern from "Python.h":
+    bint PyUnicode_IS_COMPACT_ASCII(object o)
+    void* PyUnicode_DATA(object o)
+    Py_ssize_t PyUnicode_GET_LENGTH(object o)
+
+import_datetime()
+
+__all__ = [
+    "DATA_FIELDS",
+    "DEFAULT_MAX_MESSAGE_SIZE",
+    "HEADER_TAGS",
+    "MAX_TAG",
+    "Message",
+    "Parser",
+    "checksum",
+    "decode",
+    "encode",
+]
+
+cdef enum:
+    INLINE_FIELDS = 24      # fields stored inside a Message before going to the heap
+    TAG_TABLE = 4096        # tags below this are looked up in C tables
+    GARBLE_DATA = 256       # bytes of a dropped frame kept in GarbledMessage.data
+    SRC_FRAME = 0
+    SRC_OWN = 1
+
+cdef int64_t C_MAX_TAG = MAX_TAG
+cdef Py_ssize_t C_FRAME_LIMIT = _MAX_FRAME_LIMIT
+cdef int64_t HUGE_LENGTH = (<int64_t>1) << 40
+
+cdef struct Fld:
+    int32_t tag
+    int32_t src     # SRC_FRAME: offset into the frame; SRC_OWN: into the owned buffer
+    int32_t off
+    int32_t len
+
+# tag tables built from the pure module's constants (one source of facts)
+cdef uint8_t _header_bit[TAG_TABLE]
+cdef uint8_t _trailer_bit[TAG_TABLE]
+cdef uint8_t _data_bit[TAG_TABLE]       # tags of data fields (may contain SOH)
+cdef int32_t _default_lmap[TAG_TABLE]   # length tag -> data tag, or -1
+
+memset(_header_bit, 0, sizeof(_header_bit))
+memset(_trailer_bit, 0, sizeof(_trailer_bit))
+memset(_data_bit, 0, sizeof(_data_bit))
+for _i in range(TAG_TABLE):
+    _default_lmap[_i] = -1
+for _t in HEADER_TAGS:
+    _header_bit[_t] = 1
+for _t in TRAILER_TAGS:
+    _trailer_bit[_t] = 1
+for _t, _d in DATA_FIELDS.items():
+    _data_bit[_d] = 1
+    _default_lmap[_t] = _d
+
+cdef object _UTC = _dt.timezone.utc
+cdef object _to_bytes = _fields.to_bytes
+cdef object _parse_int = _fields.parse_int
+cdef object _parse_decimal = _fields.parse_decimal
+cdef object R_GARBAGE = GarbleReason.GARBAGE
+cdef object R_BAD_BEGIN_STRING = GarbleReason.BAD_BEGIN_STRING
+cdef object R_BAD_BODY_LENGTH = GarbleReason.BAD_BODY_LENGTH
+cdef object R_BAD_CHECKSUM = GarbleReason.BAD_CHECKSUM
+cdef object R_MSGTYPE_NOT_THIRD = GarbleReason.MSGTYPE_NOT_THIRD
+cdef object R_BAD_FIELD = GarbleReason.BAD_FIELD
+cdef object R_OVERSIZE = GarbleReason.OVERSIZE
+
+
+# -- small C helpers -----------------------------------------------------------
+cdef inline bint _is_data_tag(int32_t tag) noexcept:
+    return 0 <= tag < TAG_TABLE and _data_bit[tag] != 0
+
+
+cdef inline Py_ssize_t _find_byte(const char* buf, char c, Py_ssize_t frm, Py_ssize_t to) noexcept:
+    """Index of ``c`` in buf[frm:to], or -1 (bytes.find semantics)."""
+    if frm >= to:
+        return -1
+    cdef const char* hit = <const char*>memchr(buf + frm, c, <size_t>(to - frm))
+    return -1 if hit == NULL else hit - buf
+
+
+cdef inline Py_ssize_t _find(const char* buf, const char* needle, Py_ssize_t k,
+                             Py_ssize_t frm, Py_ssize_t to) noexcept:
+    """Index of needle[:k] wholly inside buf[frm:to], or -1."""
+    cdef Py_ssize_t i = frm
+    cdef const char* hit
+    while to - i >= k:
+        hit = <const char*>memchr(buf + i, needle[0], <size_t>(to - k + 1 - i))
+        if hit == NULL:
+            return -1
+        i = hit - buf
+        if memcmp(hit, needle, <size_t>k) == 0:
+            return i
+        i += 1
+    return -1
+
+
+cdef inline Py_ssize_t _prefix_start(const char* buf, Py_ssize_t pos, Py_ssize_t n) noexcept:
+    """First index >= pos of a tail of ``buf`` that may begin a ``8=FIX`` (n if none)."""
+    cdef Py_ssize_t keep = pos if pos > n - 4 else n - 4
+    while keep < n and memcmp(buf + keep, b"8=FIX", <size_t>(n - keep)) != 0:
+        keep += 1
+    return keep
+
+
+cdef inline int _ndigits(uint64_t v) noexcept:
+    cdef int d = 1
+    while v >= 10:
+        v //= 10
+        d += 1
+    return d
+
+
+cdef inline int _int_len(int64_t v) noexcept:
+    if v < 0:
+        return 1 + _ndigits(<uint64_t>(-v))
+    return _ndigits(<uint64_t>v)
+
+
+cdef inline char* _put_uint(char* w, uint64_t v, int d) noexcept:
+    """Write ``v`` as exactly ``d`` decimal digits (zero padded); return the end."""
+    cdef char* p = w + d
+    while p > w:
+        p -= 1
+        p[0] = <char>(48 + v % 10)
+        v //= 10
+    return w + d
+
+
+cdef inline char* _put_int(char* w, int64_t v) noexcept:
+    if v < 0:
+        w[0] = b'-'
+        return _put_uint(w + 1, <uint64_t>(-v), _ndigits(<uint64_t>(-v)))
+    return _put_uint(w, <uint64_t>v, _ndigits(<uint64_t>v))
+
+
+cdef inline unsigned int _sum(const char* p, Py_ssize_t n) noexcept:
+    cdef const uint8_t* u = <const uint8_t*>p
+    cdef unsigned int s = 0
+    cdef Py_ssize_t i
+    for i in range(n):
+        s += u[i]
+    return s
+
+
+cdef inline int64_t _length_value(const char* p, Py_ssize_t n) noexcept:
+    """Value of a data-length field: -1 if not digits, huge if more than nine digits."""
+    cdef Py_ssize_t i
+    cdef int64_t v = 0
+    if n == 0:
+        return -1
+    for i in range(n):
+        if not (48 <= p[i] <= 57):
+            return -1
+    i = 0
+    while i < n and p[i] == b'0':
+        i += 1
+    if n - i > 9:
+        return HUGE_LENGTH
+    while i < n:
+        v = v * 10 + (p[i] - 48)
+        i += 1
+    return v
+
+
+cdef inline object _garbled(object reason, const char* buf, Py_ssize_t start, Py_ssize_t end):
+    cdef Py_ssize_t k = end - start
+    if k > GARBLE_DATA:
+        k = GARBLE_DATA
+    return GarbledMessage(reason, PyBytes_FromStringAndSize(buf + start, k), end - start)
+
+
+# -- tags ----------------------------------------------------------------------
+cdef object _resolve(Message msg, object tag):
+    """Tag number of ``tag`` as a Python int: an int as is, a str through the dictionary."""
+    if type(tag) is int:
+        return tag
+    if isinstance(tag, str):
+        if msg.dictionary is None:
+            raise KeyError(f"field name {tag!r} needs a data dictionary on the message")
+        return int(msg.dictionary.tag(tag))
+    return int(tag)
+
+
+cdef inline bint _lookup_tag(Message msg, object tag, int32_t* out) except -1:
+    """Resolve ``tag`` for reading; False when no field can have it (out of range)."""
+    cdef int overflow = 0
+    cdef long long v
+    if type(tag) is not int:
+        tag = _resolve(msg, tag)
+    v = PyLong_AsLongLongAndOverflow(tag, &overflow)
+    if overflow or v < -C_MAX_TAG or v > C_MAX_TAG:
+        return False
+    out[0] = <int32_t>v
+    return True
+
+
+cdef inline int32_t _write_tag(Message msg, object tag) except? -1:
+    """Resolve ``tag`` for writing: it must fit the wire grammar (at most nine digits)."""
+    cdef int overflow = 0
+    cdef long long v
+    if type(tag) is not int:
+        tag = _resolve(msg, tag)
+    v = PyLong_AsLongLongAndOverflow(tag, &overflow)
+    if overflow or v < -C_MAX_TAG or v > C_MAX_TAG:
+        raise ValueError(f"tag {tag} is out of range (at most nine digits)")
+    return <int32_t>v
+
+
+cdef bint _dictionary_data_tag(Message msg, int32_t tag) except -1:
+    """Whether the message's dictionary declares ``tag`` a data field (user-defined ones)."""
+    data_fields = getattr(msg.dictionary, "data_fields", None)
+    return data_fields is not None and tag in data_fields.values()
+
+
+def _restore(fields, raw, dictionary):
+    msg = Message.from_fields(fields, dictionary)
+    msg.raw = raw
+    return msg
+
+
+# -- Message -------------------------------------------------------------------
+cdef class Message:
+    """A FIX message: an ordered list of (tag, value) fields, values kept as bytes.
+
+    Decoded messages keep every field in wire order (8, 9 and 10 included) and the
+    original frame in :attr:`raw` (set to None by any change). Tags may be given as
+    numbers or, when the message carries a data dictionary (:attr:`dictionary`,
+    anything with a ``tag(name) -> int`` method), as field names.
+
+    Values written are converted by :func:`fixengine.fields.to_bytes`: bytes, str
+    (UTF-8), int, Decimal (exact, plain notation), bool (Y/N), datetime
+    (UTCTimestamp), date, time. Floats are refused. Only data fields (RawData 96,
+    XmlData 213, ...) may contain SOH.
+    """
+
+    cdef Fld _small[INLINE_FIELDS]
+    cdef Fld* _heap
+    cdef Py_ssize_t _n
+    cdef Py_ssize_t _cap
+    cdef bytes _frame
+    cdef char* _own
+    cdef Py_ssize_t _own_len
+    cdef Py_ssize_t _own_cap
+    cdef Py_ssize_t _own_dead
+    cdef public object raw
+    cdef public object dictionary
+
+    def __init__(self, msg_type=None, dictionary=None):
+        cdef Fld f
+        self.dictionary = dictionary
+        if self._n:  # __init__ called again: start over, as the pure twin does
+            self._n = 0
+            self._own_len = self._own_dead = 0
+            self._frame = None
+            self.raw = None
+        if msg_type is not None:
+            self._put(35, msg_type, &f)
+            self._push(&f)
+
+    def __dealloc__(self):
+        if self._heap != NULL:
+            PyMem_Free(self._heap)
+        if self._own != NULL:
+            PyMem_Free(self._own)
+
+    # -- storage ---------------------------------------------------------------
+    cdef inline Fld* _flds(self) noexcept:
+        return self._heap if self._heap != NULL else self._small
+
+    cdef inline const char* _ptr(self, Fld* f) noexcept:
+        if f.src == SRC_FRAME:
+            return PyBytes_AS_STRING(self._frame) + f.off
+        return self._own + f.off
+
+    cdef inline bytes _value(self, Fld* f):
+        return PyBytes_FromStringAndSize(self._ptr(f), f.len)
+
+    cdef int _reserve(self, Py_ssize_t need) except -1:
+        cdef Py_ssize_t cap = self._cap if self._heap != NULL else INLINE_FIELDS
+        cdef Fld* p
+        if need <= cap:
+            return 0
+        cap = cap * 2 if cap * 2 > need else need
+        if self._heap == NULL:
+            p = <Fld*>PyMem_Malloc(cap * sizeof(Fld))
+            if p == NULL:
+                raise MemoryError()
+            memcpy(p, self._small, self._n * sizeof(Fld))
+        else:
+            p = <Fld*>PyMem_Realloc(self._heap, cap * sizeof(Fld))
+            if p == NULL:
+                raise MemoryError()
+        self._heap = p
+        self._cap = cap
+        return 0
+
+    cdef inline int _push(self, Fld* f) except -1:
+        if self._n >= INLINE_FIELDS:
+            self._reserve(self._n + 1)
+        self._flds()[self._n] = f[0]
+        self._n += 1
+        return 0
+
+    cdef int32_t _own_alloc(self, Py_ssize_t n) except -1:
+        """Room for ``n`` more bytes in the owned buffer; return their offset."""
+        cdef Py_ssize_t need = self._own_len + n
+        cdef Py_ssize_t cap
+        cdef char* p
+        cdef int32_t off
+        if need > self._own_cap:
+            if need > C_FRAME_LIMIT:
+                raise OverflowError("message values exceed 2 GiB")
+            cap = self._own_cap * 2
+            if cap < need:
+                cap = need
+            if cap < 256:
+                cap = 256
+            if cap > C_FRAME_LIMIT:
+                cap = C_FRAME_LIMIT
+            p = <char*>PyMem_Realloc(self._own, cap)
+            if p == NULL:
+                raise MemoryError()
+            self._own = p
+            self._own_cap = cap
+        off = <int32_t>self._own_len
+        self._own_len = need
+        return off
+
+    cdef int _release(self, Fld* f) except -1:
+        """Account for a value about to be dropped; compact the owned buffer when mostly dead."""
+        if f.src == SRC_OWN:
+            self._own_dead += f.len
+        return 0
+
+    cdef int _compact(self) except -1:
+        """Rewrite the owned buffer with only the values still referenced."""
+        cdef Py_ssize_t live = self._own_len - self._own_dead
+        cdef char* p
+        cdef Py_ssize_t i, w = 0
+        cdef Fld* f = self._flds()
+        if self._own_dead < 4096 or self._own_dead < live:
+            return 0
+        p = <char*>PyMem_Malloc(live if live > 0 else 1)
+        if p == NULL:
+            raise MemoryError()
+        for i in range(self._n):
+            if f[i].src == SRC_OWN:
+                memcpy(p + w, self._own + f[i].off, f[i].len)
+                f[i].off = <int32_t>w
+                w += f[i].len
+        PyMem_Free(self._own)
+        self._own = p
+        self._own_len = w
+        self._own_cap = live if live > 0 else 1
+        self._own_dead = 0
+        return 0
+
+    cdef int _put(self, int32_t tag, object value, Fld* out) except -1:
+        """Convert ``value`` as fields.to_bytes does, check SOH, copy it into the owned buffer."""
+        cdef const char* p = NULL
+        cdef Py_ssize_t n = 0
+        cdef char tmp[40]
+        cdef object conv = None
+        cdef object tz
+        cdef long long v
+        cdef int overflow = 0
+        cdef int micro
+        cdef char* w
+        cdef Py_ssize_t i
+        cdef int32_t off
+        t = type(value)
+        if t is bytes:
+            p = PyBytes_AS_STRING(value)
+            n = PyBytes_GET_SIZE(value)
+        elif t is str:
+            if PyUnicode_IS_COMPACT_ASCII(value):
+                p = <const char*>PyUnicode_DATA(value)
+                n = PyUnicode_GET_LENGTH(value)
+            else:
+                conv = (<str>value).encode()
+        elif t is bool:
+            tmp[0] = b'Y' if value is True else b'N'
+            p = tmp
+            n = 1
+        elif t is int:
+            v = PyLong_AsLongLongAndOverflow(value, &overflow)
+            if overflow:
+                conv = _to_bytes(value)
+            else:
+                p = tmp
+                n = _put_int(tmp, v) - tmp
+        elif t is _Decimal:
+            # str() gives plain notation exactly when format(value, "f") would give the
+            # same text; anything with an exponent or a NaN/Infinity goes the long way
+            conv = str(value)
+            if PyUnicode_IS_COMPACT_ASCII(conv):
+                p = <const char*>PyUnicode_DATA(conv)
+                n = PyUnicode_GET_LENGTH(conv)
+                for i in range(n):
+                    if not (48 <= p[i] <= 57 or p[i] == b'.' or p[i] == b'-'):
+                        p = NULL
+                        break
+            else:
+                p = NULL
+            if p == NULL:
+                conv = _to_bytes(value)
+        elif PyDateTime_CheckExact(value):
+            tz = datetime_tzinfo(value)
+            if tz is None or tz is _UTC:
+                w = tmp
+                w = _put_uint(w, datetime_year(value), 4)
+                w = _put_uint(w, datetime_month(value), 2)
+                w = _put_uint(w, datetime_day(value), 2)
+                w[0] = b'-'
+                w = _put_uint(w + 1, datetime_hour(value), 2)
+                w[0] = b':'
+                w = _put_uint(w + 1, datetime_minute(value), 2)
+                w[0] = b':'
+                w = _put_uint(w + 1, datetime_second(value), 2)
+                w[0] = b'.'
+                micro = datetime_microsecond(value)
+                if micro % 1000:
+                    w = _put_uint(w + 1, micro, 6)
+                else:
+                    w = _put_uint(w + 1, micro // 1000, 3)
+                p = tmp
+                n = w - tmp
+            else:
+                conv = _to_bytes(value)
+        else:
+            conv = _to_bytes(value)
+        if p == NULL:
+            if type(conv) is not bytes:
+                conv = bytes(conv)
+            p = PyBytes_AS_STRING(conv)
+            n = PyBytes_GET_SIZE(conv)
+        if (n and memchr(p, 1, <size_t>n) != NULL and not _is_data_tag(tag)
+                and not _dictionary_data_tag(self, tag)):
+            raise ValueError(f"value of tag {tag} contains SOH and {tag} is not a data field")
+        off = self._own_alloc(n)
+        memcpy(self._own + off, p, <size_t>n)
+        out.tag = tag
+        out.src = SRC_OWN
+        out.off = off
+        out.len = <int32_t>n
+        return 0
+
+    cdef Fld* _first(self, int32_t tag) noexcept:
+        cdef Fld* f = self._flds()
+        cdef Py_ssize_t i
+        for i in range(self._n):
+            if f[i].tag == tag:
+                return &f[i]
+        return NULL
+
+    @classmethod
+    def from_fields(cls, fields, dictionary=None):
+        """Build a message from an iterable of (tag, value) pairs, in order."""
+        msg = cls(None, dictionary)
+        for tag, value in fields:
+            msg.append(tag, value)
+        return msg
+
+    # -- reading ---------------------------------------------------------------
+    @property
+    def msg_type(self):
+        """MsgType(35), or None."""
+        cdef Fld* f = self._first(35)
+        return None if f == NULL else self._value(f)
+
+    @property
+    def begin_string(self):
+        """BeginString(8), or None (messages being built usually have none)."""
+        cdef Fld* f = self._first(8)
+        return None if f == NULL else self._value(f)
+
+    def get(self, tag, default=None):
+        """Value of the first field with ``tag``, or ``default``."""
+        cdef int32_t t
+        cdef Fld* f
+        if not _lookup_tag(self, tag, &t):
+            return default
+        f = self._first(t)
+        return default if f == NULL else self._value(f)
+
+    def __getitem__(self, tag):
+        value = self.get(tag)
+        if value is None:
+            raise KeyError(tag)
+        return value
+
+    def __contains__(self, tag):
+        if not isinstance(tag, (int, str)):
+            return False
+        return self.get(tag) is not None
+
+    def get_all(self, tag):
+        """Values of every field with ``tag``, in order."""
+        cdef int32_t t
+        cdef Fld* f = self._flds()
+        cdef Py_ssize_t i
+        out = []
+        if not _lookup_tag(self, tag, &t):
+            return out
+        for i in range(self._n):
+            if f[i].tag == t:
+                out.append(self._value(&f[i]))
+        return out
+
+    def get_int(self, tag, default=None):
+        """First value of ``tag`` as an int (ValueError if it is not one)."""
+        cdef int32_t t
+        cdef Fld* f
+        cdef const char* p
+        cdef Py_ssize_t i = 0, n
+        cdef long long v = 0
+        if not _lookup_tag(self, tag, &t):
+            return default
+        f = self._first(t)
+        if f == NULL:
+            return default
+        p = self._ptr(f)
+        n = f.len
+        if n and p[0] == b'-':
+            i = 1
+        if 0 < n - i <= 18:
+            while i < n and 48 <= p[i] <= 57:
+                v = v * 10 + (p[i] - 48)
+                i += 1
+            if i == n:
+                return -v if p[0] == b'-' else v
+        return _parse_int(self._value(f))
+
+    def get_decimal(self, tag, default=None):
+        """First value of ``tag`` as an exact Decimal (ValueError if it is not one)."""
+        value = self.get(tag)
+        return default if value is None else _parse_decimal(value)
+
+    def get_str(self, tag, default=None):
+        """First value of ``tag`` decoded as UTF-8 text (bad bytes replaced)."""
+        cdef int32_t t
+        cdef Fld* f
+        if not _lookup_tag(self, tag, &t):
+            return default
+        f = self._first(t)
+        if f == NULL:
+            return default
+        return PyUnicode_DecodeUTF8(self._ptr(f), f.len, "replace")
+
+    def fields(self):
+        """Every field as (tag, value), in order."""
+        cdef Fld* f = self._flds()
+        cdef Py_ssize_t i
+        return [(f[i].tag, self._value(&f[i])) for i in range(self._n)]
+
+    def group(self, count_tag, dictionary=None):
+        """Instances of the repeating group ``count_tag`` (see :mod:`fixengine.groups`).
+
+        The group layout comes from ``dictionary``, or else the message's own.
+        """
+        from fixengine.groups import parse_groups
+
+        return parse_groups(self, count_tag, dictionary)
+
+    def add_group(self, count_tag, instances):
+        """Append the NumInGroup field ``count_tag`` and the instances' fields, in order."""
+        from fixengine.groups import append_group
+
+        append_group(self, count_tag, instances)
+
+    def __iter__(self):
+        return iter(self.fields())
+
+    def __len__(self):
+        return self._n
+
+    def __eq__(self, other):
+        if not isinstance(other, Message) and not hasattr(other, "fields"):
+            return NotImplemented
+        return self.fields() == other.fields()
+
+    def __ne__(self, other):
+        result = self.__eq__(other)
+        return result if result is NotImplemented else not result
+
+    __hash__ = None
+
+    def __repr__(self):
+        text = "|".join([f"{t}={v.decode('latin-1')}" for t, v in self.fields()])
+        return f"Message({text!r})"
+
+    def __reduce__(self):
+        return (_restore, (self.fields(), self.raw, self.dictionary))
+
+    def __copy__(self):
+        return self.copy()
+
+    # -- writing ---------------------------------------------------------------
+    def set(self, tag, value):
+        """Replace the first field with ``tag`` (or append it when absent)."""
+        cdef int32_t t = _write_tag(self, tag)
+        cdef Fld nf
+        cdef Fld* f
+        self._put(t, value, &nf)
+        f = self._first(t)
+        if f != NULL:
+            self._release(f)
+            f[0] = nf
+            self.raw = None
+            self._compact()
+            return
+        self._push(&nf)
+        self.raw = None
+
+    def append(self, tag, value):
+        """Append a field, even if the tag is already present (groups repeat tags)."""
+        cdef int32_t t = _write_tag(self, tag)
+        cdef Fld nf
+        self._put(t, value, &nf)
+        self._push(&nf)
+        self.raw = None
+
+    def set_data(self, data_tag, payload):
+        """Set a length-prefixed data field (e.g. RawData 96) and its length field.
+
+        The data field is placed right after its length field, as FIX requires.
+        """
+        cdef Fld nf
+        cdef Fld* f
+        cdef Py_ssize_t i
+        t = _resolve(self, data_tag)
+        length_tag = _LENGTH_OF.get(t)
+        if length_tag is None:
+            raise ValueError(f"tag {t} is not a length-prefixed data field")
+        data = bytes(payload)
+        self.set(length_tag, len(data))
+        self.remove(t)
+        f = self._flds()
+        for i in range(self._n):
+            if f[i].tag == length_tag:
+                self._put(<int32_t>t, data, &nf)
+                self._reserve(self._n + 1)
+                f = self._flds()
+                memmove(&f[i + 2], &f[i + 1], (self._n - i - 1) * sizeof(Fld))
+                f[i + 1] = nf
+                self._n += 1
+                break
+
+    def remove(self, tag):
+        """Remove every field with ``tag``; return how many were removed."""
+        cdef int32_t t
+        cdef Fld* f = self._flds()
+        cdef Py_ssize_t i, w = 0
+        if not _lookup_tag(self, tag, &t):
+            return 0
+        for i in range(self._n):
+            if f[i].tag == t:
+                self._release(&f[i])
+            else:
+                if w != i:
+                    f[w] = f[i]
+                w += 1
+        removed = self._n - w
+        self._n = w
+        if removed:
+            self.raw = None
+            self._compact()
+        return removed
+
+    def copy(self):
+        """A shallow copy (values are immutable bytes)."""
+        cdef Message msg = Message.__new__(Message)
+        msg.dictionary = self.dictionary
+        msg._frame = self._frame
+        msg._reserve(self._n)
+        memcpy(msg._flds(), self._flds(), self._n * sizeof(Fld))
+        msg._n = self._n
+        if self._own_len:
+            msg._own_alloc(self._own_len)
+            memcpy(msg._own, self._own, <size_t>self._own_len)
+            msg._own_dead = self._own_dead
+        msg.raw = self.raw
+        return msg
+
+    def encode(self, begin_string=None):
+        """Wire bytes of this message; see :func:`encode`."""
+        return encode(self, begin_string)
+
+
+# -- encode --------------------------------------------------------------------
+cdef inline char* _put_field(char* w, Message msg, Fld* f) noexcept:
+    w = _put_int(w, f.tag)
+    w[0] = b'='
+    memcpy(w + 1, msg._ptr(f), <size_t>f.len)
+    w += 1 + f.len
+    w[0] = 1
+    return w + 1
+
+
+def encode(Message msg not None, begin_string=None):
+    """Serialise ``msg``: 8, 9, 35, header fields, body fields, trailer fields, 10.
+
+    BeginString comes from ``begin_string`` or else the message's own field 8.
+    BodyLength and CheckSum are computed; any 9 or 10 in the message is ignored,
+    and only the first 35. Within the header, body and trailer, fields keep the
+    order they were set in.
+    """
+    cdef bytes bs
+    cdef Fld* f
+    cdef Fld* mt = NULL
+    cdef Py_ssize_t i, content, total, bsn
+    cdef int32_t tag
+    cdef char* w
+    cdef char* start
+    cdef unsigned int cks
+    cdef int kind
+    if begin_string is None:
+        bs = msg.get(8)
+        if bs is None:
+            raise LocalProtocolError("no BeginString: pass begin_string or set field 8")
+    elif isinstance(begin_string, str):
+        bs = (<str>begin_string).encode()
+    elif isinstance(begin_string, (bytes, bytearray, memoryview)):
+        bs = bytes(begin_string)
+    else:
+        raise TypeError(f"begin_string must be bytes or str, not {type(begin_string).__name__}")
+    bsn = PyBytes_GET_SIZE(bs)
+    if bsn == 0 or memchr(PyBytes_AS_STRING(bs), 1, <size_t>bsn) != NULL:
+        raise LocalProtocolError(f"BeginString {bs!r} is empty or contains SOH")
+    f = msg._flds()
+    content = 0
+    for i in range(msg._n):
+        tag = f[i].tag
+        if tag == 35:
+            if mt == NULL:
+                mt = &f[i]
+            continue
+        if tag == 8 or tag == 9 or tag == 10:
+            continue
+        content += _int_len(tag) + 2 + f[i].len
+    if mt == NULL:
+        raise LocalProtocolError("message has no MsgType(35)")
+    content += 4 + mt.len
+    total = 6 + bsn + _ndigits(content) + content + 7
+    out = PyBytes_FromStringAndSize(NULL, total)
+    start = PyBytes_AS_STRING(out)
+    w = start
+    w[0] = b'8'
+    w[1] = b'='
+    memcpy(w + 2, PyBytes_AS_STRING(bs), <size_t>bsn)
+    w += 2 + bsn
+    memcpy(w, b"\x019=", 3)
+    w = _put_uint(w + 3, <uint64_t>content, _ndigits(content))
+    memcpy(w, b"\x0135=", 4)
+    memcpy(w + 4, msg._ptr(mt), <size_t>mt.len)
+    w += 4 + mt.len
+    w[0] = 1
+    w += 1
+    # kind 0: header, 1: body, 2: trailer
+    for kind in range(3):
+        for i in range(msg._n):
+            tag = f[i].tag
+            if tag == 35 or tag == 8 or tag == 9 or tag == 10:
+                continue
+            if 0 <= tag < TAG_TABLE and _header_bit[tag]:
+                if kind == 0:
+                    w = _put_field(w, msg, &f[i])
+            elif 0 <= tag < TAG_TABLE and _trailer_bit[tag]:
+                if kind == 2:
+                    w = _put_field(w, msg, &f[i])
+            elif kind == 1:
+                w = _put_field(w, msg, &f[i])
+    cks = _sum(start, w - start) & 0xFF
+    memcpy(w, b"10=", 3)
+    w = _put_uint(w + 3, cks, 3)
+    w[0] = 1
+    return out
+
+
+def checksum(data):
+    """FIX CheckSum of ``data``: the byte sum modulo 256."""
+    cdef Py_buffer view
+    cdef unsigned int s
+    PyObject_GetBuffer(data, &view, PyBUF_SIMPLE)
+    try:
+        s = _sum(<const char*>view.buf, view.len)
+    finally:
+        PyBuffer_Release(&view)
+    return s & 0xFF
+
+
+# -- framing -------------------------------------------------------------------
+cdef int _split(Message msg, const char* fr, Py_ssize_t end, Parser parser) except -2:
+    """Split a whole frame (ending with SOH) into msg's fields; -1 if one is malformed.
+
+    Mirrors ``_codec_py._split_fields``: a tag is an optional ``-`` and one to
+    nine digits; a data field right after its length field is taken by length.
+    """
+    cdef Py_ssize_t pos = 0, p, digits, vstart, vend
+    cdef int32_t tag, pending_data = -1
+    cdef int64_t pending_len = -1
+    cdef int64_t v
+    cdef bint neg
+    cdef Fld fl
+    cdef const char* hit
+    while pos < end:
+        p = pos
+        neg = fr[p] == b'-'
+        if neg:
+            p += 1
+        v = 0
+        digits = 0
+        while p < end and 48 <= fr[p] <= 57:
+            if digits == 9:
+                return -1
+            v = v * 10 + (fr[p] - 48)
+            digits += 1
+            p += 1
+        if digits == 0 or p >= end or fr[p] != b'=':
+            return -1
+        tag = <int32_t>(-v if neg else v)
+        vstart = p + 1
+        if tag == pending_data and pending_len >= 0:
+            if vstart + pending_len >= end:
+                return -1
+            vend = vstart + <Py_ssize_t>pending_len
+            if fr[vend] != 1:
+                return -1
+        else:
+            if vstart >= end:
+                return -1
+            hit = <const char*>memchr(fr + vstart, 1, <size_t>(end - vstart))
+            if hit == NULL:
+                return -1
+            vend = hit - fr
+        fl.tag = tag
+        fl.src = SRC_FRAME
+        fl.off = <int32_t>vstart
+        fl.len = <int32_t>(vend - vstart)
+        msg._push(&fl)
+        pending_data = parser._data_for(tag)
+        pending_len = _length_value(fr + vstart, vend - vstart) if pending_data >= 0 else -1
+        pos = vend + 1
+    return 0
+
+
+cdef class Parser:
+    """Streaming framer: feed it TCP chunks, get messages and garbled-frame reports.
+
+    ``feed`` returns, in stream order, :class:`Message` objects and
+    :class:`~fixengine.errors.GarbledMessage` values for bytes it had to drop.
+    ``data_fields`` adds length -> data tag pairs (e.g. user-defined data
+    fields) to the standard ones.
+    """
+
+    cdef Py_ssize_t _max
+    cdef object _resync
+    cdef bint _trailer_mode
+    cdef dict _data_fields
+    cdef int32_t* _lmap         # length tag -> data tag for tags < TAG_TABLE
+    cdef bint _own_lmap
+    cdef bint _lmap_big         # some length tag >= TAG_TABLE (looked up in the dict)
+    cdef char* _buf
+    cdef Py_ssize_t _cap
+    cdef Py_ssize_t _start
+    cdef Py_ssize_t _end
+    cdef Py_ssize_t _found      # trailer-mode search state, as in the pure twin
+    cdef Py_ssize_t _scan
+
+    def __cinit__(self):
+        self._lmap = _default_lmap
+        self._found = -1
+        self._scan = -1
+
+    def __init__(self, max_message_size=DEFAULT_MAX_MESSAGE_SIZE, resync="begin-string",
+                 data_fields=None):
+        if not isinstance(max_message_size, int) or not 64 <= max_message_size <= _MAX_FRAME_LIMIT:
+            raise ValueError(f"max_message_size must be an int from 64 to {_MAX_FRAME_LIMIT}")
+        if resync not in ("begin-string", "trailer"):
+            raise ValueError("resync must be 'begin-string' or 'trailer'")
+        merged = dict(DATA_FIELDS)
+        if data_fields is not None:
+            for length_tag, data_tag in data_fields.items():
+                if type(length_tag) is not int or type(data_tag) is not int:
+                    raise ValueError("data_fields must map int tags to int tags")
+                if not (0 < length_tag <= MAX_TAG and 0 < data_tag <= MAX_TAG):
+                    raise ValueError(f"data field tags out of range: {length_tag}, {data_tag}")
+                merged[length_tag] = data_tag
+        self._max = max_message_size
+        self._resync = resync
+        self._trailer_mode = resync == "trailer"
+        self._data_fields = merged
+        if data_fields:
+            if not self._own_lmap:
+                self._lmap = <int32_t*>PyMem_Malloc(TAG_TABLE * sizeof(int32_t))
+                if self._lmap == NULL:
+                    self._lmap = _default_lmap
+                    raise MemoryError()
+                self._own_lmap = True
+            for i in range(TAG_TABLE):
+                self._lmap[i] = -1
+            self._lmap_big = False
+            for length_tag, data_tag in merged.items():
+                if length_tag < TAG_TABLE:
+                    self._lmap[length_tag] = data_tag
+                else:
+                    self._lmap_big = True
+
+    def __dealloc__(self):
+        if self._own_lmap:
+            PyMem_Free(self._lmap)
+        if self._buf != NULL:
+            PyMem_Free(self._buf)
+
+    @property
+    def max_message_size(self):
+        """Largest frame accepted, in bytes."""
+        return self._max
+
+    @property
+    def resync(self):
+        """Recovery rule for a bad BodyLength: ``"begin-string"`` or ``"trailer"``."""
+        return self._resync
+
+    @property
+    def data_fields(self):
+        """Length tag -> data tag of every length-prefixed field the framer knows."""
+        return dict(self._data_fields)
+
+    @property
+    def buffered(self):
+        """Bytes held while waiting for the rest of a frame."""
+        return self._end - self._start
+
+    cdef inline int32_t _data_for(self, int32_t tag) except? -2:
+        if 0 <= tag < TAG_TABLE:
+            return self._lmap[tag]
+        if self._lmap_big and tag > 0:
+            return self._data_fields.get(tag, -1)
+        return -1
+
+    cdef int _append(self, const char* p, Py_ssize_t n) except -1:
+        cdef Py_ssize_t held = self._end - self._start
+        cdef Py_ssize_t cap
+        cdef char* nb
+        if self._cap - self._end < n:
+            if self._start and held:
+                memmove(self._buf, self._buf + self._start, <size_t>held)
+            self._start = 0
+            self._end = held
+            if self._cap - held < n:
+                cap = self._cap * 2
+                if cap < held + n:
+                    cap = held + n
+                if cap < 4096:
+                    cap = 4096
+                nb = <char*>PyMem_Realloc(self._buf, <size_t>cap)
+                if nb == NULL:
+                    raise MemoryError()
+                self._buf = nb
+                self._cap = cap
+        memcpy(self._buf + self._end, p, <size_t>n)
+        self._end += n
+        return 0
+
+    def feed(self, data):
+        """Add bytes from the stream; return every complete item, in order."""
+        cdef Py_buffer view
+        cdef bint have_view = False
+        cdef const char* p
+        cdef Py_ssize_t n, pos
+        out = []
+        if PyBytes_CheckExact(data):
+            p = PyBytes_AS_STRING(data)
+            n = PyBytes_GET_SIZE(data)
+            whole = data
+        else:
+            PyObject_GetBuffer(data, &view, PyBUF_SIMPLE)
+            have_view = True
+            p = <const char*>view.buf
+            n = view.len
+            whole = None
+        try:
+            if self._end == self._start:
+                # nothing pending: frame the caller's bytes in place, keep only the tail
+                self._start = self._end = 0
+                pos = self._run(p, n, out, whole)
+                if pos < n:
+                    self._append(p + pos, n - pos)
+            else:
+                self._append(p, n)
+                pos = self._run(self._buf + self._start, self._end - self._start, out, None)
+                self._start += pos
+            if self._start == self._end:
+                self._start = self._end = 0
+                if self._cap > 262144:
+                    PyMem_Free(self._buf)
+                    self._buf = NULL
+                    self._cap = 0
+        finally:
+            if have_view:
+                PyBuffer_Release(&view)
+        return out
+
+    cdef Py_ssize_t _run(self, const char* buf, Py_ssize_t n, list out, object whole) except -1:
+        """The pure twin's ``feed`` loop over buf[:n]; return the bytes consumed."""
+        cdef Py_ssize_t pos = 0, used, nxt, keep
+        cdef Py_ssize_t found = self._found, scan = self._scan
+        self._found = self._scan = -1
+        while pos < n:
+            if n - pos >= 5 and memcmp(buf + pos, b"8=FIX", 5) == 0:
+                if pos:
+                    found = scan = -1
+                item = self._frame(buf, pos, n, found, scan, whole, &used)
+                if used == 0:
+                    break
+                if item is not None:
+                    out.append(item)
+                pos += used
+                continue
+            nxt = _find(buf, b"8=FIX", 5, pos + 1, n)
+            if nxt < 0:
+                keep = _prefix_start(buf, pos, n)
+                if keep > pos:
+                    out.append(_garbled(R_GARBAGE, buf, pos, keep))
+                pos = keep
+                break
+            out.append(_garbled(R_GARBAGE, buf, pos, nxt))
+            pos = nxt
+        return pos
+
+    cdef object _frame(self, const char* buf, Py_ssize_t start, Py_ssize_t n, Py_ssize_t found,
+                       Py_ssize_t scan, object whole, Py_ssize_t* used):
+        """Try to take one frame at ``start``; ``used[0]`` = bytes consumed, 0 = need more."""
+        cdef Py_ssize_t soh, lsoh, i, body_start, trailer, avail, cend, end
+        cdef int64_t length = 0
+        cdef unsigned int cks
+        cdef const char* c
+        cdef Message msg
+        used[0] = 0
+        # BeginString(8): its SOH within the first 32 bytes
+        soh = _find_byte(buf, 1, start + 5, n if n < start + 32 else start + 32)
+        if soh < 0:
+            if n - start >= 32:
+                return self._drop(buf, start, n, R_BAD_BEGIN_STRING, used)
+            return None
+        # BodyLength(9): second field, one to nine digits
+        if n < soh + 3:
+            return None
+        if buf[soh + 1] != b'9' or buf[soh + 2] != b'=':
+            return self._drop(buf, start, n, R_BAD_BODY_LENGTH, used)
+        lsoh = _find_byte(buf, 1, soh + 3, n if n < soh + 13 else soh + 13)
+        if lsoh < 0:
+            if n - soh >= 13:
+                return self._drop(buf, start, n, R_BAD_BODY_LENGTH, used)
+            return None
+        if lsoh == soh + 3:
+            return self._drop(buf, start, n, R_BAD_BODY_LENGTH, used)
+        for i in range(soh + 3, lsoh):
+            if not (48 <= buf[i] <= 57):
+                return self._drop(buf, start, n, R_BAD_BODY_LENGTH, used)
+            length = length * 10 + (buf[i] - 48)
+        body_start = lsoh + 1
+        trailer = body_start + <Py_ssize_t>length
+        if trailer + 7 - start > self._max:
+            return self._drop(buf, start, n, R_OVERSIZE, used)
+        # the trailer: <SOH>10=<at most 3 chars><SOH>, judged as soon as bytes arrive
+        if n < trailer:
+            return None
+        if buf[trailer - 1] != 1:
+            return self._bad_length(buf, start, n, trailer, found, scan, used)
+        avail = n if n < trailer + 3 else trailer + 3
+        if memcmp(buf + trailer, b"10=", <size_t>(avail - trailer)) != 0:
+            return self._bad_length(buf, start, n, trailer, found, scan, used)
+        if avail < trailer + 3:
+            return None
+        cend = _find_byte(buf, 1, trailer + 3, n if n < trailer + 7 else trailer + 7)
+        if cend < 0:
+            if n >= trailer + 7:
+                return self._bad_length(buf, start, n, trailer, found, scan, used)
+            return None
+        end = cend + 1
+        if end - body_start < 3 or memcmp(buf + body_start, b"35=", 3) != 0:
+            return self._reject(buf, start, end, R_MSGTYPE_NOT_THIRD, used)
+        c = buf + trailer + 3
+        if cend - trailer != 6 or not (48 <= c[0] <= 57 and 48 <= c[1] <= 57 and 48 <= c[2] <= 57):
+            return self._reject(buf, start, end, R_BAD_CHECKSUM, used)
+        cks = (c[0] - 48) * 100 + (c[1] - 48) * 10 + (c[2] - 48)
+        if cks != (_sum(buf + start, trailer - start) & 0xFF):
+            return self._reject(buf, start, end, R_BAD_CHECKSUM, used)
+        msg = Message.__new__(Message)
+        if _split(msg, buf + start, end - start, self) < 0:
+            return self._reject(buf, start, end, R_BAD_FIELD, used)
+        if whole is not None and start == 0 and end == n:
+            msg._frame = <bytes>whole
+        else:
+            msg._frame = PyBytes_FromStringAndSize(buf + start, end - start)
+        msg.raw = msg._frame
+        used[0] = end - start
+        return msg
+
+    cdef object _reject(self, const char* buf, Py_ssize_t start, Py_ssize_t end, object reason,
+                        Py_ssize_t* used):
+        """Drop a complete but bad frame (in "begin-string" mode only up to an inner ``8=FIX``)."""
+        cdef Py_ssize_t nxt
+        if not self._trailer_mode:
+            nxt = _find(buf, b"8=FIX", 5, start + 1, end)
+            if nxt >= 0:
+                end = nxt
+        used[0] = end - start
+        return _garbled(reason, buf, start, end)
+
+    cdef object _drop(self, const char* buf, Py_ssize_t start, Py_ssize_t n, object reason,
+                      Py_ssize_t* used):
+        """Drop from ``start`` to the next ``8=FIX`` (or all but a possible prefix)."""
+        cdef Py_ssize_t nxt = _find(buf, b"8=FIX", 5, start + 1, n)
+        cdef Py_ssize_t end
+        if nxt >= 0:
+            end = nxt
+        else:
+            end = n - 4 if n - 4 > start + 1 else start + 1
+        used[0] = end - start
+        return _garbled(reason, buf, start, end)
+
+    cdef object _bad_length(self, const char* buf, Py_ssize_t start, Py_ssize_t n,
+                            Py_ssize_t trailer, Py_ssize_t found, Py_ssize_t scan,
+                            Py_ssize_t* used):
+        """The trailer is not where BodyLength says: apply the resync rule."""
+        cdef Py_ssize_t stop_at, frm, hit, stop
+        if not self._trailer_mode:
+            return self._drop(buf, start, n, R_BAD_BODY_LENGTH, used)
+        # QuickFIX rule: the frame ends at the first <SOH>10=...<SOH> from trailer-1.
+        stop_at = start + self._max
+        if stop_at > n:
+            stop_at = n
+        if found < 0:
+            frm = trailer - 1
+            if scan >= 0 and start + scan > frm:
+                frm = start + scan
+            hit = _find(buf, b"\x0110=", 4, frm, stop_at)
+            if hit < 0:
+                if n - start >= self._max:
+                    return self._drop(buf, start, n, R_OVERSIZE, used)
+                self._scan = (trailer - 1 if trailer - 1 > n - 3 else n - 3) - start
+                return None
+            found = hit - start
+            scan = -1
+        frm = start + found + 4
+        if scan >= 0 and start + scan > frm:
+            frm = start + scan
+        stop = _find_byte(buf, 1, frm, stop_at)
+        if stop < 0:
+            if n - start >= self._max:
+                return self._drop(buf, start, n, R_OVERSIZE, used)
+            self._found = found
+            self._scan = found + 4 if found + 4 > n - start else n - start
+            return None
+        used[0] = stop + 1 - start
+        return _garbled(R_BAD_BODY_LENGTH, buf, start, stop + 1)
+
+
+cdef Parser _DECODER = Parser(_MAX_FRAME_LIMIT)
+
+
+def decode(data):
+    """Decode exactly one complete message; raise GarbledMessage if it is not one."""
+    cdef Py_ssize_t used = 0, n
+    cdef const char* p
+    if PyBytes_CheckExact(data):
+        p = PyBytes_AS_STRING(data)
+        n = PyBytes_GET_SIZE(data)
+        if n >= 5 and memcmp(p, b"8=FIX", 5) == 0:
+            item = _DECODER._frame(p, 0, n, -1, -1, data, &used)
+            if used == n and type(item) is Message:
+                return item
+    parser = Parser(max_message_size=min(max(len(data) + 1, 64), _MAX_FRAME_LIMIT))
+    items = parser.feed(data)
+    if len(items) == 1 and isinstance(items[0], Message) and parser.buffered == 0:
+        return items[0]
+    for item in items:
+        if isinstance(item, GarbledMessage):
+            raise item
+    raise GarbledMessage(R_BAD_BODY_LENGTH, bytes(data))
