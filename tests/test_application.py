@@ -491,3 +491,18 @@ def test_handle_reports_state_and_sequence_numbers(run: Any) -> None:
         await engine.stop()
 
     run(scenario())
+
+
+def test_session_timers_drive_heartbeats_on_an_idle_connection(run: Any) -> None:
+    async def scenario() -> None:
+        engine = Engine()
+        ini, acc = await start_pair(engine, heartbeat_interval=1)
+        await asyncio.sleep(1.3)  # idle for more than HeartBtInt
+        m = engine.metrics
+        for handle in (ini, acc):
+            labels = {"session": str(handle.session_id), "msg_type": "0"}
+            assert (m.value("fix_messages_sent_total", labels) or 0) >= 1
+        assert ini.is_logged_on and acc.is_logged_on
+        await engine.stop()
+
+    run(scenario())
