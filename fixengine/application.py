@@ -794,6 +794,7 @@ class Engine:
         self._stopped = asyncio.Event()
         for handle in self._handles.values():
             handle._start_dispatcher()
+            handle.driver.reopen()
             handle.driver.pump()  # arm the session's timer (schedules run while disconnected)
         try:
             for acceptor in self._acceptors.values():

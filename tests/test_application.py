@@ -506,3 +506,23 @@ def test_session_timers_drive_heartbeats_on_an_idle_connection(run: Any) -> None
         await engine.stop()
 
     run(scenario())
+
+
+def test_an_engine_can_be_started_again_after_stop(run: Any) -> None:
+    async def scenario() -> None:
+        engine = Engine()
+        port = free_port()  # the same port after the restart
+        acc = engine.add_acceptor_session(
+            cfg("SERVER", "CLIENT", "acceptor"), port=port, host="127.0.0.1"
+        )
+        ini = engine.add_initiator(cfg("CLIENT", "SERVER"), [("127.0.0.1", port)], options=FAST)
+        await engine.start()
+        await ini.wait_logged_on(5)
+        await engine.stop()
+        assert not ini.is_logged_on and not acc.is_logged_on
+        await engine.start()
+        await ini.wait_logged_on(5)
+        await acc.wait_logged_on(5)
+        await engine.stop()
+
+    run(scenario())

@@ -283,6 +283,10 @@ class SessionDriver:
         if self._conn is not None:
             self._conn.abort("local")
 
+    def reopen(self) -> None:
+        """Allow connections again after :meth:`close` (an engine started again)."""
+        self._closed = False
+
     async def wait_change(self) -> None:
         """Wait until a connection is bound or unbound."""
         if self._change is None:
