@@ -158,7 +158,8 @@ class _Gap:
 
     begin: int
     end: int  # last missing sequence number known so far
-    requested_to: int  # end of the chunk asked for (== end when not chunked)
+    requested_to: int  # end of the chunk asked for (ResendRequestChunkSize)
+    chunked: bool = False
 
 
 class Session:
@@ -600,22 +601,25 @@ class Session:
             self._event_text(f"Queue full: message {seq} dropped, it will be requested again")
         gap = self._gap
         if gap is not None:
-            gap.end = max(gap.end, seq - 1)
+            if seq - 1 > gap.end and seq - 1 not in self._queue:
+                gap.end = seq - 1
+                if not gap.chunked:
+                    gap.requested_to = gap.end
             if not self.config.send_redundant_resend_requests:
                 return
         self._request_resend(expected, seq - 1, now)
 
     def _request_resend(self, begin: int, end: int, now: float) -> None:
         chunk = self.config.resend_request_chunk_size
-        if chunk > 0 and end - begin + 1 > chunk:
+        chunked = chunk > 0 and end - begin + 1 > chunk
+        if chunked:
             requested_to = begin + chunk - 1
             wire_end = requested_to
         else:
             requested_to = end
             wire_end = admin.infinity_seq(self._version)
-        first = self._gap is None
-        if first:
-            self._gap = _Gap(begin, end, requested_to)
+        if self._gap is None:
+            self._gap = _Gap(begin, end, requested_to, chunked)
             self._events.append(GapDetected(begin, end))
         else:
             assert self._gap is not None
@@ -1092,7 +1096,7 @@ class Session:
                 self._gap = None
                 self._events.append(GapFilled(gap.begin, gap.end))
                 self._event_text(f"Gap {gap.begin}..{gap.end} filled")
-            elif self.state in LOGGED_ON_STATES:
+            elif gap.chunked and self.state in LOGGED_ON_STATES:
                 # chunked ResendRequests (ResendRequestChunkSize): ask for the next chunk
                 chunk_end = min(gap.end, new_target + self.config.resend_request_chunk_size - 1)
                 gap.requested_to = chunk_end
