@@ -1,4 +1,4 @@
-"""FIX data dictionaries: what each message of a FIX version may and must contain.
+"""FIX data dictionaries: load QuickFIX XML or compact files, convert XML to the compact format.
 
 Theory of operation
 -------------------
