@@ -589,3 +589,39 @@ def test_no_extensions_environment_variable_forces_the_pure_twin() -> None:
 def test_the_compiled_core_is_used_when_built(compiled_codec: ModuleType) -> None:
     assert _selection(None) == "True fixengine._codec"
     assert _selection("0") == "True fixengine._codec"
+
+
+def test_no_memory_is_leaked_by_building_decoding_and_framing(codec: ModuleType) -> None:
+    import gc
+    import tracemalloc
+
+    big = codec.encode(
+        codec.Message.from_fields([(35, "W")] + [(270, "%d" % i) for i in range(60)]), "FIX.4.4"
+    )
+    stream = (big + wire((35, b"0"))) * 3 + b"junk8=FIX.4.4\x019=5\x01xx"
+
+    def work() -> None:
+        for i in range(100):
+            msg = codec.decode(big)
+            msg.set(270, "x" * (i % 50))
+            msg.append(58, "more")
+            msg.set_data(96, b"\x01" * 10)
+            msg.remove(270)
+            dup = msg.copy()
+            codec.encode(dup)
+            parser = codec.Parser(resync="trailer" if i % 2 else "begin-string")
+            for j in range(0, len(stream), 97):
+                parser.feed(stream[j : j + 97])
+
+    work()
+    gc.collect()
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        for _ in range(3):
+            work()
+        gc.collect()
+        grown = tracemalloc.get_traced_memory()[0] - before
+    finally:
+        tracemalloc.stop()
+    assert grown < 64 * 1024
