@@ -314,12 +314,12 @@ cdef class Message:
 
     def __init__(self, msg_type=None, dictionary=None):
         cdef Fld f
+        # (also when __init__ is called again: start over, as the pure twin does)
+        self._n = 0
+        self._own_len = self._own_dead = 0
+        self._frame = None
+        self.raw = None
         self.dictionary = dictionary
-        if self._n:  # __init__ called again: start over, as the pure twin does
-            self._n = 0
-            self._own_len = self._own_dead = 0
-            self._frame = None
-            self.raw = None
         if msg_type is not None:
             self._put(35, msg_type, &f)
             self._push(&f)
@@ -400,13 +400,16 @@ cdef class Message:
         return 0
 
     cdef int _compact(self) except -1:
-        """Rewrite the owned buffer with only the values still referenced."""
-        cdef Py_ssize_t live = self._own_len - self._own_dead
+        """Rewrite the owned buffer with only the values still referenced, when mostly dead."""
+        cdef Py_ssize_t live = 0
         cdef char* p
         cdef Py_ssize_t i, w = 0
         cdef Fld* f = self._flds()
-        if self._own_dead < 4096 or self._own_dead < live:
+        if self._own_dead < 4096 or self._own_dead * 2 < self._own_len:
             return 0
+        for i in range(self._n):
+            if f[i].src == SRC_OWN:
+                live += f[i].len
         p = <char*>PyMem_Malloc(live if live > 0 else 1)
         if p == NULL:
             raise MemoryError()
@@ -772,7 +775,8 @@ def encode(Message msg not None, begin_string=None):
     and only the first 35. Within the header, body and trailer, fields keep the
     order they were set in.
     """
-    cdef bytes bs
+    cdef object bs
+    cdef const char* bsp
     cdef Fld* f
     cdef Fld* mt = NULL
     cdef Py_ssize_t i, content, total, bsn
@@ -785,14 +789,25 @@ def encode(Message msg not None, begin_string=None):
         bs = msg.get(8)
         if bs is None:
             raise LocalProtocolError("no BeginString: pass begin_string or set field 8")
+    elif type(begin_string) is bytes:
+        bs = begin_string
+    elif type(begin_string) is str and PyUnicode_IS_COMPACT_ASCII(begin_string):
+        bs = begin_string  # its ASCII characters are its UTF-8 bytes
     elif isinstance(begin_string, str):
         bs = (<str>begin_string).encode()
     elif isinstance(begin_string, (bytes, bytearray, memoryview)):
         bs = bytes(begin_string)
     else:
         raise TypeError(f"begin_string must be bytes or str, not {type(begin_string).__name__}")
-    bsn = PyBytes_GET_SIZE(bs)
-    if bsn == 0 or memchr(PyBytes_AS_STRING(bs), 1, <size_t>bsn) != NULL:
+    if type(bs) is str:
+        bsp = <const char*>PyUnicode_DATA(bs)
+        bsn = PyUnicode_GET_LENGTH(bs)
+    else:
+        bsp = PyBytes_AS_STRING(bs)
+        bsn = PyBytes_GET_SIZE(bs)
+    if bsn == 0 or memchr(bsp, 1, <size_t>bsn) != NULL:
+        if type(bs) is str:
+            bs = (<str>bs).encode()
         raise LocalProtocolError(f"BeginString {bs!r} is empty or contains SOH")
     f = msg._flds()
     content = 0
@@ -814,7 +829,7 @@ def encode(Message msg not None, begin_string=None):
     w = start
     w[0] = b'8'
     w[1] = b'='
-    memcpy(w + 2, PyBytes_AS_STRING(bs), <size_t>bsn)
+    memcpy(w + 2, bsp, <size_t>bsn)
     w += 2 + bsn
     memcpy(w, b"\x019=", 3)
     w = _put_uint(w + 3, <uint64_t>content, _ndigits(content))
@@ -957,6 +972,8 @@ cdef class Parser:
         self._resync = resync
         self._trailer_mode = resync == "trailer"
         self._data_fields = merged
+        self._start = self._end = 0
+        self._found = self._scan = -1
         if data_fields:
             if not self._own_lmap:
                 self._lmap = <int32_t*>PyMem_Malloc(TAG_TABLE * sizeof(int32_t))
@@ -972,6 +989,11 @@ cdef class Parser:
                     self._lmap[length_tag] = data_tag
                 else:
                     self._lmap_big = True
+        elif self._own_lmap:  # __init__ called again without extra data fields
+            PyMem_Free(self._lmap)
+            self._lmap = _default_lmap
+            self._own_lmap = False
+            self._lmap_big = False
 
     def __dealloc__(self):
         if self._own_lmap:

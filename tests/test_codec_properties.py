@@ -139,6 +139,14 @@ operations = st.lists(
                 st.decimals(allow_nan=False, allow_infinity=False),
                 st.datetimes(min_value=dt.datetime(1, 1, 1)),
                 st.datetimes(timezones=st.just(dt.timezone.utc)),
+                st.datetimes(
+                    min_value=dt.datetime(2, 1, 1),
+                    max_value=dt.datetime(9998, 12, 31),
+                    timezones=st.builds(
+                        dt.timezone, st.timedeltas(dt.timedelta(hours=-23), dt.timedelta(hours=23))
+                    ),
+                ),
+                st.times(),
                 st.dates(),
                 st.text(max_size=8).filter(lambda s: "\x01" not in s),
             ),
