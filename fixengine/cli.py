@@ -15,6 +15,7 @@ from collections.abc import Sequence
 COMMANDS: dict[tuple[str, ...], str] = {
     ("bench", "codec"): "fixengine.bench.codec",
     ("dictionary", "convert"): "fixengine.dictionary",
+    ("sim",): "fixengine.sim.cli",
 }
 
 

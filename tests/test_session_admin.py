@@ -70,8 +70,9 @@ def test_reject_reverses_routing_and_skips_empty_values() -> None:
     ref = Message.from_fields([(35, "D"), (115, "JCD"), (116, ""), (128, "X"), (144, "CHI")])
     out = admin.reject(3, reason=5, tag=40, ref_msg_type=b"D", routing=ref, version=44)
     assert fields(out)[:4] == [(35, b"3"), (128, b"JCD"), (115, b"X"), (145, b"CHI")]
-    old = admin.reject(3, reason=5, tag=40, routing=ref, version=41)
-    assert (145, b"CHI") not in fields(old)  # location IDs are reversed from FIX.4.2 on
+    assert (145, b"CHI") in fields(admin.reject(3, reason=5, routing=ref, version=41))
+    old = admin.reject(3, reason=5, tag=40, routing=ref, version=40)
+    assert (145, b"CHI") not in fields(old)  # location IDs exist from FIX.4.1 on
 
 
 def test_business_message_reject_under_fixt_carries_default_appl_ver_id() -> None:

@@ -17,7 +17,8 @@ Version rules live here too, so they are written once:
   ``"Invalid tag number (999)"``.
 * Routing fields are reversed on replies: OnBehalfOfCompID/SubID(115/116) become
   DeliverToCompID/SubID(128/129) and back; OnBehalfOfLocationID(144) and
-  DeliverToLocationID(145) too from FIX.4.2 on. Empty values are not copied.
+  DeliverToLocationID(145) too from FIX.4.1 on (the version that added them). Empty
+  values are not copied.
 * ResendRequest "to infinity" is EndSeqNo(16)=0 from FIX.4.2 on, 999999 before.
 """
 
@@ -189,7 +190,7 @@ def logout(text: str | None = None) -> Message:
 def reverse_route(ref: Message, out: Message, version: int) -> None:
     """Copy ``ref``'s routing fields into ``out``, reversed (115<->128, 116<->129, 144<->145)."""
     pairs = [(115, 128), (116, 129)]
-    if version >= 42:
+    if version >= 41:
         pairs.append((144, 145))
     for a, b in pairs:
         va = ref.get(a)

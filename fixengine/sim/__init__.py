@@ -1,0 +1,1 @@
+"""Counterparties built on the public API: ``fixengine sim --profile NAME``."""
