@@ -596,7 +596,7 @@ def test_no_memory_is_leaked_by_building_decoding_and_framing(codec: ModuleType)
     import tracemalloc
 
     big = codec.encode(
-        codec.Message.from_fields([(35, "W")] + [(270, "%d" % i) for i in range(60)]), "FIX.4.4"
+        codec.Message.from_fields([(35, "W")] + [(270, i) for i in range(60)]), "FIX.4.4"
     )
     stream = (big + wire((35, b"0"))) * 3 + b"junk8=FIX.4.4\x019=5\x01xx"
 
