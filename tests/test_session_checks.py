@@ -10,6 +10,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from fixengine.codec import Message
 from fixengine.session import admin
@@ -232,3 +234,26 @@ def test_invalid_logon_is_disconnected_when_a_dictionary_rejects_it() -> None:
     ep = Endpoint(config(), clock, dictionary=dictionary("FIX44"))
     ep.connect().feed(Peer(clock).logon(30, (999, "x")))
     assert ep.sent() == [] and ep.disconnect_requested
+
+
+@given(st.integers(0, 4_102_444_799_999), st.sampled_from([0, 3, 6, 9]))
+@settings(max_examples=200)
+def test_sending_time_parser_agrees_with_the_field_parser(millis: int, precision: int) -> None:
+    from fixengine.fields import format_utc_timestamp, parse_utc_timestamp_ns
+    from fixengine.session.session import _parse_time
+
+    raw = format_utc_timestamp(millis * 1_000_000, precision)
+    parsed = _parse_time(raw)
+    assert parsed is not None
+    assert abs(parsed - parse_utc_timestamp_ns(raw) / 1e9) < 1e-3
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [b"", b"20250101-00:00", b"20251301-00:00:00", b"20250101-24:00:00", b"2025010100:00:00x",
+     b"20250101-00:00:00.", b"20250101-00:00:00.12a", b"20250101-00:00:61", b"abcdefgh-00:00:00"],
+)  # fmt: skip
+def test_sending_time_parser_refuses_malformed_values(raw: bytes) -> None:
+    from fixengine.session.session import _parse_time
+
+    assert _parse_time(raw) is None

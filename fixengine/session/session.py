@@ -118,38 +118,48 @@ def _int(value: bytes | None) -> int | None:
     return int(value)
 
 
-_date_cache: dict[bytes, int] = {}
+_minute_cache: dict[bytes, int] = {}
 _POW10 = [float(10**i) for i in range(10)]
 
 
+def _minute(prefix: bytes) -> int | None:
+    """Epoch seconds of ``YYYYMMDD-HH:MM:`` or None when it is not a valid one."""
+    if not (prefix[:8].isdigit() and prefix[9:11].isdigit() and prefix[12:14].isdigit()):
+        return None
+    if prefix[8:9] != b"-" or prefix[11:12] != b":" or prefix[14:15] != b":":
+        return None
+    year, month, day = int(prefix[:4]), int(prefix[4:6]), int(prefix[6:8])
+    hour, minute = int(prefix[9:11]), int(prefix[12:14])
+    if not (1 <= month <= 12 and 1 <= day <= 31 and hour <= 23 and minute <= 59):
+        return None
+    try:
+        return calendar.timegm((year, month, day, hour, minute, 0))
+    except (ValueError, OverflowError):  # pragma: no cover - guarded above
+        return None
+
+
 def _parse_time(raw: bytes | None) -> float | None:
-    """UTCTimestamp -> epoch seconds, or None when malformed (fast: days are cached)."""
-    if raw is None or len(raw) < 17 or raw[8:9] != b"-" or raw[11:12] != b":":
+    """UTCTimestamp -> epoch seconds, or None when malformed (the minute is cached)."""
+    if raw is None or len(raw) < 17:
         return None
-    day = raw[:8]
-    base = _date_cache.get(day)
+    prefix = raw[:15]
+    base = _minute_cache.get(prefix)
     if base is None:
-        if not day.isdigit():
+        base = _minute(prefix)
+        if base is None:
             return None
-        try:
-            base = calendar.timegm((int(day[:4]), int(day[4:6]), int(day[6:8]), 0, 0, 0))
-            if not (1 <= int(day[4:6]) <= 12 and 1 <= int(day[6:8]) <= 31):
-                return None
-        except (ValueError, OverflowError):
-            return None
-        if len(_date_cache) > 64:
-            _date_cache.clear()
-        _date_cache[day] = base
-    hh, mm, ss = raw[9:11], raw[12:14], raw[15:17]
-    if raw[14:15] != b":" or not (hh.isdigit() and mm.isdigit() and ss.isdigit()):
+        if len(_minute_cache) > 256:
+            _minute_cache.clear()
+        _minute_cache[prefix] = base
+    ss = raw[15:17]
+    if not ss.isdigit() or ss > b"60":
         return None
-    secs = base + int(hh) * 3600 + int(mm) * 60 + int(ss)
-    if len(raw) > 17:
-        frac = raw[18:]
-        if raw[17:18] != b"." or not frac.isdigit():
-            return None
-        return secs + int(frac) / _POW10[min(len(frac), 9)] if len(frac) <= 9 else None
-    return float(secs)
+    if len(raw) == 17:
+        return float(base + int(ss))
+    frac = raw[18:]
+    if raw[17:18] != b"." or not frac.isdigit() or len(frac) > 9:
+        return None
+    return base + int(ss) + int(frac) / _POW10[len(frac)]
 
 
 @dataclasses.dataclass(slots=True)
@@ -349,7 +359,8 @@ class Session:
         assert self._parser is not None
         self._now = now
         for item in self._parser.feed(data):
-            if self.state not in CONNECTED:
+            state = self.state
+            if state is _S.DISCONNECTING or state is _S.DISCONNECTED:
                 break  # a disconnect was requested: the rest is not looked at
             if isinstance(item, GarbledMessage):
                 self._on_garbled(item, now)
@@ -492,7 +503,7 @@ class Session:
             raw = msg.raw if msg.raw is not None else msg.encode()
             self._log.on_incoming(_redact(raw) if mt == b"A" or mt == b"BE" else raw)
         state = self.state
-        logged_on = state in LOGGED_ON_STATES
+        logged_on = state is _S.LOGGED_ON or state is _S.LOGOUT_SENT
         if not logged_on and mt != b"A":
             if mt == b"5" and state is _S.LOGON_SENT:
                 text = msg.get_str(58) or "Logon refused"
@@ -1001,7 +1012,8 @@ class Session:
     def _send_app(self, msg: Message, mt: bytes, now: float) -> int:
         state = self.state
         cfg = self.config
-        if state not in LOGGED_ON_STATES and state is not _S.LOGON_SENT:
+        logged_on = state is _S.LOGGED_ON or state is _S.LOGOUT_SENT
+        if not logged_on and state is not _S.LOGON_SENT:
             if not cfg.persist_messages:
                 raise LocalProtocolError("not logged on and PersistMessages=N: it would be lost")
             if cfg.reset_on_logon or (state is _S.DISCONNECTING and cfg.reset_on_disconnect):
@@ -1015,7 +1027,7 @@ class Session:
         else:
             self._store.set_next_sender_seq(seq + 1)
         self._next_sender = seq + 1
-        if state in LOGGED_ON_STATES:
+        if logged_on:
             self._transmit(data, now)
         elif state is _S.LOGON_SENT:
             self._held.append((seq, data))
@@ -1105,7 +1117,7 @@ class Session:
     def _drain_queue(self, now: float) -> None:
         """Process queued messages that are now in sequence (after a gap is filled)."""
         queue = self._queue
-        while queue and self.state in LOGGED_ON_STATES:
+        while queue and (self.state is _S.LOGGED_ON or self.state is _S.LOGOUT_SENT):
             expected = self._next_target
             item = queue.pop(expected, None)
             if item is None:
