@@ -1,25 +1,43 @@
-"""Build the compiled codec core from ext/ (setuptools + Cython)."""
+"""Build the compiled codec core from ext/ (setuptools + Cython).
 
-from Cython.Build import cythonize
+``FIXENGINE_NO_EXTENSIONS=1`` at build time installs the pure-Python codec only
+(the same variable makes an installed build use the pure twin at run time).
+``FIXENGINE_CYTHON_ANNOTATE=1`` writes ``ext/_codec.html`` (``cython -a``) for profiling.
+"""
+
+import os
+import sys
+
 from setuptools import Extension, setup
 
-extensions = [
-    Extension(
-        "fixengine._codec",
-        ["ext/_codec.pyx"],
-        extra_compile_args=["-O3"],
-    ),
-]
 
-setup(
-    ext_modules=cythonize(
+def _flag(name: str) -> bool:
+    return os.environ.get(name, "").lower() in ("1", "true", "yes")
+
+
+def _extensions() -> list:
+    if _flag("FIXENGINE_NO_EXTENSIONS"):
+        return []
+    from Cython.Build import cythonize
+
+    extensions = [
+        Extension(
+            "fixengine._codec",
+            ["ext/_codec.pyx"],
+            extra_compile_args=[] if sys.platform == "win32" else ["-O3"],
+        ),
+    ]
+    return cythonize(
         extensions,
         language_level=3,
+        annotate=_flag("FIXENGINE_CYTHON_ANNOTATE"),
         compiler_directives={
             "boundscheck": False,
             "wraparound": False,
             "cdivision": True,
             "initializedcheck": False,
         },
-    ),
-)
+    )
+
+
+setup(ext_modules=_extensions())
