@@ -948,6 +948,7 @@ cdef class Parser:
     cdef Py_ssize_t _end
     cdef Py_ssize_t _found      # trailer-mode search state, as in the pure twin
     cdef Py_ssize_t _scan
+    cdef bint _busy             # inside feed (a second thread must not share the buffer)
 
     def __cinit__(self):
         self._lmap = _default_lmap
@@ -1059,6 +1060,8 @@ cdef class Parser:
         cdef const char* p
         cdef Py_ssize_t n, pos
         out = []
+        if self._busy:
+            raise RuntimeError("Parser.feed called while it is running (share a Parser by one thread)")
         if PyBytes_CheckExact(data):
             p = PyBytes_AS_STRING(data)
             n = PyBytes_GET_SIZE(data)
@@ -1069,6 +1072,7 @@ cdef class Parser:
             p = <const char*>view.buf
             n = view.len
             whole = None
+        self._busy = True
         try:
             if self._end == self._start:
                 # nothing pending: frame the caller's bytes in place, keep only the tail
@@ -1087,6 +1091,7 @@ cdef class Parser:
                     self._buf = NULL
                     self._cap = 0
         finally:
+            self._busy = False
             if have_view:
                 PyBuffer_Release(&view)
         return out

@@ -369,3 +369,27 @@ def test_encoder_reproduces_every_body_length_in_the_acceptance_scripts(
         back = codec.decode(ours).fields()
         assert back[-1][0] == 10
         assert back[:-1] == [f for f in fields if f[0] != 10]
+
+
+def test_compiled_parser_refuses_reentrant_feeding(
+    compiled_codec: ModuleType, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # a second thread feeding the same parser would race on its buffer; simulate the
+    # interleaving with a re-entrant call made while the parser reports garbage
+    parser = compiled_codec.Parser()
+    parser.feed(b"8=FIX.4")  # something pending: the parser frames from its own buffer
+    seen: list[BaseException] = []
+
+    def reentrant(*args: Any) -> GarbledMessage:
+        try:
+            parser.feed(HB)
+        except RuntimeError as exc:
+            seen.append(exc)
+        return GarbledMessage(*args)
+
+    monkeypatch.setattr(compiled_codec, "GarbledMessage", reentrant)
+    items = parser.feed(b"X" + HB)
+    assert len(seen) == 1 and "running" in str(seen[0])
+    assert messages(items) == [HB]
+    monkeypatch.undo()
+    assert messages(parser.feed(NOS)) == [NOS]
