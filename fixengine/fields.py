@@ -1,10 +1,26 @@
 """Conversions between Python values and FIX field values (always bytes).
 
-Prices and quantities are exact: :class:`decimal.Decimal` in, Decimal out; floats
-are refused because their binary representation would leak into the wire value.
-Timestamps are UTC. A ``datetime`` carries microseconds at most, so nanosecond
-precision is available through integer epoch nanoseconds
-(:func:`format_utc_timestamp` / :func:`parse_utc_timestamp_ns`).
+Theory of operation
+-------------------
+A FIX value is text on the wire; this module maps the FIX data types (FIX 4.4
+Vol. 1 "Data Types"; FIX 5.0 SP2 adds finer timestamp precision) to Python:
+
+* int, SeqNum, Length, NumInGroup: ``int`` (digits with an optional ``-``);
+* float, Price, Qty, Amt, Percentage: :class:`decimal.Decimal`, exact both ways.
+  Floats are refused because their binary representation would leak into the
+  wire value; Decimals are written in plain notation (``1E+2`` becomes ``100``);
+* Boolean: ``bool`` as ``Y``/``N``;
+* UTCTimestamp ``YYYYMMDD-HH:MM:SS[.sss|.ssssss|.sssssssss]``: ``datetime``
+  (naive means UTC) or integer epoch nanoseconds, since a ``datetime`` carries
+  microseconds at most (:func:`format_utc_timestamp` /
+  :func:`parse_utc_timestamp_ns`); a leap second (``:60``) is read as the next
+  second's start;
+* UTCDateOnly / LocalMktDate ``YYYYMMDD``: ``date``; UTCTimeOnly ``HH:MM:SS[.sss]``:
+  ``time``.
+
+:func:`to_bytes` is what :class:`fixengine.codec.Message` uses for every value
+written; the compiled codec converts str, int, bool, Decimal and UTC datetimes
+itself with exactly the same result.
 """
 
 from __future__ import annotations
