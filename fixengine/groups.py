@@ -37,7 +37,7 @@ from .fields import parse_decimal, parse_int, to_bytes
 if TYPE_CHECKING:
     from .dictionary import DataDictionary, GroupDef, Layout
 
-__all__ = ["Group", "GroupInstance", "append_group", "parse_groups", "parse_structure"]
+__all__ = ["Group", "GroupInstance", "Structure", "append_group", "parse_groups", "parse_structure"]
 
 _SOH = b"\x01"
 

@@ -297,6 +297,9 @@ class Validator:
         # a tag not defined for the message is acceptable when:
         self._unknown_low_ok = options.allow_unknown_msg_fields
         self._unknown_high_ok = not options.validate_user_defined_fields
+        self._have_values = options.validate_fields_have_values
+        self._strict_order = options.validate_fields_out_of_order
+        self._ordered_groups = options.validate_unordered_group_fields
 
     # -- message type -> dictionary ---------------------------------------------------------
     def _body_tables(self, msg_type: bytes) -> tuple[_DictTables, MessageDef | None]:
@@ -335,7 +338,11 @@ class Validator:
     def validate(self, msg: Any) -> Rejection | None:
         """None if ``msg`` is valid, else the :class:`Rejection` QuickFIX would send."""
         fields: list[tuple[int, bytes]] = msg.fields()
-        msg_type = msg.get(35)
+        # a decoded message has MsgType third; anything else is looked up
+        if len(fields) > 2 and fields[2][0] == 35 and fields[0][0] == 8:
+            msg_type: bytes | None = fields[2][1]
+        else:
+            msg_type = msg.get(35)
         plan = self._plan(msg_type) if msg_type is not None else None
         if plan is not None and self._fast(fields, plan):
             return None
@@ -349,8 +356,8 @@ class Validator:
         entries = plan.entries
         checks = plan.body_tables.value
         session_checks = self._session.value
-        have_values = self.options.validate_fields_have_values
-        strict = self.options.validate_fields_out_of_order
+        have_values = self._have_values
+        strict = self._strict_order
         low_ok = self._unknown_low_ok
         high_ok = self._unknown_high_ok
         top: list[int] = []
@@ -409,8 +416,8 @@ class Validator:
         position = gdef.position
         nested = gdef.groups
         required = gdef.required
-        ordered = self.options.validate_unordered_group_fields
-        have_values = self.options.validate_fields_have_values
+        ordered = self._ordered_groups
+        have_values = self._have_values
         instances = 0
         seen: set[int] = set()
         last = -1
