@@ -62,6 +62,8 @@ __all__ = [
     "add_arguments",
     "available",
     "convert",
+    "format_checker",
+    "from_bytes",
     "load",
     "run",
 ]
@@ -472,8 +474,6 @@ class DataDictionary:
         """Length tag -> data tag, for every DATA/XMLDATA field (e.g. 95 -> 96)."""
         self.tags: frozenset[int] = frozenset(by_tag)
         """Every tag the dictionary defines."""
-        self.header_tags: frozenset[int] = self.header.field_set
-        self.trailer_tags: frozenset[int] = self.trailer.field_set
         self._build_checks()
 
     # -- derived tables -------------------------------------------------------------------
@@ -553,11 +553,6 @@ class DataDictionary:
     def begin_string(self) -> str:
         """BeginString of the version: ``FIX.4.4``, ``FIXT.1.1``; ``FIX.5.0SP2`` for 5.x."""
         return self.version.begin_string
-
-    @property
-    def name_of_version(self) -> str:
-        """Short version name: ``FIX44``, ``FIXT11``, ``FIX50SP2``."""
-        return self.version.name
 
     @property
     def is_transport(self) -> bool:

@@ -61,7 +61,10 @@ if TYPE_CHECKING:
     from .session.config import SessionConfig
 
 __all__ = [
+    "DEFAULT_OPTIONS",
     "REASON_TEXTS",
+    "STANDARD_HEADER_TAGS",
+    "STANDARD_TRAILER_TAGS",
     "RejectReason",
     "Rejection",
     "ValidationOptions",
