@@ -282,3 +282,44 @@ def test_sequence_reset_events() -> None:
     ep, peer = logged_on()
     ep.feed(peer.msg("4", (123, "Y"), (36, 5), seq=2), peer.msg("4", (36, 9), seq=0))
     assert ep.of(ev.SequenceReset) == [ev.SequenceReset(5, True), ev.SequenceReset(9, False)]
+
+
+# -- NextTargetSeq persistence --------------------------------------------------------------
+def test_confirm_delivery_holds_the_stored_target_at_the_first_unhandled_message() -> None:
+    clock = FakeClock()
+    ep = Endpoint(config(), clock, confirm_delivery=True)
+    peer = Peer(clock)
+    ep.logged_on_acceptor(peer)
+    assert ep.store.next_target_seq() == 2  # the Logon is not the application's business
+    ep.feed(peer.order("a"), peer.order("b"), peer.heartbeat())
+    assert ep.session.next_target_seq == 5
+    assert ep.store.next_target_seq() == 2
+    ep.session.message_handled(3)  # out of order: 2 is still open
+    assert ep.store.next_target_seq() == 2
+    ep.session.message_handled(2)
+    assert ep.store.next_target_seq() == 5  # past the heartbeat too
+    ep.session.message_handled(2)  # repeated: ignored
+    assert ep.store.next_target_seq() == 5
+
+
+def test_unhandled_messages_are_requested_again_after_a_crash() -> None:
+    clock = FakeClock()
+    ep = Endpoint(config(), clock, confirm_delivery=True)
+    peer = Peer(clock)
+    ep.logged_on_acceptor(peer)
+    ep.feed(peer.order("a"), peer.order("b"))
+    ep.session.message_handled(2)
+    # the process dies; a new one opens the same store
+    restarted = Endpoint(config(), clock, store=ep.store, confirm_delivery=True)
+    restarted.connect().feed(peer.logon())
+    assert [admin.describe(m) for m in restarted.sent()] == ["Logon(30)", "ResendRequest(3, 0)"]
+    restarted.feed(dup(peer, 3, "D", (11, "b")), dup(peer, 4, "4", (123, "Y"), (36, 5)))
+    assert [m.get(11) for m in restarted.received_app()] == [b"b"]
+
+
+def test_without_confirmation_the_target_is_stored_when_processed() -> None:
+    ep, peer = logged_on()
+    ep.feed(peer.order("a"))
+    assert ep.store.next_target_seq() == 3
+    ep.session.message_handled(2)  # harmless without confirm_delivery
+    assert ep.store.next_target_seq() == 3

@@ -180,6 +180,14 @@ class Session:
     validation is done. ``authenticator`` (acceptor) sees each Logon and returns None
     to accept or a refusal text (sent in the Logout's Text(58)). ``log`` receives every
     message in and out and a line per event; passwords are masked.
+
+    ``confirm_delivery`` gives application messages at-least-once delivery across a
+    crash: the NextTargetSeq the store keeps stops at the first
+    :class:`~.events.MessageReceived` the application has not yet confirmed with
+    :meth:`message_handled`, so after a restart the peer is asked for it again (it
+    comes back with PossDupFlag=Y). Without it the store moves on as soon as the
+    session has processed a message (at-most-once for what the application had
+    not finished when the process died).
     """
 
     def __init__(
@@ -191,6 +199,7 @@ class Session:
         app_dictionary: Any = None,
         authenticator: Callable[[Message], str | None] | None = None,
         log: MessageLog | None = None,
+        confirm_delivery: bool = False,
     ) -> None:
         try:
             self._version = admin.protocol_version(config.begin_string)
@@ -244,6 +253,10 @@ class Session:
         self._parser: Parser | None = None
         self._next_sender = store.next_sender_seq()
         self._next_target = store.next_target_seq()
+        self._stored_target = self._next_target  # what the store holds
+        self._confirm = confirm_delivery
+        self._unhandled: deque[int] = deque()  # MessageReceived not yet confirmed
+        self._handled_early: set[int] = set()  # confirmed before an older one
 
         self._heartbeat_interval = float(config.heartbeat_interval)
         self._last_sent = 0.0
@@ -488,6 +501,29 @@ class Session:
         elif state in (_S.AWAITING_LOGON, _S.LOGON_SENT):
             self._disconnect(text or "logout requested before logon", now)
 
+    def message_handled(self, seq: int) -> None:
+        """The application is done with the :class:`~.events.MessageReceived` numbered ``seq``.
+
+        Only meaningful with ``confirm_delivery``: lets the store's NextTargetSeq move
+        past it (and past the admin messages that followed). Confirmations may come in
+        any order; unknown or repeated numbers are ignored.
+        """
+        queue = self._unhandled
+        if not queue or seq < queue[0]:
+            return
+        if seq != queue[0]:
+            if seq < self._next_target:
+                self._handled_early.add(seq)
+            return
+        queue.popleft()
+        early = self._handled_early
+        while queue and queue[0] in early:
+            early.discard(queue.popleft())
+        stored = queue[0] if queue else self._next_target
+        if stored != self._stored_target:
+            self._stored_target = stored
+            self._store.set_next_target_seq(stored)
+
     # -- receiving ----------------------------------------------------------------------
     def _on_garbled(self, item: GarbledMessage, now: float) -> None:
         if self._log is not None:
@@ -693,6 +729,8 @@ class Session:
             self._advance(seq + 1, now)
         else:
             events.append(MessageReceived(msg))
+            if self._confirm:
+                self._unhandled.append(seq)
             self._advance(seq + 1, now)
 
     def _on_gap_fill(self, msg: Message, seq: int, now: float) -> None:
@@ -1101,7 +1139,10 @@ class Session:
     def _advance(self, new_target: int, now: float) -> None:
         """The next expected incoming MsgSeqNum is now ``new_target`` (persisted)."""
         self._next_target = new_target
-        self._store.set_next_target_seq(new_target)
+        stored = self._unhandled[0] if self._unhandled else new_target
+        if stored != self._stored_target:
+            self._stored_target = stored
+            self._store.set_next_target_seq(stored)
         gap = self._gap
         if gap is not None and new_target > gap.requested_to:
             if new_target > gap.end:
@@ -1140,7 +1181,9 @@ class Session:
             self._held.clear()
         self._store.reset(now)
         self._next_sender = self._store.next_sender_seq()
-        self._next_target = self._store.next_target_seq()
+        self._next_target = self._stored_target = self._store.next_target_seq()
+        self._unhandled.clear()
+        self._handled_early.clear()
         self._queue.clear()
         self._gap = None
         self._events.append(StoreReset(reason))
@@ -1149,7 +1192,7 @@ class Session:
     def _refresh(self) -> None:
         self._store.refresh()
         self._next_sender = self._store.next_sender_seq()
-        self._next_target = self._store.next_target_seq()
+        self._next_target = self._stored_target = self._store.next_target_seq()
 
     def _check_period(self, now: float) -> None:
         """A store created before the current schedule window belongs to an old period."""
