@@ -1,0 +1,70 @@
+"""Orders: typed requests, FIX order messages, the order state machine, pre-trade risk.
+
+Everything here is sans-IO: no sockets, no asyncio, no clock reads (time is passed
+in as UTC epoch seconds). The router builds on :class:`OrderRegistry`; the simulator
+on the same messages seen from the acceptor's side.
+"""
+
+from __future__ import annotations
+
+from .messages import (
+    CancelReject,
+    ExecutionReport,
+    FixVersion,
+    MessageError,
+    build_request,
+    cancel_reject_message,
+    execution_report_message,
+    parse_cancel_reject,
+    parse_execution_report,
+)
+from .model import (
+    CancelRequest,
+    ExecType,
+    InvalidOrder,
+    MassCancelRequest,
+    NewOrderRequest,
+    Order,
+    OrdStatus,
+    OrdType,
+    ReplaceRequest,
+    Side,
+    StatusRequest,
+    TimeInForce,
+)
+from .risk import PreTradeRisk, RiskDecision, RiskLimits, SlidingWindowThrottle, TokenBucket
+from .state import Anomaly, AnomalyKind, ClOrdIdGenerator, OrderRegistry, OrderUpdate
+
+__all__ = [
+    "Anomaly",
+    "AnomalyKind",
+    "CancelReject",
+    "CancelRequest",
+    "ClOrdIdGenerator",
+    "ExecType",
+    "ExecutionReport",
+    "FixVersion",
+    "InvalidOrder",
+    "MassCancelRequest",
+    "MessageError",
+    "NewOrderRequest",
+    "OrdStatus",
+    "OrdType",
+    "Order",
+    "OrderRegistry",
+    "OrderUpdate",
+    "PreTradeRisk",
+    "ReplaceRequest",
+    "RiskDecision",
+    "RiskLimits",
+    "Side",
+    "SlidingWindowThrottle",
+    "StatusRequest",
+    "TimeInForce",
+    "TokenBucket",
+    "build_request",
+    "cancel_reject_message",
+    "execution_report_message",
+    "parse_cancel_reject",
+    "parse_execution_report",
+]

@@ -1,0 +1,944 @@
+"""Order vocabulary: FIX enumerations, order requests, fills and the :class:`Order` record.
+
+Theory of operation
+-------------------
+Everything here is plain data. Enumerations carry the FIX wire value as their
+``value`` (``Side.BUY.value == "1"``), so a builder writes ``side.value`` and a
+parser does ``Side(raw)``; member names are the FIX names in UPPER case.
+
+Requests (:class:`NewOrderRequest`, :class:`CancelRequest`,
+:class:`ReplaceRequest`, :class:`StatusRequest`, :class:`MassCancelRequest`) are
+frozen and check themselves when built: a request that could never be a valid
+FIX message raises :class:`InvalidOrder` (a
+:class:`~fixengine.errors.LocalProtocolError` and a :class:`ValueError`) naming
+the field. Prices and quantities are :class:`decimal.Decimal` (an ``int`` is
+accepted and converted, being exact; a ``float`` is refused). Times are UTC epoch
+seconds passed in by the caller (``now``); this package never reads a clock.
+
+:class:`Order` is the client-side record of one order across its whole
+cancel/replace chain: it is created by
+:meth:`fixengine.orders.state.OrderRegistry.new_order` and changed only by
+:mod:`fixengine.orders.state` as ExecutionReports and OrderCancelRejects arrive.
+Cumulative quantity and average price are always recomputed from the fills kept
+on the order, exactly (sum of LastQty; sum of LastQty x LastPx divided by CumQty).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as _dt
+import enum
+from decimal import Decimal
+from typing import Any
+
+from ..errors import LocalProtocolError
+from ..fields import FieldValue
+
+__all__ = [
+    "LIVE_STATUSES",
+    "TERMINAL_STATUSES",
+    "CancelRequest",
+    "CxlRejReason",
+    "CxlRejResponseTo",
+    "ExecTransType",
+    "ExecType",
+    "Fill",
+    "HandlInst",
+    "InvalidOrder",
+    "MassCancelRequest",
+    "MassCancelRequestType",
+    "NewOrderRequest",
+    "OrdRejReason",
+    "OrdStatus",
+    "OrdType",
+    "Order",
+    "PendingRequest",
+    "ReplaceRequest",
+    "Side",
+    "StatusRequest",
+    "TimeInForce",
+    "to_decimal",
+]
+
+
+class InvalidOrder(LocalProtocolError, ValueError):
+    """An order request that cannot be sent as it stands; the message names the field."""
+
+
+# -- enumerations (wire values from the FIX 4.2 - 5.0 SP2 field dictionaries) -------------
+
+
+class Side(str, enum.Enum):
+    """Side(54)."""
+
+    BUY = "1"
+    SELL = "2"
+    BUY_MINUS = "3"
+    SELL_PLUS = "4"
+    SELL_SHORT = "5"
+    SELL_SHORT_EXEMPT = "6"
+    UNDISCLOSED = "7"
+    CROSS = "8"
+    CROSS_SHORT = "9"
+    CROSS_SHORT_EXEMPT = "A"
+    AS_DEFINED = "B"
+    OPPOSITE = "C"
+    SUBSCRIBE = "D"
+    REDEEM = "E"
+    LEND = "F"
+    BORROW = "G"
+    SELL_UNDISCLOSED = "H"
+
+    @property
+    def is_buy(self) -> bool:
+        """True for the sides that buy (Buy, Buy minus)."""
+        return self in (Side.BUY, Side.BUY_MINUS)
+
+    @property
+    def is_sell(self) -> bool:
+        """True for the sides that sell (Sell, Sell plus, Sell short, Sell short exempt...)."""
+        return self in _SELL_SIDES
+
+
+_SELL_SIDES = frozenset(
+    {Side.SELL, Side.SELL_PLUS, Side.SELL_SHORT, Side.SELL_SHORT_EXEMPT, Side.SELL_UNDISCLOSED}
+)
+
+
+class OrdType(str, enum.Enum):
+    """OrdType(40) (the common values)."""
+
+    MARKET = "1"
+    LIMIT = "2"
+    STOP = "3"
+    STOP_LIMIT = "4"
+    MARKET_ON_CLOSE = "5"
+    WITH_OR_WITHOUT = "6"
+    LIMIT_OR_BETTER = "7"
+    LIMIT_WITH_OR_WITHOUT = "8"
+    ON_BASIS = "9"
+    ON_CLOSE = "A"
+    LIMIT_ON_CLOSE = "B"
+    FOREX_MARKET = "C"
+    PREVIOUSLY_QUOTED = "D"
+    PREVIOUSLY_INDICATED = "E"
+    FOREX_LIMIT = "F"
+    FOREX_SWAP = "G"
+    FOREX_PREVIOUSLY_QUOTED = "H"
+    FUNARI = "I"
+    MARKET_IF_TOUCHED = "J"
+    MARKET_WITH_LEFT_OVER_AS_LIMIT = "K"
+    PEGGED = "P"
+
+    @property
+    def needs_price(self) -> bool:
+        """Price(44) is required: limit and stop-limit style orders."""
+        return self in (
+            OrdType.LIMIT,
+            OrdType.STOP_LIMIT,
+            OrdType.LIMIT_ON_CLOSE,
+            OrdType.LIMIT_OR_BETTER,
+            OrdType.LIMIT_WITH_OR_WITHOUT,
+            OrdType.FOREX_LIMIT,
+        )
+
+    @property
+    def forbids_price(self) -> bool:
+        """Price(44) makes no sense: market and stop (market) orders."""
+        return self in (OrdType.MARKET, OrdType.STOP, OrdType.MARKET_ON_CLOSE)
+
+    @property
+    def needs_stop_px(self) -> bool:
+        """StopPx(99) is required: stop, stop-limit and market-if-touched orders."""
+        return self in (OrdType.STOP, OrdType.STOP_LIMIT, OrdType.MARKET_IF_TOUCHED)
+
+
+class TimeInForce(str, enum.Enum):
+    """TimeInForce(59)."""
+
+    DAY = "0"
+    GOOD_TILL_CANCEL = "1"
+    AT_THE_OPENING = "2"
+    IMMEDIATE_OR_CANCEL = "3"
+    FILL_OR_KILL = "4"
+    GOOD_TILL_CROSSING = "5"
+    GOOD_TILL_DATE = "6"
+    AT_THE_CLOSE = "7"
+    GOOD_THROUGH_CROSSING = "8"
+    AT_CROSSING = "9"
+
+
+class OrdStatus(str, enum.Enum):
+    """OrdStatus(39): the state of an order. Also the states of the order state machine."""
+
+    NEW = "0"
+    PARTIALLY_FILLED = "1"
+    FILLED = "2"
+    DONE_FOR_DAY = "3"
+    CANCELED = "4"
+    REPLACED = "5"  # FIX 4.2/4.3 only; from 4.4 a replace reports the order's real status
+    PENDING_CANCEL = "6"
+    STOPPED = "7"
+    REJECTED = "8"
+    SUSPENDED = "9"
+    PENDING_NEW = "A"
+    CALCULATED = "B"
+    EXPIRED = "C"
+    ACCEPTED_FOR_BIDDING = "D"
+    PENDING_REPLACE = "E"
+
+
+#: States in which an order can still be executed (LeavesQty = OrderQty - CumQty).
+LIVE_STATUSES: frozenset[OrdStatus] = frozenset(
+    {
+        OrdStatus.PENDING_NEW,
+        OrdStatus.NEW,
+        OrdStatus.PARTIALLY_FILLED,
+        OrdStatus.PENDING_CANCEL,
+        OrdStatus.PENDING_REPLACE,
+        OrdStatus.STOPPED,
+        OrdStatus.SUSPENDED,
+        OrdStatus.ACCEPTED_FOR_BIDDING,
+    }
+)
+
+#: States an order never leaves (save for a trade correction or bust on a filled order).
+TERMINAL_STATUSES: frozenset[OrdStatus] = frozenset(
+    {
+        OrdStatus.FILLED,
+        OrdStatus.CANCELED,
+        OrdStatus.REJECTED,
+        OrdStatus.EXPIRED,
+        OrdStatus.REPLACED,
+    }
+)
+
+
+class ExecType(str, enum.Enum):
+    """ExecType(150): what an ExecutionReport reports (OrdStatus says where the order is)."""
+
+    NEW = "0"
+    PARTIAL_FILL = "1"  # FIX 4.2 (4.3+ use TRADE)
+    FILL = "2"  # FIX 4.2 (4.3+ use TRADE)
+    DONE_FOR_DAY = "3"
+    CANCELED = "4"
+    REPLACED = "5"
+    PENDING_CANCEL = "6"
+    STOPPED = "7"
+    REJECTED = "8"
+    SUSPENDED = "9"
+    PENDING_NEW = "A"
+    CALCULATED = "B"
+    EXPIRED = "C"
+    RESTATED = "D"
+    PENDING_REPLACE = "E"
+    TRADE = "F"
+    TRADE_CORRECT = "G"
+    TRADE_CANCEL = "H"
+    ORDER_STATUS = "I"
+    TRADE_IN_A_CLEARING_HOLD = "J"
+    TRADE_RELEASED_TO_CLEARING = "K"
+    TRIGGERED_OR_ACTIVATED_BY_SYSTEM = "L"
+    LOCKED = "M"
+    RELEASED = "N"
+
+
+class ExecTransType(str, enum.Enum):
+    """ExecTransType(20), FIX 4.2 and earlier (dropped in 4.3)."""
+
+    NEW = "0"
+    CANCEL = "1"
+    CORRECT = "2"
+    STATUS = "3"
+
+
+class HandlInst(str, enum.Enum):
+    """HandlInst(21). Required on orders in FIX 4.2 and 4.3."""
+
+    AUTOMATED_PRIVATE = "1"  # automated execution, no broker intervention
+    AUTOMATED_PUBLIC = "2"  # automated execution, intervention OK
+    MANUAL = "3"
+
+
+class CxlRejResponseTo(str, enum.Enum):
+    """CxlRejResponseTo(434): which request an OrderCancelReject answers."""
+
+    ORDER_CANCEL_REQUEST = "1"
+    ORDER_CANCEL_REPLACE_REQUEST = "2"
+
+
+class CxlRejReason(enum.IntEnum):
+    """CxlRejReason(102)."""
+
+    TOO_LATE_TO_CANCEL = 0
+    UNKNOWN_ORDER = 1
+    BROKER_OPTION = 2
+    ALREADY_PENDING = 3
+    UNABLE_TO_PROCESS_MASS_CANCEL = 4
+    ORIG_ORD_MOD_TIME_MISMATCH = 5
+    DUPLICATE_CL_ORD_ID = 6
+    PRICE_EXCEEDS_CURRENT_PRICE = 7
+    PRICE_EXCEEDS_CURRENT_PRICE_BAND = 8
+    INVALID_PRICE_INCREMENT = 18
+    OTHER = 99
+
+
+class OrdRejReason(enum.IntEnum):
+    """OrdRejReason(103) (values 0-8 exist in FIX 4.2; the rest from 4.3 on)."""
+
+    BROKER_OPTION = 0
+    UNKNOWN_SYMBOL = 1
+    EXCHANGE_CLOSED = 2
+    ORDER_EXCEEDS_LIMIT = 3
+    TOO_LATE_TO_ENTER = 4
+    UNKNOWN_ORDER = 5
+    DUPLICATE_ORDER = 6
+    DUPLICATE_OF_VERBAL_ORDER = 7
+    STALE_ORDER = 8
+    TRADE_ALONG_REQUIRED = 9
+    INVALID_INVESTOR_ID = 10
+    UNSUPPORTED_ORDER_CHARACTERISTIC = 11
+    SURVEILLANCE_OPTION = 12
+    INCORRECT_QUANTITY = 13
+    INCORRECT_ALLOCATED_QUANTITY = 14
+    UNKNOWN_ACCOUNT = 15
+    PRICE_EXCEEDS_CURRENT_PRICE_BAND = 16
+    INVALID_PRICE_INCREMENT = 18
+    REFERENCE_PRICE_NOT_AVAILABLE = 19
+    NOTIONAL_VALUE_EXCEEDS_THRESHOLD = 20
+    OTHER = 99
+
+
+class MassCancelRequestType(str, enum.Enum):
+    """MassCancelRequestType(530), FIX 4.3 and later."""
+
+    SECURITY = "1"
+    UNDERLYING_SECURITY = "2"
+    PRODUCT = "3"
+    CFI_CODE = "4"
+    SECURITY_TYPE = "5"
+    TRADING_SESSION = "6"
+    ALL_ORDERS = "7"
+
+
+# -- value checks -----------------------------------------------------------------------------
+
+
+def to_decimal(value: object, name: str) -> Decimal:
+    """``value`` as a finite Decimal; an int is converted, anything else (float!) refused."""
+    if isinstance(value, bool):
+        raise InvalidOrder(f"{name} must be a Decimal, not a bool")
+    if isinstance(value, int):
+        return Decimal(value)
+    if not isinstance(value, Decimal):
+        raise InvalidOrder(
+            f"{name} must be a decimal.Decimal (exact), not {type(value).__name__}"
+            + (" (floats are inexact)" if isinstance(value, float) else "")
+        )
+    if not value.is_finite():
+        raise InvalidOrder(f"{name} must be finite, not {value}")
+    return value
+
+
+def _opt_decimal(value: object, name: str) -> Decimal | None:
+    return None if value is None else to_decimal(value, name)
+
+
+def _positive(value: object, name: str) -> Decimal:
+    d = to_decimal(value, name)
+    if d <= 0:
+        raise InvalidOrder(f"{name} must be positive, not {d}")
+    return d
+
+
+def _opt_positive(value: object, name: str) -> Decimal | None:
+    return None if value is None else _positive(value, name)
+
+
+def _text(value: object, name: str, *, required: bool = False) -> str | None:
+    """A string field value: no SOH, not empty when given."""
+    if value is None:
+        if required:
+            raise InvalidOrder(f"{name} is required")
+        return None
+    if not isinstance(value, str):
+        raise InvalidOrder(f"{name} must be a str, not {type(value).__name__}")
+    if not value:
+        raise InvalidOrder(f"{name} must not be empty")
+    if "\x01" in value:
+        raise InvalidOrder(f"{name} must not contain SOH")
+    return value
+
+
+def _id(value: object, name: str, *, required: bool = True) -> str | None:
+    """An identifier (ClOrdID, OrderID...): printable ASCII, no spaces."""
+    text = _text(value, name, required=required)
+    if text is not None and not (text.isascii() and text.isprintable() and " " not in text):
+        raise InvalidOrder(f"{name} must be printable ASCII without spaces: {text!r}")
+    return text
+
+
+def _enum(cls: type[enum.Enum], value: object, name: str) -> Any:
+    if isinstance(value, cls):
+        return value
+    try:
+        return cls(value)
+    except ValueError:
+        raise InvalidOrder(f"{name}: {value!r} is not a {cls.__name__}") from None
+
+
+def _set(obj: object, name: str, value: object) -> None:
+    object.__setattr__(obj, name, value)
+
+
+def _check_order_terms(obj: Any) -> None:
+    """Checks shared by new orders and replace requests (types already normalised)."""
+    ord_type: OrdType = obj.ord_type
+    if ord_type.needs_price and obj.price is None:
+        raise InvalidOrder(f"Price(44) is required for OrdType {ord_type.name}")
+    if ord_type.forbids_price and obj.price is not None:
+        raise InvalidOrder(f"Price(44) must not be given for OrdType {ord_type.name}")
+    if ord_type.needs_stop_px and obj.stop_px is None:
+        raise InvalidOrder(f"StopPx(99) is required for OrdType {ord_type.name}")
+    if not ord_type.needs_stop_px and obj.stop_px is not None:
+        raise InvalidOrder(f"StopPx(99) must not be given for OrdType {ord_type.name}")
+    tif: TimeInForce = obj.time_in_force
+    if tif is TimeInForce.GOOD_TILL_DATE:
+        if obj.expire_time is None and obj.expire_date is None:
+            raise InvalidOrder("TimeInForce GTD needs ExpireTime(126) or ExpireDate(432)")
+        if obj.expire_time is not None and obj.expire_date is not None:
+            raise InvalidOrder("give ExpireTime(126) or ExpireDate(432), not both")
+    elif obj.expire_time is not None or obj.expire_date is not None:
+        raise InvalidOrder(f"ExpireTime/ExpireDate only go with TimeInForce GTD, not {tif.name}")
+    if obj.expire_time is not None and (
+        isinstance(obj.expire_time, bool) or not isinstance(obj.expire_time, (int, float))
+    ):
+        raise InvalidOrder("expire_time must be UTC epoch seconds (int or float)")
+    if obj.expire_date is not None and (
+        not isinstance(obj.expire_date, _dt.date) or isinstance(obj.expire_date, _dt.datetime)
+    ):
+        raise InvalidOrder("expire_date must be a datetime.date")
+    if obj.min_qty is not None and obj.min_qty > obj.quantity:
+        raise InvalidOrder(f"MinQty(110) {obj.min_qty} exceeds OrderQty(38) {obj.quantity}")
+    if obj.max_floor is not None and obj.max_floor > obj.quantity:
+        raise InvalidOrder(f"MaxFloor(111) {obj.max_floor} exceeds OrderQty(38) {obj.quantity}")
+    if obj.exec_inst is not None:
+        _text(obj.exec_inst, "ExecInst(18)")
+    _check_extra(obj.extra_fields)
+
+
+def _check_extra(extra: tuple[tuple[int, FieldValue], ...]) -> None:
+    for item in extra:
+        if not (isinstance(item, tuple) and len(item) == 2 and isinstance(item[0], int)):
+            raise InvalidOrder(f"extra_fields items must be (tag, value) pairs, not {item!r}")
+        if item[0] in _MANAGED_TAGS:
+            raise InvalidOrder(f"tag {item[0]} is set by the builder; use the request's field")
+        if isinstance(item[1], float):
+            raise InvalidOrder(f"extra field {item[0]}: floats are refused (inexact)")
+
+
+#: Tags the builders write from request fields (and so refuse in ``extra_fields``).
+_MANAGED_TAGS = frozenset(
+    {8, 9, 10, 35, 1, 11, 18, 21, 37, 38, 40, 41, 44, 54, 55, 59, 60, 99, 110, 111, 126, 432, 530}
+)
+
+
+# -- requests -------------------------------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class NewOrderRequest:
+    """A NewOrderSingle (35=D) to send.
+
+    ``cl_ord_id`` may be left None: :meth:`OrderRegistry.new_order` assigns one.
+    ``expire_time`` (ExpireTime 126, UTC epoch seconds) or ``expire_date``
+    (ExpireDate 432) go with TimeInForce GTD only. ``handl_inst`` defaults, where
+    the version requires HandlInst(21) (4.2, 4.3), to automated-private ("1").
+    ``extra_fields`` are appended as given (tag, value), e.g. venue-specific tags.
+    """
+
+    symbol: str
+    side: Side
+    quantity: Decimal
+    ord_type: OrdType = OrdType.LIMIT
+    price: Decimal | None = None
+    stop_px: Decimal | None = None
+    time_in_force: TimeInForce = TimeInForce.DAY
+    cl_ord_id: str | None = None
+    account: str | None = None
+    handl_inst: HandlInst | None = None
+    exec_inst: str | None = None
+    min_qty: Decimal | None = None
+    max_floor: Decimal | None = None
+    expire_time: float | None = None
+    expire_date: _dt.date | None = None
+    currency: str | None = None
+    security_id: str | None = None
+    security_id_source: str | None = None
+    ex_destination: str | None = None
+    text: str | None = None
+    extra_fields: tuple[tuple[int, FieldValue], ...] = ()
+
+    def __post_init__(self) -> None:
+        _set(self, "symbol", _text(self.symbol, "Symbol(55)", required=True))
+        _set(self, "side", _enum(Side, self.side, "Side(54)"))
+        _set(self, "quantity", _positive(self.quantity, "OrderQty(38)"))
+        _set(self, "ord_type", _enum(OrdType, self.ord_type, "OrdType(40)"))
+        _set(self, "price", _opt_decimal(self.price, "Price(44)"))
+        _set(self, "stop_px", _opt_decimal(self.stop_px, "StopPx(99)"))
+        _set(self, "time_in_force", _enum(TimeInForce, self.time_in_force, "TimeInForce(59)"))
+        _set(self, "cl_ord_id", _id(self.cl_ord_id, "ClOrdID(11)", required=False))
+        _set(self, "account", _text(self.account, "Account(1)"))
+        if self.handl_inst is not None:
+            _set(self, "handl_inst", _enum(HandlInst, self.handl_inst, "HandlInst(21)"))
+        _set(self, "min_qty", _opt_positive(self.min_qty, "MinQty(110)"))
+        _set(self, "max_floor", _opt_positive(self.max_floor, "MaxFloor(111)"))
+        for name, label in (
+            ("currency", "Currency(15)"),
+            ("security_id", "SecurityID(48)"),
+            ("security_id_source", "SecurityIDSource(22)"),
+            ("ex_destination", "ExDestination(100)"),
+            ("text", "Text(58)"),
+        ):
+            _set(self, name, _text(getattr(self, name), label))
+        _set(self, "extra_fields", tuple(self.extra_fields))
+        _check_order_terms(self)
+
+    def with_cl_ord_id(self, cl_ord_id: str) -> NewOrderRequest:
+        """A copy carrying ``cl_ord_id``."""
+        return dataclasses.replace(self, cl_ord_id=cl_ord_id)
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class CancelRequest:
+    """An OrderCancelRequest (35=F): cancel the order last known as ``orig_cl_ord_id``."""
+
+    cl_ord_id: str
+    orig_cl_ord_id: str
+    symbol: str
+    side: Side
+    quantity: Decimal | None = None
+    order_id: str | None = None
+    account: str | None = None
+    text: str | None = None
+
+    def __post_init__(self) -> None:
+        _id(self.cl_ord_id, "ClOrdID(11)")
+        _id(self.orig_cl_ord_id, "OrigClOrdID(41)")
+        if self.cl_ord_id == self.orig_cl_ord_id:
+            raise InvalidOrder("ClOrdID(11) of a cancel must differ from OrigClOrdID(41)")
+        _set(self, "symbol", _text(self.symbol, "Symbol(55)", required=True))
+        _set(self, "side", _enum(Side, self.side, "Side(54)"))
+        _set(self, "quantity", _opt_positive(self.quantity, "OrderQty(38)"))
+        _id(self.order_id, "OrderID(37)", required=False)
+        _text(self.account, "Account(1)")
+        _text(self.text, "Text(58)")
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class ReplaceRequest:
+    """An OrderCancelReplaceRequest (35=G): the order's full new terms.
+
+    FIX requires every term to be restated, changed or not (FIX 4.4 Vol. 4,
+    "Order Cancel/Replace Request"): :meth:`OrderRegistry.replace` fills the
+    unchanged ones from the order.
+    """
+
+    cl_ord_id: str
+    orig_cl_ord_id: str
+    symbol: str
+    side: Side
+    quantity: Decimal
+    ord_type: OrdType = OrdType.LIMIT
+    price: Decimal | None = None
+    stop_px: Decimal | None = None
+    time_in_force: TimeInForce = TimeInForce.DAY
+    order_id: str | None = None
+    account: str | None = None
+    handl_inst: HandlInst | None = None
+    exec_inst: str | None = None
+    min_qty: Decimal | None = None
+    max_floor: Decimal | None = None
+    expire_time: float | None = None
+    expire_date: _dt.date | None = None
+    text: str | None = None
+    extra_fields: tuple[tuple[int, FieldValue], ...] = ()
+
+    def __post_init__(self) -> None:
+        _id(self.cl_ord_id, "ClOrdID(11)")
+        _id(self.orig_cl_ord_id, "OrigClOrdID(41)")
+        if self.cl_ord_id == self.orig_cl_ord_id:
+            raise InvalidOrder("ClOrdID(11) of a replace must differ from OrigClOrdID(41)")
+        _set(self, "symbol", _text(self.symbol, "Symbol(55)", required=True))
+        _set(self, "side", _enum(Side, self.side, "Side(54)"))
+        _set(self, "quantity", _positive(self.quantity, "OrderQty(38)"))
+        _set(self, "ord_type", _enum(OrdType, self.ord_type, "OrdType(40)"))
+        _set(self, "price", _opt_decimal(self.price, "Price(44)"))
+        _set(self, "stop_px", _opt_decimal(self.stop_px, "StopPx(99)"))
+        _set(self, "time_in_force", _enum(TimeInForce, self.time_in_force, "TimeInForce(59)"))
+        _id(self.order_id, "OrderID(37)", required=False)
+        _text(self.account, "Account(1)")
+        if self.handl_inst is not None:
+            _set(self, "handl_inst", _enum(HandlInst, self.handl_inst, "HandlInst(21)"))
+        _set(self, "min_qty", _opt_positive(self.min_qty, "MinQty(110)"))
+        _set(self, "max_floor", _opt_positive(self.max_floor, "MaxFloor(111)"))
+        _text(self.text, "Text(58)")
+        _set(self, "extra_fields", tuple(self.extra_fields))
+        _check_order_terms(self)
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class StatusRequest:
+    """An OrderStatusRequest (35=H)."""
+
+    cl_ord_id: str
+    symbol: str
+    side: Side
+    order_id: str | None = None
+
+    def __post_init__(self) -> None:
+        _id(self.cl_ord_id, "ClOrdID(11)")
+        _set(self, "symbol", _text(self.symbol, "Symbol(55)", required=True))
+        _set(self, "side", _enum(Side, self.side, "Side(54)"))
+        _id(self.order_id, "OrderID(37)", required=False)
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class MassCancelRequest:
+    """An OrderMassCancelRequest (35=q), FIX 4.3 and later.
+
+    ``request_type`` SECURITY needs ``symbol``; ALL_ORDERS takes none. ``side``
+    optionally limits the cancel to one side.
+    """
+
+    cl_ord_id: str
+    request_type: MassCancelRequestType = MassCancelRequestType.ALL_ORDERS
+    symbol: str | None = None
+    side: Side | None = None
+    trading_session_id: str | None = None
+    account: str | None = None
+    text: str | None = None
+
+    def __post_init__(self) -> None:
+        _id(self.cl_ord_id, "ClOrdID(11)")
+        _set(
+            self,
+            "request_type",
+            _enum(MassCancelRequestType, self.request_type, "MassCancelRequestType(530)"),
+        )
+        _text(self.symbol, "Symbol(55)")
+        if self.side is not None:
+            _set(self, "side", _enum(Side, self.side, "Side(54)"))
+        _text(self.trading_session_id, "TradingSessionID(336)")
+        _text(self.account, "Account(1)")
+        _text(self.text, "Text(58)")
+        rt = self.request_type
+        if rt is MassCancelRequestType.SECURITY and self.symbol is None:
+            raise InvalidOrder("MassCancelRequestType SECURITY needs Symbol(55)")
+        if rt is MassCancelRequestType.TRADING_SESSION and self.trading_session_id is None:
+            raise InvalidOrder("MassCancelRequestType TRADING_SESSION needs TradingSessionID(336)")
+        if rt is MassCancelRequestType.ALL_ORDERS and self.symbol is not None:
+            raise InvalidOrder("MassCancelRequestType ALL_ORDERS takes no Symbol(55)")
+
+
+# -- the order record -------------------------------------------------------------------------
+
+
+@dataclasses.dataclass(slots=True)
+class Fill:
+    """One execution on an order: ExecID(17), LastQty(32), LastPx(31)."""
+
+    exec_id: str
+    quantity: Decimal
+    price: Decimal
+    time: float  # when it was applied (the caller's ``now``)
+    transact_time: str | None = None  # TransactTime(60) as reported, if any
+    corrected_by: str | None = None  # ExecID of the last trade correction applied to it
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-safe form."""
+        return {
+            "exec_id": self.exec_id,
+            "quantity": str(self.quantity),
+            "price": str(self.price),
+            "time": self.time,
+            "transact_time": self.transact_time,
+            "corrected_by": self.corrected_by,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Fill:
+        """Inverse of :meth:`to_dict`."""
+        return cls(
+            exec_id=str(data["exec_id"]),
+            quantity=Decimal(data["quantity"]),
+            price=Decimal(data["price"]),
+            time=float(data["time"]),
+            transact_time=data.get("transact_time"),
+            corrected_by=data.get("corrected_by"),
+        )
+
+
+@dataclasses.dataclass(slots=True)
+class PendingRequest:
+    """A cancel or replace we sent that the counterparty has not settled yet.
+
+    ``acknowledged`` turns True when a PendingCancel/PendingReplace report for it
+    arrives; the request leaves the order when it is done (Canceled / Replaced) or
+    rejected (OrderCancelReject).
+    """
+
+    kind: str  # "cancel" or "replace"
+    cl_ord_id: str
+    orig_cl_ord_id: str
+    sent_at: float
+    acknowledged: bool = False
+    quantity: Decimal | None = None
+    price: Decimal | None = None
+    stop_px: Decimal | None = None
+    ord_type: OrdType | None = None
+    time_in_force: TimeInForce | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-safe form."""
+        return {
+            "kind": self.kind,
+            "cl_ord_id": self.cl_ord_id,
+            "orig_cl_ord_id": self.orig_cl_ord_id,
+            "sent_at": self.sent_at,
+            "acknowledged": self.acknowledged,
+            "quantity": _s(self.quantity),
+            "price": _s(self.price),
+            "stop_px": _s(self.stop_px),
+            "ord_type": None if self.ord_type is None else self.ord_type.value,
+            "time_in_force": None if self.time_in_force is None else self.time_in_force.value,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> PendingRequest:
+        """Inverse of :meth:`to_dict`."""
+        return cls(
+            kind=str(data["kind"]),
+            cl_ord_id=str(data["cl_ord_id"]),
+            orig_cl_ord_id=str(data["orig_cl_ord_id"]),
+            sent_at=float(data["sent_at"]),
+            acknowledged=bool(data["acknowledged"]),
+            quantity=_d(data.get("quantity")),
+            price=_d(data.get("price")),
+            stop_px=_d(data.get("stop_px")),
+            ord_type=None if data.get("ord_type") is None else OrdType(data["ord_type"]),
+            time_in_force=(
+                None if data.get("time_in_force") is None else TimeInForce(data["time_in_force"])
+            ),
+        )
+
+
+def _s(value: Decimal | None) -> str | None:
+    return None if value is None else str(value)
+
+
+def _d(value: str | None) -> Decimal | None:
+    return None if value is None else Decimal(value)
+
+
+@dataclasses.dataclass(slots=True, eq=False)
+class Order:
+    """Client-side view of one order, across its cancel/replace chain.
+
+    ``cl_ord_id`` is the ClOrdID of the order's current (last accepted) version;
+    ``chain`` every ClOrdID it has had, oldest first. ``status`` is OrdStatus as
+    this side understands it (see :mod:`fixengine.orders.state`); ``base_status``
+    the status beneath a pending cancel/replace. ``fills`` are the executions in
+    the order they were applied. ``aliases`` are the ClOrdIDs of the cancel and
+    replace requests sent for it (the order answers to them too).
+    Quantities are exact Decimals.
+    """
+
+    cl_ord_id: str
+    symbol: str
+    side: Side
+    quantity: Decimal
+    ord_type: OrdType
+    price: Decimal | None
+    stop_px: Decimal | None
+    time_in_force: TimeInForce
+    created_at: float
+    account: str | None = None
+    handl_inst: HandlInst | None = None
+    exec_inst: str | None = None
+    min_qty: Decimal | None = None
+    max_floor: Decimal | None = None
+    expire_time: float | None = None
+    expire_date: _dt.date | None = None
+    order_id: str | None = None
+    chain: list[str] = dataclasses.field(default_factory=list)
+    base_status: OrdStatus = OrdStatus.PENDING_NEW
+    pending: list[PendingRequest] = dataclasses.field(default_factory=list)
+    fills: list[Fill] = dataclasses.field(default_factory=list)
+    exec_ids: set[str] = dataclasses.field(default_factory=set)
+    rejected_requests: list[str] = dataclasses.field(default_factory=list)
+    aliases: list[str] = dataclasses.field(default_factory=list)
+    updated_at: float = 0.0
+    text: str | None = None
+    ord_rej_reason: int | None = None
+    last_reported_status: OrdStatus | None = None
+    anomaly_count: int = 0
+
+    def __post_init__(self) -> None:
+        if not self.chain:
+            self.chain = [self.cl_ord_id]
+        if not self.updated_at:
+            self.updated_at = self.created_at
+
+    # -- derived state ---------------------------------------------------------------------
+    @property
+    def status(self) -> OrdStatus:
+        """OrdStatus(39) by the FIX precedence rule: a settled state beats a pending one.
+
+        A live order with an acknowledged pending cancel is PENDING_CANCEL, with an
+        acknowledged pending replace PENDING_REPLACE (FIX 4.4 Vol. 1, OrdStatus
+        precedence: Pending Cancel over Pending Replace over the order's own state).
+        """
+        base = self.base_status
+        if base in TERMINAL_STATUSES:
+            return base
+        kinds = {p.kind for p in self.pending if p.acknowledged}
+        if "cancel" in kinds:
+            return OrdStatus.PENDING_CANCEL
+        if "replace" in kinds:
+            return OrdStatus.PENDING_REPLACE
+        return base
+
+    @property
+    def orig_cl_ord_id(self) -> str | None:
+        """The ClOrdID before the current one (None for an order never replaced)."""
+        return self.chain[-2] if len(self.chain) > 1 else None
+
+    @property
+    def cum_qty(self) -> Decimal:
+        """CumQty(14), summed from the fills."""
+        total = Decimal(0)
+        for fill in self.fills:
+            total += fill.quantity
+        return total
+
+    @property
+    def notional(self) -> Decimal:
+        """Sum of LastQty x LastPx over the fills (exact)."""
+        total = Decimal(0)
+        for fill in self.fills:
+            total += fill.quantity * fill.price
+        return total
+
+    @property
+    def avg_px(self) -> Decimal:
+        """AvgPx(6): notional / CumQty, or 0 before the first fill."""
+        cum = self.cum_qty
+        return self.notional / cum if cum else Decimal(0)
+
+    @property
+    def is_live(self) -> bool:
+        """The order can still execute (LeavesQty = OrderQty - CumQty)."""
+        return self.status in LIVE_STATUSES
+
+    @property
+    def is_done(self) -> bool:
+        """Filled, canceled, rejected or expired: nothing more will happen to it."""
+        return self.base_status in TERMINAL_STATUSES
+
+    @property
+    def leaves_qty(self) -> Decimal:
+        """LeavesQty(151): OrderQty - CumQty while live, else 0."""
+        if not self.is_live:
+            return Decimal(0)
+        return max(self.quantity - self.cum_qty, Decimal(0))
+
+    def pending_request(self, cl_ord_id: str) -> PendingRequest | None:
+        """The pending cancel/replace sent with ``cl_ord_id``, if any."""
+        for p in self.pending:
+            if p.cl_ord_id == cl_ord_id:
+                return p
+        return None
+
+    # -- persistence -------------------------------------------------------------------------
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-safe form (Decimals as strings, enums as FIX values)."""
+        return {
+            "cl_ord_id": self.cl_ord_id,
+            "symbol": self.symbol,
+            "side": self.side.value,
+            "quantity": str(self.quantity),
+            "ord_type": self.ord_type.value,
+            "price": _s(self.price),
+            "stop_px": _s(self.stop_px),
+            "time_in_force": self.time_in_force.value,
+            "created_at": self.created_at,
+            "account": self.account,
+            "handl_inst": None if self.handl_inst is None else self.handl_inst.value,
+            "exec_inst": self.exec_inst,
+            "min_qty": _s(self.min_qty),
+            "max_floor": _s(self.max_floor),
+            "expire_time": self.expire_time,
+            "expire_date": None if self.expire_date is None else self.expire_date.isoformat(),
+            "order_id": self.order_id,
+            "chain": list(self.chain),
+            "base_status": self.base_status.value,
+            "pending": [p.to_dict() for p in self.pending],
+            "fills": [f.to_dict() for f in self.fills],
+            "exec_ids": sorted(self.exec_ids),
+            "rejected_requests": list(self.rejected_requests),
+            "aliases": list(self.aliases),
+            "updated_at": self.updated_at,
+            "text": self.text,
+            "ord_rej_reason": self.ord_rej_reason,
+            "last_reported_status": (
+                None if self.last_reported_status is None else self.last_reported_status.value
+            ),
+            "anomaly_count": self.anomaly_count,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Order:
+        """Inverse of :meth:`to_dict`; raises ValueError/KeyError on a malformed record."""
+        last = data.get("last_reported_status")
+        return cls(
+            cl_ord_id=str(data["cl_ord_id"]),
+            symbol=str(data["symbol"]),
+            side=Side(data["side"]),
+            quantity=Decimal(data["quantity"]),
+            ord_type=OrdType(data["ord_type"]),
+            price=_d(data.get("price")),
+            stop_px=_d(data.get("stop_px")),
+            time_in_force=TimeInForce(data["time_in_force"]),
+            created_at=float(data["created_at"]),
+            account=data.get("account"),
+            handl_inst=None if data.get("handl_inst") is None else HandlInst(data["handl_inst"]),
+            exec_inst=data.get("exec_inst"),
+            min_qty=_d(data.get("min_qty")),
+            max_floor=_d(data.get("max_floor")),
+            expire_time=None if data.get("expire_time") is None else float(data["expire_time"]),
+            expire_date=(
+                None
+                if data.get("expire_date") is None
+                else _dt.date.fromisoformat(data["expire_date"])
+            ),
+            order_id=data.get("order_id"),
+            chain=[str(c) for c in data["chain"]],
+            base_status=OrdStatus(data["base_status"]),
+            pending=[PendingRequest.from_dict(p) for p in data.get("pending", [])],
+            fills=[Fill.from_dict(f) for f in data.get("fills", [])],
+            exec_ids={str(e) for e in data.get("exec_ids", [])},
+            rejected_requests=[str(r) for r in data.get("rejected_requests", [])],
+            aliases=[str(r) for r in data.get("aliases", [])],
+            updated_at=float(data.get("updated_at", data["created_at"])),
+            text=data.get("text"),
+            ord_rej_reason=data.get("ord_rej_reason"),
+            last_reported_status=None if last is None else OrdStatus(last),
+            anomaly_count=int(data.get("anomaly_count", 0)),
+        )
+
+    def __repr__(self) -> str:
+        return (
+            f"Order({self.cl_ord_id!r}, {self.side.name} {self.quantity} {self.symbol}"
+            f" @ {self.price}, {self.status.name}, cum={self.cum_qty})"
+        )
