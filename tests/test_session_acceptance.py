@@ -9,6 +9,7 @@ scripts or the runner are not beside the repository.
 from __future__ import annotations
 
 import re
+import select
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -38,6 +39,8 @@ def sim_port() -> Iterator[int]:
     )
     try:
         assert proc.stdout is not None
+        ready, _, _ = select.select([proc.stdout], [], [], 60)
+        assert ready, "sim did not start within 60 s"
         line = proc.stdout.readline()
         match = re.search(r"port\(s\) \[(\d+)\]", line)
         assert match, f"sim did not start: {line!r}"
