@@ -476,6 +476,16 @@ def test_status_report_changes_nothing(version: str) -> None:
     assert reg[cl].cum_qty == D(10)
 
 
+def test_cancel_reject_saying_new_stands_for_a_lost_acknowledgement() -> None:
+    reg, cl = placed()
+    cxl = reg.cancel(cl, 2.0)
+    u = reg.apply(
+        CancelReject(cxl.cl_ord_id, S.NEW, CxlRejResponseTo.ORDER_CANCEL_REQUEST, order_id="O1"),
+        3.0,
+    )
+    assert u.status is S.NEW and not u.anomalies and reg[cl].order_id == "O1"
+
+
 def test_status_report_disagreeing_with_the_order_is_an_anomaly() -> None:
     reg, cl = placed()
     v = Venue(reg, cl)
@@ -749,14 +759,19 @@ def _apply_event(reg: OrderRegistry, order: Order, event: ExecEvent) -> OrderUpd
     )  # type: ignore[arg-type]
 
 
-def _expected(order_before_qty: D, cum_after: D, nxt: OrdStatus | Next, base: OrdStatus) -> S:
+def _expected(
+    qty: D, cum_after: D, nxt: OrdStatus | Next, base: OrdStatus, event: ExecEvent
+) -> OrdStatus:
+    by_qty = S.FILLED if cum_after >= qty else S.PARTIALLY_FILLED if cum_after else S.NEW
     if isinstance(nxt, OrdStatus):
         return nxt
     if nxt is Next.KEEP:
         return base
     if nxt is Next.REPORTED:
         return S.PENDING_NEW  # the restatement in _apply_event reports PendingNew
-    return S.FILLED if cum_after >= order_before_qty else S.PARTIALLY_FILLED if cum_after else S.NEW
+    if nxt is Next.CONFIRMED:  # status reports in _apply_event say New; cancel rejects nothing
+        return by_qty if event is ExecEvent.STATUS else base
+    return by_qty
 
 
 @pytest.mark.parametrize("event", list(ExecEvent), ids=lambda e: e.name)
@@ -772,7 +787,7 @@ def test_every_state_and_event_pair_follows_the_table(base: OrdStatus, event: Ex
             assert order.base_status is base
     else:
         assert not kinds(u) & table_kinds
-        expected = _expected(order.quantity, order.cum_qty, nxt, base)
+        expected = _expected(order.quantity, order.cum_qty, nxt, base, event)
         assert order.base_status is expected
     # the invariant holds whatever happened
     if order.is_live:

@@ -130,6 +130,7 @@ class Next(enum.Enum):
     KEEP = "keep"  # unchanged
     BY_QTY = "by quantity"  # New, PartiallyFilled or Filled as CumQty says
     REPORTED = "reported"  # the OrdStatus the report carries (restatements)
+    CONFIRMED = "confirmed"  # BY_QTY if the report shows the order accepted, else KEEP
 
 
 class AnomalyKind(enum.Enum):
@@ -227,8 +228,11 @@ _ROWS: tuple[tuple[ExecEvent, tuple[OrdStatus, ...], OrdStatus | Next], ...] = (
     (E.CANCELED, _WORKING, S.CANCELED),
     (E.REPLACED, (S.PENDING_NEW, S.NEW, S.PARTIALLY_FILLED, S.ACCEPTED_FOR_BIDDING), Next.BY_QTY),
     (E.REPLACED, (S.STOPPED, S.SUSPENDED, S.DONE_FOR_DAY), Next.KEEP),
-    (E.CANCEL_REJECTED, _ALL_BASE, Next.KEEP),
-    (E.REPLACE_REJECTED, _ALL_BASE, Next.KEEP),
+    # a cancel reject or status report saying New answers for a lost acknowledgement
+    (E.CANCEL_REJECTED, (S.PENDING_NEW,), Next.CONFIRMED),
+    (E.CANCEL_REJECTED, _ALL_BASE[1:], Next.KEEP),
+    (E.REPLACE_REJECTED, (S.PENDING_NEW,), Next.CONFIRMED),
+    (E.REPLACE_REJECTED, _ALL_BASE[1:], Next.KEEP),
     # the venue's own actions
     (E.REJECTED, (S.PENDING_NEW,), S.REJECTED),
     (E.EXPIRED, _WORKING, S.EXPIRED),
@@ -239,7 +243,8 @@ _ROWS: tuple[tuple[ExecEvent, tuple[OrdStatus, ...], OrdStatus | Next], ...] = (
     (E.RESTATED, _WORKING, Next.REPORTED),
     (E.CALCULATED, (S.PARTIALLY_FILLED, S.FILLED, S.DONE_FOR_DAY), S.CALCULATED),
     (E.TRIGGERED, (S.PENDING_NEW, S.NEW, S.STOPPED, S.SUSPENDED), Next.BY_QTY),
-    (E.STATUS, _ALL_BASE, Next.KEEP),
+    (E.STATUS, (S.PENDING_NEW,), Next.CONFIRMED),
+    (E.STATUS, _ALL_BASE[1:], Next.KEEP),
 )  # fmt: skip
 
 #: (base status, event) -> next base status. Anything else is an anomaly.
@@ -315,6 +320,26 @@ def _by_qty(order: Order) -> OrdStatus:
     if cum >= order.quantity:
         return S.FILLED
     return S.PARTIALLY_FILLED if cum > 0 else S.NEW
+
+
+_ACCEPTED_STATUSES = frozenset(
+    {S.NEW, S.PARTIALLY_FILLED, S.FILLED, S.PENDING_CANCEL, S.PENDING_REPLACE}
+)
+
+
+def _next_base(order: Order, nxt: OrdStatus | Next, reported: OrdStatus | None) -> OrdStatus:
+    """The base status a table entry leads to for this order and report."""
+    if isinstance(nxt, OrdStatus):
+        return nxt
+    if nxt is Next.BY_QTY:
+        return _by_qty(order)
+    if nxt is Next.REPORTED:
+        if reported in _BASE_STATUSES and reported not in _QTY_STATUSES:
+            return reported
+        return _by_qty(order)
+    if nxt is Next.CONFIRMED and reported in _ACCEPTED_STATUSES:
+        return _by_qty(order)
+    return order.base_status
 
 
 def _find_fill(order: Order, exec_id: str | None) -> Fill | None:
@@ -549,16 +574,8 @@ def apply_execution_report(order: Order, report: ExecutionReport, now: float) ->
         if report.price is not None:
             order.price = report.price
 
-    if nxt is Next.BY_QTY:
-        order.base_status = _by_qty(order)
-    elif nxt is Next.REPORTED:
-        reported = report.ord_status
-        if reported in _BASE_STATUSES and reported not in _QTY_STATUSES:
-            order.base_status = reported
-        else:
-            order.base_status = _by_qty(order)
-    elif isinstance(nxt, OrdStatus):
-        order.base_status = nxt
+    if nxt is not None:
+        order.base_status = _next_base(order, nxt, report.ord_status)
     # (a fill outside the table is counted above; the status stays, the anomaly says why)
     if order.base_status in _ACTIVE and order.cum_qty >= order.quantity:
         # whatever the path (a fill while suspended, a restated smaller quantity), an order
@@ -601,6 +618,8 @@ def apply_cancel_reject(order: Order, reject: CancelReject, now: float) -> Order
             f"{event.value} for ClOrdID {reject.cl_ord_id!r}, which was a {req.kind} request",
         )
     _settle_request(order, reject.cl_ord_id, event.value, ch)
+    nxt = TRANSITIONS[(order.base_status, event)]
+    order.base_status = _next_base(order, nxt, reject.ord_status)
     if reject.order_id not in (None, "NONE") and order.order_id is None:
         order.order_id = reject.order_id
     if reject.ord_status is not None:
