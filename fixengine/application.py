@@ -511,7 +511,12 @@ class SessionHandle(SessionListener):
             except asyncio.CancelledError:
                 raise
             except Exception:
-                logger.exception("%s: application callback failed on %r", self.session_id, event)
+                # not the event's repr: it shows the whole message, a Logon's Password too
+                what = type(event).__name__
+                msg = getattr(event, "message", None)
+                if isinstance(msg, Message):
+                    what += f" (MsgType {msg.get_str(35)}, MsgSeqNum {msg.get_str(34)})"
+                logger.exception("%s: application callback failed on %s", self.session_id, what)
 
     async def _call(self, app: Application, event: Event) -> None:
         name = type(event).__name__

@@ -30,7 +30,7 @@ Usage::
     python tests/e2e_peer.py --settings peer.cfg --record peer.jsonl --origin I \\
         [--count N] [--interval S] [--burst B --pause S] [--no-send] \\
         [--wait-logon | --wait-connected] [--expect-password-env VAR] [--logon-delay S] \\
-        [--app-delay S]
+        [--app-delay S] [--fail-admin]
 """
 
 from __future__ import annotations
@@ -123,9 +123,10 @@ def stream_number(msg: Message) -> int | None:
 class PeerApp(Application):
     """Records what the application sees; optionally slow to consume messages."""
 
-    def __init__(self, rec: Recorder, app_delay: float) -> None:
+    def __init__(self, rec: Recorder, app_delay: float, fail_admin: bool = False) -> None:
         self.rec = rec
         self.app_delay = app_delay
+        self.fail_admin = fail_admin
 
     async def on_logon(self, session: SessionHandle) -> None:
         self.rec.write(
@@ -153,6 +154,8 @@ class PeerApp(Application):
         self.rec.write(
             "admin", type=(message.msg_type or b"").decode(), seq=message.get_int(34), **fields
         )
+        if self.fail_admin:
+            raise RuntimeError("on_admin_message failed (as asked by --fail-admin)")
 
     def on_disconnect(self, session: SessionHandle, reason: str) -> None:
         self.rec.write("disconnect", reason=reason)
@@ -224,7 +227,7 @@ async def main_async(args: argparse.Namespace) -> int:
         authenticator = _authenticator(args.expect_password_env, args.logon_delay)
     engine = Engine.from_settings(
         args.settings,
-        PeerApp(rec, args.app_delay),
+        PeerApp(rec, args.app_delay, args.fail_admin),
         authenticator=authenticator,
         initiator_options=InitiatorOptions(
             connect_timeout=2.0, reconnect_interval=0.2, max_reconnect_interval=1.0, jitter=0.2
@@ -683,6 +686,9 @@ def main(argv: list[str] | None = None) -> int:
         "--wait-connected", action="store_true", help="start the stream once connected"
     )
     parser.add_argument("--app-delay", type=float, default=0.0, help="seconds per on_message")
+    parser.add_argument(
+        "--fail-admin", action="store_true", help="on_admin_message raises (after recording)"
+    )
     parser.add_argument(
         "--logon-delay", type=float, default=0.0, help="acceptor: block before answering a Logon"
     )

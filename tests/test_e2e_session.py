@@ -423,6 +423,35 @@ def test_password_from_the_environment_logs_on_and_never_reaches_a_log(
     assert _files_containing(tmp_path, password.encode()) == []
 
 
+def test_password_stays_out_of_the_logs_when_an_application_callback_fails(
+    group: PeerGroup, tmp_path: Path
+) -> None:
+    # on_admin_message raises on every session message, the acceptor's Logon included:
+    # the engine logs the failure (stderr) and carries on
+    password = f"pw-{secrets.token_hex(8)}"
+    pair = peer_pair(
+        group,
+        ini_args=["--count", "2", "--fail-admin"],
+        acc_args=["--count", "2", "--fail-admin", "--expect-password-env", "E2E_EXPECTED"],
+        ini_extra={"Username": "e2e-user", "Password": "${env:E2E_FIX_PASSWORD}"},
+        ini_env={"E2E_FIX_PASSWORD": password},
+        acc_env={"E2E_EXPECTED": password},
+    )
+    ini, acc = pair.ini, pair.acc
+    acc.start()
+    ini.start()
+    wait_until(
+        lambda: len(ini.received()) == 2 and len(acc.received()) == 2,
+        TIMEOUT,
+        "two messages each way",
+        [ini, acc],
+    )
+    assert ini.terminate() == 0
+    assert acc.terminate() == 0
+    assert "application callback failed" in acc.outputs[-1].read_text()
+    assert _files_containing(tmp_path, password.encode()) == []
+
+
 def test_wrong_password_is_refused_with_a_logout_text_and_a_disconnect(
     group: PeerGroup, tmp_path: Path
 ) -> None:
