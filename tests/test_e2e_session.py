@@ -8,6 +8,7 @@ their message stores and message logs after they exited.
 
 from __future__ import annotations
 
+import re
 import secrets
 import selectors
 import socket
@@ -21,6 +22,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 from e2e_peer import (
+    Peer,
     PeerGroup,
     free_port,
     message_log,
@@ -104,6 +106,13 @@ def test_sequence_numbers_continue_after_a_clean_restart(group: PeerGroup) -> No
 
 
 # -- 2. acceptor restarted mid-stream ---------------------------------------------------------
+def _backoff(peer: Peer) -> list[float]:
+    """Reconnect delays the initiator logged after its first established connection ended."""
+    text = peer.outputs[-1].read_text()
+    _, ended, after = text.partition("ended (session)")
+    return [float(d) for d in re.findall(r"reconnecting in ([0-9.]+)s", after)] if ended else []
+
+
 def test_stream_continues_exactly_once_when_the_acceptor_restarts_mid_stream(
     group: PeerGroup,
 ) -> None:
@@ -123,6 +132,8 @@ def test_stream_continues_exactly_once_when_the_acceptor_restarts_mid_stream(
     # the initiator keeps sending while nobody listens: those are stored, not lost
     sent_before = len(ini.sent())
     wait_until(lambda: len(ini.sent()) >= sent_before + 5, TIMEOUT, "sends while down", [ini])
+    # and retries with a growing delay (ReconnectInterval=0.2 doubled, capped at 1 s)
+    wait_until(lambda: len(_backoff(ini)) >= 3, TIMEOUT, "two failed reconnects", [ini])
     acc.start("--no-send")
     wait_until(
         lambda: acc.received_numbers() >= set(range(1, count + 1)),
@@ -137,8 +148,10 @@ def test_stream_continues_exactly_once_when_the_acceptor_restarts_mid_stream(
     assert report.missing == set()
     assert report.numbers == list(range(1, count + 1))  # each once, in order
     assert set(report.deliveries.values()) == {1}
-    # the initiator reconnected by itself (backoff) and logged on twice
+    # the initiator reconnected by itself and logged on twice; the delays grew
     assert len(ini.records("logon")) == 2
+    delays = _backoff(ini)
+    assert delays[0] <= 0.2 and delays == sorted(delays) and max(delays) <= 1.0, delays
     # messages numbered before the second Logon that the first acceptor run never saw
     # came by resend with PossDupFlag=Y; later ones came fresh
     first_run, second_run = acc.runs_records()
@@ -467,15 +480,15 @@ def test_wrong_password_is_refused_with_a_logout_text_and_a_disconnect(
     acc.start("--no-send")
     ini.start("--no-send")
     wait_until(
-        lambda: ini.records("refused") and ini.records("disconnect"),
+        lambda: len(ini.records("refused")) >= 2 and ini.records("disconnect"),
         TIMEOUT,
-        "the refusal",
+        "the refusal, and a refused retry",
         [ini, acc],
     )
     assert ini.terminate() == 0
     assert acc.terminate() == 0
 
-    assert ini.records("refused")[0]["text"] == "Invalid username or password"
+    assert {r["text"] for r in ini.records("refused")} == {"Invalid username or password"}
     assert not ini.records("logon") and not acc.records("logon")
     logouts = [
         r["fields"] for r in message_log(pair.ini_log) if r["dir"] == "in" and r["type"] == "5"
