@@ -23,6 +23,7 @@ it is counted precisely from the store and must be the only thing missing.
 from __future__ import annotations
 
 import random
+import signal
 import sys
 import time
 from collections.abc import Iterator
@@ -32,7 +33,16 @@ from typing import Any
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
-from e2e_peer import Pair, Peer, PeerGroup, StoreContents, peer_pair, verify_stream, wait_until
+from e2e_peer import (
+    Pair,
+    Peer,
+    PeerGroup,
+    StoreContents,
+    message_log,
+    peer_pair,
+    verify_stream,
+    wait_until,
+)
 
 TIMEOUT = 30.0
 ROUNDS = 5
@@ -209,3 +219,46 @@ def test_a_clean_stop_delivers_every_consumed_message_to_a_slow_application(
     pair = _slow_receiver(group)
     assert pair.acc.terminate() == 0
     assert _restart_and_collect(pair) == set(range(1, 11))
+
+
+# -- a frozen process (SIGSTOP): no FIN, only silence -----------------------------------------
+def test_a_frozen_acceptor_is_detected_by_test_request_and_the_stream_resumes(
+    group: PeerGroup,
+) -> None:
+    count = 80  # 4 s of orders: the stream outlasts the freeze
+    pair = peer_pair(
+        group,
+        ini_args=["--count", str(count), "--interval", "0.05", "--wait-logon"],
+        acc_args=["--no-send"],
+        heartbeat=1,
+    )
+    ini, acc = pair.ini, pair.acc
+    acc.start()
+    ini.start()
+    wait_until(lambda: len(acc.received()) >= 5, TIMEOUT, "five orders", [ini, acc])
+    assert acc.proc is not None
+    acc.proc.send_signal(signal.SIGSTOP)
+    try:
+        # HeartBtInt=1: TestRequest after 1.2 s of silence, disconnect after 2.4 s
+        wait_until(lambda: ini.records("logout"), TIMEOUT, "the heartbeat timeout", [ini])
+    finally:
+        acc.proc.send_signal(signal.SIGCONT)
+    wait_until(
+        lambda: (
+            len(ini.records("logon")) == 2 and acc.received_numbers() >= set(range(1, count + 1))
+        ),
+        TIMEOUT,
+        "a new logon and every order after the acceptor woke up",
+        [ini, acc],
+    )
+    assert ini.terminate() == 0
+    assert acc.terminate() == 0
+
+    assert ini.records("logout")[0]["text"] == "Timed out waiting for heartbeat"
+    probes = [r for r in message_log(pair.ini_log) if r["dir"] == "out" and r["type"] == "1"]
+    assert probes and all(r["fields"][112] == "TEST" for r in probes)
+    assert len(ini.records("logon")) == 2  # it reconnected once the acceptor answered again
+    report = verify_stream(pair.ini_store_contents(), acc.received(), "I")
+    assert report.numbers == list(range(1, count + 1)) and report.missing == set()
+    assert set(report.deliveries.values()) == {1}
+    assert report.possdup  # what was sent into the silence came again by resend
