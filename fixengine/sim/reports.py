@@ -1,0 +1,490 @@
+"""Order messages from the simulator's side: requests in, reports out, per FIX version.
+
+Theory of operation
+-------------------
+The simulator reads the five order requests a client sends - NewOrderSingle (D),
+OrderCancelRequest (F), OrderCancelReplaceRequest (G), OrderStatusRequest (H) and
+OrderMassCancelRequest (q, FIX 4.3 and later) - with the parsers of
+:mod:`fixengine.orders.messages`, the same code the order router builds them with.
+:func:`parse_request` turns every way a request can be unusable into one
+:class:`BadRequest` that says which field is at fault, so the exchange can answer
+it (an ExecutionReport with OrdStatus Rejected, an OrderCancelReject, or a
+BusinessMessageReject when not even the identifiers are there); it never raises
+anything else.
+
+:class:`Reports` builds what goes back, laid out for the session's application
+version (:func:`session_version`: the BeginString, or DefaultApplVerID under
+FIXT.1.1):
+
+* ExecutionReport (35=8) through
+  :func:`fixengine.orders.messages.execution_report_message`: ExecTransType(20)=0
+  and ExecType 1/2 for partial fill/fill in FIX 4.2; ExecType F (Trade) from 4.3;
+  ExecType I (Order Status) for status answers from 4.3 (4.2: ExecTransType 3).
+  OrdStatus is the order's real status, also on a replace acknowledgement (FIX 4.2
+  Appendix D, D11; OrdStatus 5 is never sent). Every report carries OrderID, a
+  unique ExecID, Symbol, Side, OrderQty, OrdType, Price, CumQty, LeavesQty, AvgPx
+  and TransactTime; fills add LastQty/LastPx.
+* OrderCancelReject (35=9) with CxlRejResponseTo(434) and CxlRejReason(102).
+* OrderMassCancelReport (35=r) with the affected orders in NoAffectedOrders(534)
+  (AffectedOrigClOrdID(1824) replaces OrigClOrdID(41) in 5.0 SP2, which also
+  requires MassActionReportID(1369)).
+
+Reason codes are checked against the shipped dictionary of the version: a code the
+version does not define (OrdRejReason 99 "Other" in FIX 4.2, say) is sent as the
+closest one it does (0, broker option).
+
+Quantities are exact Decimals; AvgPx is the exact average when it terminates and
+is otherwise rounded half-even to :data:`AVG_PX_PLACES` places.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+import os
+import time
+from collections.abc import Callable, Iterable
+from decimal import ROUND_HALF_EVEN, Context, Decimal, Inexact
+from functools import cache
+from typing import Protocol
+
+from ..codec import Message
+from ..dictionary import DataDictionary
+from ..dictionary import load as load_dictionary
+from ..errors import ConfigError, LocalProtocolError
+from ..fields import format_utc_timestamp
+from ..orders.messages import (
+    CancelReject,
+    ExecutionReport,
+    FixVersion,
+    MessageError,
+    cancel_reject_message,
+    execution_report_message,
+    parse_cancel_request,
+    parse_mass_cancel_request,
+    parse_new_order_single,
+    parse_replace_request,
+    parse_status_request,
+)
+from ..orders.model import (
+    CancelRequest,
+    CxlRejReason,
+    CxlRejResponseTo,
+    ExecType,
+    InvalidOrder,
+    MassCancelRequest,
+    NewOrderRequest,
+    OrdRejReason,
+    OrdStatus,
+    OrdType,
+    ReplaceRequest,
+    Side,
+    StatusRequest,
+    TimeInForce,
+)
+
+__all__ = [
+    "AVG_PX_PLACES",
+    "BadRequest",
+    "IdSource",
+    "OrderView",
+    "Reports",
+    "Request",
+    "average_price",
+    "parse_request",
+    "session_version",
+]
+
+AVG_PX_PLACES = 10
+"""Decimal places of an AvgPx that does not terminate (10/3 -> 3.3333333333)."""
+
+Request = NewOrderRequest | CancelRequest | ReplaceRequest | StatusRequest | MassCancelRequest
+
+_PARSERS: dict[bytes, Callable[[Message], Request]] = {
+    b"D": parse_new_order_single,
+    b"F": parse_cancel_request,
+    b"G": parse_replace_request,
+    b"H": parse_status_request,
+    b"q": parse_mass_cancel_request,
+}
+
+#: MsgTypes :func:`parse_request` understands.
+REQUEST_TYPES: frozenset[bytes] = frozenset(_PARSERS)
+
+
+class BadRequest(Exception):
+    """An order request the simulator cannot act on; ``tag`` names the field at fault.
+
+    ``cl_ord_id`` / ``orig_cl_ord_id`` are the identifiers the message did carry, so
+    the answer can refer to the request.
+    """
+
+    def __init__(
+        self,
+        text: str,
+        *,
+        tag: int | None = None,
+        msg_type: bytes = b"",
+        cl_ord_id: str | None = None,
+        orig_cl_ord_id: str | None = None,
+    ) -> None:
+        super().__init__(text)
+        self.text = text
+        self.tag = tag
+        self.msg_type = msg_type
+        self.cl_ord_id = cl_ord_id
+        self.orig_cl_ord_id = orig_cl_ord_id
+
+
+def _ident(msg: Message, tag: int) -> str | None:
+    raw = msg.get(tag)
+    if not raw:
+        return None
+    try:
+        return raw.decode("ascii")
+    except UnicodeDecodeError:
+        return None
+
+
+def parse_request(msg: Message) -> Request:
+    """The typed request ``msg`` carries; :class:`BadRequest` when it cannot be used."""
+    msg_type = msg.msg_type or b""
+    parser = _PARSERS.get(msg_type)
+    if parser is None:
+        raise BadRequest(f"not an order request: MsgType {msg_type!r}", tag=35, msg_type=msg_type)
+    try:
+        request: Request = parser(msg)
+    except (MessageError, InvalidOrder) as exc:
+        raise BadRequest(
+            str(exc),
+            tag=getattr(exc, "tag", None),
+            msg_type=msg_type,
+            cl_ord_id=_ident(msg, 11),
+            orig_cl_ord_id=_ident(msg, 41),
+        ) from None
+    except (ValueError, LocalProtocolError) as exc:  # anything else a value can trip
+        raise BadRequest(
+            f"malformed request: {exc}",
+            msg_type=msg_type,
+            cl_ord_id=_ident(msg, 11),
+            orig_cl_ord_id=_ident(msg, 41),
+        ) from None
+    return request
+
+
+def session_version(begin_string: str, default_appl_ver_id: str | None = None) -> FixVersion:
+    """The application version of a session: its BeginString, or DefaultApplVerID (FIXT.1.1).
+
+    Raises :class:`~fixengine.errors.ConfigError` for versions the simulator does not
+    trade (FIX.4.0 and 4.1 have another ExecutionReport layout).
+    """
+    name = begin_string
+    if begin_string == "FIXT.1.1":
+        name = default_appl_ver_id or "FIX.5.0SP2"
+    try:
+        return FixVersion.parse(name)
+    except LocalProtocolError as exc:
+        raise ConfigError(
+            f"the simulator trades FIX.4.2 to FIX.5.0SP2, not {name}: {exc}"
+        ) from None
+
+
+@cache
+def _dictionary(version: FixVersion) -> DataDictionary | None:
+    try:
+        return load_dictionary(version.value.replace(".", ""))
+    except ConfigError:
+        return None
+
+
+def _supported(version: FixVersion, tag: int, value: int, fallback: int) -> int:
+    """``value`` if the version's dictionary defines it for ``tag``, else ``fallback``."""
+    dd = _dictionary(version)
+    if dd is None or tag not in dd.fields:
+        return value
+    enums = dd.fields[tag].enums
+    if not enums or str(value).encode() in enums:
+        return value
+    return fallback
+
+
+def average_price(notional: Decimal, quantity: Decimal) -> Decimal:
+    """``notional / quantity`` exactly when it terminates, else to :data:`AVG_PX_PLACES`."""
+    if not quantity:
+        return Decimal(0)
+    ctx = Context(prec=60, traps=[Inexact])
+    try:
+        value = ctx.divide(notional, quantity)
+    except Inexact:
+        return (notional / quantity).quantize(
+            Decimal(1).scaleb(-AVG_PX_PLACES), rounding=ROUND_HALF_EVEN
+        )
+    return value
+
+
+class IdSource:
+    """OrderIDs and ExecIDs unique within a run and across restarts.
+
+    Each ID is a prefix made from the start time (base 36 milliseconds) and the
+    process ID, then a counter: ``O-LX2F0K9A-1a2b-17``.
+    """
+
+    def __init__(self, prefix: str | None = None) -> None:
+        if prefix is None:
+            prefix = f"{_base36(time.time_ns() // 1_000_000)}-{_base36(os.getpid())}"
+        self.prefix = prefix
+        self._orders = itertools.count(1)
+        self._execs = itertools.count(1)
+        self._reports = itertools.count(1)
+
+    def order_id(self) -> str:
+        """A new OrderID(37)."""
+        return f"O-{self.prefix}-{next(self._orders)}"
+
+    def exec_id(self) -> str:
+        """A new ExecID(17)."""
+        return f"E-{self.prefix}-{next(self._execs)}"
+
+    def report_id(self) -> str:
+        """A new ID for a mass cancel report (its OrderID and MassActionReportID)."""
+        return f"M-{self.prefix}-{next(self._reports)}"
+
+
+def _base36(n: int) -> str:
+    digits = "0123456789abcdefghijklmnopqrstuvwxyz"
+    out = ""
+    while True:
+        n, r = divmod(n, 36)
+        out = digits[r] + out
+        if not n:
+            return out.upper()
+
+
+class OrderView(Protocol):
+    """What a report says about an order (the exchange's order record provides it)."""
+
+    @property
+    def order_id(self) -> str: ...
+    @property
+    def cl_ord_id(self) -> str: ...
+    @property
+    def orig_cl_ord_id(self) -> str | None: ...
+    @property
+    def symbol(self) -> str: ...
+    @property
+    def side(self) -> Side: ...
+    @property
+    def quantity(self) -> Decimal: ...
+    @property
+    def ord_type(self) -> OrdType: ...
+    @property
+    def price(self) -> Decimal | None: ...
+    @property
+    def stop_px(self) -> Decimal | None: ...
+    @property
+    def time_in_force(self) -> TimeInForce: ...
+    @property
+    def account(self) -> str | None: ...
+    @property
+    def cum_qty(self) -> Decimal: ...
+    @property
+    def leaves_qty(self) -> Decimal: ...
+    @property
+    def avg_px(self) -> Decimal: ...
+    @property
+    def status(self) -> OrdStatus: ...
+
+
+def _timestamp(now: float) -> str:
+    return format_utc_timestamp(round(now * 1000) * 1_000_000, 3).decode()
+
+
+@dataclasses.dataclass
+class Reports:
+    """Builds the simulator's answers for one application version."""
+
+    version: FixVersion
+    ids: IdSource = dataclasses.field(default_factory=IdSource)
+
+    # -- execution reports ---------------------------------------------------------------
+    def execution(
+        self,
+        order: OrderView,
+        exec_type: ExecType,
+        *,
+        now: float,
+        last_qty: Decimal | None = None,
+        last_px: Decimal | None = None,
+        text: str | None = None,
+        ord_status: OrdStatus | None = None,
+        exec_restatement_reason: int | None = None,
+    ) -> Message:
+        """An ExecutionReport on ``order`` as it stands now (after the event)."""
+        report = ExecutionReport(
+            exec_id=self.ids.exec_id(),
+            exec_type=exec_type,
+            ord_status=ord_status if ord_status is not None else order.status,
+            order_id=order.order_id,
+            cl_ord_id=order.cl_ord_id,
+            orig_cl_ord_id=order.orig_cl_ord_id,
+            symbol=order.symbol,
+            side=order.side,
+            order_qty=order.quantity,
+            ord_type=order.ord_type,
+            price=order.price,
+            stop_px=order.stop_px,
+            time_in_force=order.time_in_force,
+            last_qty=last_qty,
+            last_px=last_px,
+            cum_qty=order.cum_qty,
+            leaves_qty=order.leaves_qty,
+            avg_px=order.avg_px,
+            exec_restatement_reason=exec_restatement_reason,
+            account=order.account,
+            text=text,
+            transact_time=_timestamp(now),
+        )
+        return execution_report_message(report, self.version)
+
+    def status(self, order: OrderView, *, now: float, text: str | None = None) -> Message:
+        """The answer to an OrderStatusRequest on a known order (ExecType I / ExecTransType 3)."""
+        return self.execution(order, ExecType.ORDER_STATUS, now=now, text=text)
+
+    def order_rejected(
+        self,
+        *,
+        cl_ord_id: str,
+        symbol: str | None,
+        side: Side | None,
+        quantity: Decimal | None,
+        ord_type: OrdType | None,
+        price: Decimal | None,
+        reason: OrdRejReason,
+        text: str,
+        now: float,
+        order_id: str | None = None,
+        account: str | None = None,
+    ) -> Message:
+        """ExecutionReport ExecType/OrdStatus Rejected with OrdRejReason(103) and Text."""
+        report = ExecutionReport(
+            exec_id=self.ids.exec_id(),
+            exec_type=ExecType.REJECTED,
+            ord_status=OrdStatus.REJECTED,
+            order_id=order_id if order_id is not None else self.ids.order_id(),
+            cl_ord_id=cl_ord_id,
+            symbol=symbol,
+            side=side,
+            order_qty=quantity,
+            ord_type=ord_type,
+            price=price,
+            cum_qty=Decimal(0),
+            leaves_qty=Decimal(0),
+            avg_px=Decimal(0),
+            ord_rej_reason=_supported(self.version, 103, int(reason), 0),
+            account=account,
+            text=text,
+            transact_time=_timestamp(now),
+        )
+        return execution_report_message(report, self.version)
+
+    def status_unknown(self, request: StatusRequest, *, now: float) -> Message:
+        """The answer to a status request for an order the simulator does not know.
+
+        ExecType I (4.2: ExecTransType 3), OrdStatus Rejected, OrdRejReason 5
+        (unknown order), as the order state change matrices prescribe.
+        """
+        report = ExecutionReport(
+            exec_id=self.ids.exec_id(),
+            exec_type=ExecType.ORDER_STATUS,
+            ord_status=OrdStatus.REJECTED,
+            order_id=request.order_id or "NONE",
+            cl_ord_id=request.cl_ord_id,
+            symbol=request.symbol,
+            side=request.side,
+            cum_qty=Decimal(0),
+            leaves_qty=Decimal(0),
+            avg_px=Decimal(0),
+            ord_rej_reason=int(OrdRejReason.UNKNOWN_ORDER),
+            text="Unknown order",
+            transact_time=_timestamp(now),
+        )
+        return execution_report_message(report, self.version)
+
+    # -- cancel rejects ---------------------------------------------------------------------
+    def cancel_reject(
+        self,
+        *,
+        cl_ord_id: str,
+        orig_cl_ord_id: str | None,
+        response_to: CxlRejResponseTo,
+        reason: CxlRejReason,
+        text: str,
+        now: float,
+        order_id: str | None = None,
+        ord_status: OrdStatus | None = None,
+    ) -> Message:
+        """OrderCancelReject (35=9); OrdStatus is the order's, or Rejected when unknown."""
+        fallback = 99 if self.version not in (FixVersion.FIX42, FixVersion.FIX43) else 2
+        reject = CancelReject(
+            cl_ord_id=cl_ord_id,
+            ord_status=ord_status if ord_status is not None else OrdStatus.REJECTED,
+            response_to=response_to,
+            order_id=order_id,
+            orig_cl_ord_id=orig_cl_ord_id if orig_cl_ord_id is not None else "NONE",
+            reason=_supported(self.version, 102, int(reason), fallback),
+            text=text,
+            transact_time=_timestamp(now),
+        )
+        return cancel_reject_message(reject, self.version)
+
+    # -- mass cancel ------------------------------------------------------------------------
+    def mass_cancel_report(
+        self,
+        request: MassCancelRequest,
+        affected: Iterable[OrderView],
+        *,
+        now: float,
+        reject_reason: int | None = None,
+        text: str | None = None,
+    ) -> Message:
+        """OrderMassCancelReport (35=r): what was canceled, or why nothing was (531=0)."""
+        if not self.version.has_mass_cancel:
+            raise LocalProtocolError(f"{self.version.value} has no OrderMassCancelReport")
+        report_id = self.ids.report_id()
+        orders = list(affected)
+        msg = Message("r")
+        msg.append(11, request.cl_ord_id)
+        msg.append(37, report_id)
+        if self.version is FixVersion.FIX50SP2:
+            msg.append(1369, report_id)
+        msg.append(530, request.request_type.value)
+        if reject_reason is not None:
+            msg.append(531, "0")
+            msg.append(532, reject_reason)
+        else:
+            msg.append(531, request.request_type.value)
+        msg.append(533, len(orders))
+        if orders:
+            delimiter = self._affected_delimiter()
+            msg.append(534, len(orders))
+            for order in orders:
+                msg.append(delimiter, order.cl_ord_id)
+                msg.append(535, order.order_id)
+        if request.trading_session_id is not None:
+            msg.append(336, request.trading_session_id)
+        if request.symbol is not None:
+            msg.append(55, request.symbol)
+        if request.side is not None:
+            msg.append(54, request.side.value)
+        msg.append(60, _timestamp(now))
+        if text is not None:
+            msg.append(58, text)
+        return msg
+
+    def _affected_delimiter(self) -> int:
+        dd = _dictionary(self.version)
+        if dd is not None and dd.has_message("r"):
+            group = dd.message("r").groups.get(534)
+            if group is not None:
+                return group.delimiter
+        return 41
