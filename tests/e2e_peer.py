@@ -20,7 +20,7 @@ Record lines (``ev`` field):
 ``admin``     a session message (Logon, Logout, ResendRequest, SequenceReset,
               Reject): type, MsgSeqNum and the fields that matter; never a password
 ``logon``, ``logout``, ``refused``, ``disconnect``, ``event``, ``stopped_sending``,
-``stopping``
+``stopping``, ``stopped``
 
 Signals: SIGTERM stops the engine cleanly (Logout handshake, stores and logs
 closed) and exits 0; SIGUSR1 stops the stream (no further sends).
@@ -31,6 +31,13 @@ Usage::
         [--count N] [--interval S] [--burst B --pause S] [--no-send] \\
         [--wait-logon | --wait-connected] [--expect-password-env VAR] [--logon-delay S] \\
         [--app-delay S] [--fail-admin]
+
+The second half of this module is the harness the tests use in the parent process:
+:func:`peer_pair` writes the two settings files, :class:`Peer` starts, signals and
+reaps one program (stdout/stderr go to files, never to a pipe that could fill),
+:class:`PeerGroup` kills whatever still runs at teardown, :func:`read_store` reads a
+store back once its process is gone and :func:`verify_stream` checks a receiver's
+records against the sender's store.
 """
 
 from __future__ import annotations
@@ -193,9 +200,12 @@ async def _stream(
     handle: SessionHandle, rec: Recorder, args: argparse.Namespace, stop_sending: asyncio.Event
 ) -> None:
     """Send stream messages ``last intent + 1 .. count`` whatever the connection state."""
-    if args.wait_logon:
-        await handle.wait_logged_on()
-    while args.wait_connected and not handle.is_connected:
+    while args.wait_logon and not handle.is_logged_on and not stop_sending.is_set():
+        try:
+            await handle.wait_logged_on(timeout=0.05)
+        except asyncio.TimeoutError:
+            pass
+    while args.wait_connected and not handle.is_connected and not stop_sending.is_set():
         await asyncio.sleep(0.002)
     n = _last_intent(rec.path)
     sent_in_burst = 0
@@ -221,6 +231,12 @@ async def _stream(
 
 
 async def main_async(args: argparse.Namespace) -> int:
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    stop_sending = asyncio.Event()
+    loop.add_signal_handler(signal.SIGTERM, stop.set)
+    loop.add_signal_handler(signal.SIGINT, stop.set)
+    loop.add_signal_handler(signal.SIGUSR1, stop_sending.set)
     rec = Recorder(args.record)
     authenticator = None
     if args.expect_password_env or args.logon_delay:
@@ -245,12 +261,6 @@ async def main_async(args: argparse.Namespace) -> int:
         next_sender=handle.next_sender_seq,
         next_target=handle.next_target_seq,
     )
-    loop = asyncio.get_running_loop()
-    stop = asyncio.Event()
-    stop_sending = asyncio.Event()
-    loop.add_signal_handler(signal.SIGTERM, stop.set)
-    loop.add_signal_handler(signal.SIGINT, stop.set)
-    loop.add_signal_handler(signal.SIGUSR1, stop_sending.set)
     await engine.start()
     sender = None
     if not args.no_send:

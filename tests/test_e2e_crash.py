@@ -40,6 +40,7 @@ from e2e_peer import (
     StoreContents,
     message_log,
     peer_pair,
+    stream_number,
     verify_stream,
     wait_until,
 )
@@ -59,11 +60,7 @@ def _store_of(pair: Pair, peer: Peer) -> StoreContents:
 
 
 def _numbers(store: StoreContents) -> set[int]:
-    out = set()
-    for msg in store.app_messages().values():
-        clordid = msg.get_str(11) or ""
-        out.add(int(clordid.rpartition("-")[2]))
-    return out
+    return {n for msg in store.app_messages().values() if (n := stream_number(msg)) is not None}
 
 
 def _admin(peer: Peer, msg_type: str) -> list[dict[str, Any]]:
