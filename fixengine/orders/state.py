@@ -342,6 +342,13 @@ def _next_base(order: Order, nxt: OrdStatus | Next, reported: OrdStatus | None) 
     return order.base_status
 
 
+def _settle_quantity(order: Order) -> None:
+    """Whatever the path (a fill while suspended, a restated smaller quantity), a live
+    order whose CumQty reaches OrderQty is filled: nothing is left to execute."""
+    if order.is_live and order.cum_qty >= order.quantity:
+        order.base_status = S.FILLED
+
+
 def _find_fill(order: Order, exec_id: str | None) -> Fill | None:
     if exec_id is None:
         return None
@@ -382,36 +389,50 @@ def _ack_pending(order: Order, kind: str, report: ExecutionReport, now: float) -
     req.acknowledged = True
 
 
+def _adopt_terms(order: Order, report: ExecutionReport) -> None:
+    """Take the order terms a Replaced/Restated report carries, keeping them coherent."""
+    if report.ord_type is not None and report.ord_type is not order.ord_type:
+        order.ord_type = report.ord_type
+        if report.ord_type.forbids_price:
+            order.price = None
+        if not report.ord_type.needs_stop_px:
+            order.stop_px = None
+    if report.price is not None and not order.ord_type.forbids_price:
+        order.price = report.price
+    if report.stop_px is not None and order.ord_type.needs_stop_px:
+        order.stop_px = report.stop_px
+    if report.time_in_force is not None:
+        order.time_in_force = report.time_in_force
+
+
 def _apply_replace(order: Order, report: ExecutionReport, ch: _Changes) -> None:
     req = order.pending_request(report.cl_ord_id) if report.cl_ord_id else None
+    new_id: str | None = None
     if req is not None and req.kind == "replace":
         order.pending.remove(req)
-        new_id: str | None = req.cl_ord_id
-        if req.quantity is not None:
-            order.quantity = req.quantity
-        order.price = req.price
-        order.stop_px = req.stop_px
-        if req.ord_type is not None:
-            order.ord_type = req.ord_type
-        if req.time_in_force is not None:
-            order.time_in_force = req.time_in_force
     else:
         ch.add(
             AnomalyKind.UNSOLICITED_REPLACE,
             f"Replaced report with ClOrdID {report.cl_ord_id!r} matches no replace request",
         )
-        new_id = report.cl_ord_id
+        req = None
+    if req is not None and req.ord_type is not None:
+        # a request this side built: its full terms, then whatever the venue says differently
+        new_id = req.cl_ord_id
+        if req.quantity is not None:
+            order.quantity = req.quantity
+        order.ord_type = req.ord_type
+        order.price = req.price
+        order.stop_px = req.stop_px
+        if req.time_in_force is not None:
+            order.time_in_force = req.time_in_force
+    else:
+        # the venue replaced the order on its own (announced by a PendingReplace or not)
+        if report.cl_ord_id is not None and report.cl_ord_id not in order.chain:
+            new_id = report.cl_ord_id
         if report.order_qty is not None and report.order_qty > 0:
             order.quantity = report.order_qty
-    # the venue's terms win over what we asked for (the quantity check reports a difference)
-    if report.price is not None:
-        order.price = report.price
-    if report.stop_px is not None:
-        order.stop_px = report.stop_px
-    if report.ord_type is not None:
-        order.ord_type = report.ord_type
-    if report.time_in_force is not None:
-        order.time_in_force = report.time_in_force
+    _adopt_terms(order, report)
     if new_id is not None and new_id not in order.chain:
         order.chain.append(new_id)
         order.cl_ord_id = new_id
@@ -571,27 +592,22 @@ def apply_execution_report(order: Order, report: ExecutionReport, now: float) ->
     elif event is E.RESTATED and nxt is not None:
         if report.order_qty is not None and report.order_qty > 0:
             order.quantity = report.order_qty
-        if report.price is not None:
-            order.price = report.price
+        _adopt_terms(order, report)
 
     if nxt is not None:
         order.base_status = _next_base(order, nxt, report.ord_status)
     # (a fill outside the table is counted above; the status stays, the anomaly says why)
-    if order.base_status in _ACTIVE and order.cum_qty >= order.quantity:
-        # whatever the path (a fill while suspended, a restated smaller quantity), an order
-        # whose CumQty reaches OrderQty is filled: nothing is left to execute
-        order.base_status = S.FILLED
-
     if event is E.REJECTED and order.base_status is S.REJECTED:
         order.ord_rej_reason = report.ord_rej_reason
     if report.text is not None:
         order.text = report.text
-    if report.ord_status in (S.PENDING_CANCEL, S.PENDING_REPLACE) and not order.is_done:
+    if report.ord_status in (S.PENDING_CANCEL, S.PENDING_REPLACE) and order.base_status in _WORKING:
         # e.g. a fill reported with OrdStatus PendingCancel: the cancel was acknowledged
         pending_kind = "cancel" if report.ord_status is S.PENDING_CANCEL else "replace"
         for p in order.pending:
             if p.kind == pending_kind:
                 p.acknowledged = True
+    _settle_quantity(order)
     _cross_check(order, report, event, ch)
     order.updated_at = now
     order.anomaly_count += len(ch.anomalies)
