@@ -434,12 +434,23 @@ class SessionHandle(SessionListener):
         self._streams.discard(queue)
         self._consumed()
 
+    def _confirm(self, message: Message) -> None:
+        """Tell the session the application is done with ``message`` (at-least-once)."""
+        handled = getattr(self.session, "message_handled", None)
+        seq = message.get(34)
+        if handled is not None and seq is not None and seq.isdigit():
+            handled(int(seq))
+
     def _deliver(self, event: Event) -> None:
         if self.engine.application is not None:
             self._app_queue.put(event)
             longest = len(self._app_queue)
         else:
             longest = 0
+            message = getattr(event, "message", None)
+            if type(event).__name__ == "MessageReceived" and isinstance(message, Message):
+                # event streams: handed over once queued
+                self._confirm(message)
         for q in list(self._streams):
             if q.put(event) and len(q) > longest:
                 longest = len(q)
@@ -529,6 +540,12 @@ class SessionHandle(SessionListener):
                     await result
             except BusinessReject as exc:
                 self.reject(message, exc.reason, exc.text)
+            except asyncio.CancelledError:
+                raise  # not handled: stays unconfirmed, asked for again after a restart
+            except Exception:
+                self._confirm(message)  # the application failed on it: do not loop on it
+                raise
+            self._confirm(message)
             result = None
         elif name == "LoggedOn":
             result = app.on_logon(self)
@@ -637,6 +654,10 @@ class Engine:
         factory = self._factory or _default_session_factory()
         metrics_log = MetricsLog(self.metrics.session(config.session_id), log)
         kwargs: dict[str, Any] = {"log": metrics_log}
+        if self._factory is None:
+            # at-least-once: the store's NextTargetSeq waits for the application (see
+            # SessionHandle._confirm), so a crash mid-callback gets the message resent
+            kwargs["confirm_delivery"] = True
         if dictionary is not None:
             kwargs["dictionary"] = dictionary
         if app_dictionary is not None:
