@@ -59,6 +59,7 @@ from fixengine._codec_py import (
     DATA_FIELDS,
     DEFAULT_MAX_MESSAGE_SIZE,
     HEADER_TAGS,
+    SECRET_TAGS,
     MAX_TAG,
     TRAILER_TAGS,
 )
@@ -656,7 +657,9 @@ cdef class Message:
     __hash__ = None
 
     def __repr__(self):
-        text = "|".join([f"{t}={v.decode('latin-1')}" for t, v in self.fields()])
+        text = "|".join([
+            f"{t}={'***' if t in SECRET_TAGS else v.decode('latin-1')}" for t, v in self.fields()
+        ])
         return f"Message({text!r})"
 
     def __reduce__(self):

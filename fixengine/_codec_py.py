@@ -62,6 +62,7 @@ __all__ = [
     "DEFAULT_MAX_MESSAGE_SIZE",
     "HEADER_TAGS",
     "MAX_TAG",
+    "SECRET_TAGS",
     "Message",
     "Parser",
     "checksum",
@@ -73,6 +74,10 @@ SOH = b"\x01"
 DEFAULT_MAX_MESSAGE_SIZE = 1 << 20
 #: Largest tag number the wire grammar allows here (nine digits, as the framer).
 MAX_TAG = 999_999_999
+
+#: Fields a message's repr never shows: Password(554), NewPassword(925),
+#: EncryptedPassword(1402), EncryptedNewPassword(1404).
+SECRET_TAGS: frozenset[int] = frozenset({554, 925, 1402, 1404})
 _MAX_FRAME_LIMIT = (1 << 31) - 1
 _BEGIN = b"8=FIX"
 _GARBLE_DATA = 256  # bytes of a dropped frame kept in GarbledMessage.data
@@ -264,7 +269,9 @@ class Message:
     __hash__ = None  # type: ignore[assignment]
 
     def __repr__(self) -> str:
-        text = "|".join(f"{t}={v.decode('latin-1')}" for t, v in self._fields)
+        text = "|".join(
+            f"{t}={'***' if t in SECRET_TAGS else v.decode('latin-1')}" for t, v in self._fields
+        )
         return f"Message({text!r})"
 
     def __reduce__(self) -> tuple[Any, ...]:

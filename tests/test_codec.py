@@ -625,3 +625,15 @@ def test_no_memory_is_leaked_by_building_decoding_and_framing(codec: ModuleType)
     finally:
         tracemalloc.stop()
     assert grown < 64 * 1024
+
+
+def test_repr_never_shows_passwords(codec: Any) -> None:
+    msg = codec.Message("A")
+    msg.set(553, "alice")
+    msg.set(554, "s3cret-pw")
+    msg.set(925, "n3w-pw")
+    text = repr(msg)
+    assert "s3cret-pw" not in text and "n3w-pw" not in text
+    assert "554=***" in text and "925=***" in text and "553=alice" in text
+    decoded = codec.decode(msg.encode("FIX.4.4"))
+    assert "s3cret-pw" not in repr(decoded) and decoded[554] == b"s3cret-pw"
