@@ -164,3 +164,11 @@ def test_unsent_messages_lost_to_a_reset_are_reported() -> None:
     peer.seq = 1
     ep.connect().feed(peer.logon(30, (141, "Y")))
     assert ep.of(ev.UnsentMessagesDiscarded) == [ev.UnsentMessagesDiscarded(2, 3)]
+
+
+def test_session_config_repr_hides_the_password() -> None:
+    from fixengine.session.config import SessionConfig
+
+    config = SessionConfig("FIX.4.4", "A", "B", password="hunter2-secret")
+    assert "hunter2-secret" not in repr(config)
+    assert config.password == "hunter2-secret"

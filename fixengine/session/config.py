@@ -87,7 +87,8 @@ class SessionConfig:
     allow_unknown_msg_fields: bool = False
 
     username: str | None = None
-    password: str | None = None  # secret: from the environment or a file, never logged
+    # secret: from the environment or a file, never logged (and not in repr)
+    password: str | None = dataclasses.field(default=None, repr=False)
 
     max_message_size: int = 1 << 20
     garbled_recovery: Literal["begin-string", "trailer"] = "begin-string"
