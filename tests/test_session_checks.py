@@ -257,3 +257,22 @@ def test_sending_time_parser_refuses_malformed_values(raw: bytes) -> None:
     from fixengine.session.session import _parse_time
 
     assert _parse_time(raw) is None
+
+
+def test_data_fields_the_dictionary_defines_may_carry_soh() -> None:
+    """The framer learns the dictionary's length/data pairs (e.g. FIX 5.0SP2 custom ones)."""
+
+    class PairsOnly:  # only what the framer needs; validation is off
+        data_fields = {5000: 5001}
+
+    clock = FakeClock()
+    peer = Peer(clock)
+    ep = Endpoint(config(use_data_dictionary=False), clock, dictionary=PairsOnly())
+    ep.logged_on_acceptor(peer)
+    # the codec refuses SOH in a value it does not know as data: patch the frame by hand
+    frame = bytearray(peer.msg("C", (5000, 7), (5001, b"ab\x02cd\x02e"), (58, "x")))
+    frame[:-7] = frame[:-7].replace(b"ab\x02cd\x02e", b"ab\x01cd\x01e")
+    frame[-7:] = b"10=%03d\x01" % (sum(frame[:-7]) % 256)
+    ep.feed(bytes(frame))
+    (msg,) = ep.received_app()
+    assert msg.get(5001) == b"ab\x01cd\x01e" and msg.get(58) == b"x"

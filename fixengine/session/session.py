@@ -247,6 +247,12 @@ class Session:
         self._header = header
         self._header_tags = frozenset(tag for tag, _ in header) | _MANAGED
         self._validate = self._make_validator(dictionary, app_dictionary)
+        # length -> data field pairs the dictionaries define beyond the codec's table
+        data_fields: dict[int, int] = {}
+        for dd in (dictionary, app_dictionary):
+            if dd is not None:
+                data_fields.update(getattr(dd, "data_fields", {}))
+        self._data_fields = data_fields or None
 
         self._events: deque[Event] = deque()
         self._outbox: list[bytes] = []
@@ -339,7 +345,11 @@ class Session:
         self.state = transition(self.state, trigger)
         self._now = now
         cfg = self.config
-        self._parser = Parser(max_message_size=cfg.max_message_size, resync=cfg.garbled_recovery)
+        self._parser = Parser(
+            max_message_size=cfg.max_message_size,
+            resync=cfg.garbled_recovery,
+            data_fields=self._data_fields,
+        )
         self._queue.clear()
         self._gap = None
         self._test_requests = 0
