@@ -125,7 +125,7 @@ async def test_order_updates_iterate_its_lifecycle_and_end_when_done(
     assert [u.cum_qty for u in updates] == [D(0), D(0), D(20), D(50)]
     assert updates[0].kind is UpdateKind.SENT
     assert updates[2].fill is not None and updates[2].fill.quantity == D(20)
-    assert "PARTIALLY_FILLED" in updates[2].line() and "fill 20@10" in updates[2].line()
+    assert "PARTIALLY_FILLED" in updates[2].line() and "fill 20 @ 10" in updates[2].line()
 
 
 async def test_cancel_of_a_resting_order_cancels_it(pair: tuple[ScriptedVenue, Client]) -> None:

@@ -278,17 +278,20 @@ class RouterUpdate:
             f"{stamp} {self.cl_ord_id or '-':<18} {status:<16} "
             f"cum={self.cum_qty} leaves={self.leaves_qty} avgpx={_fmt_px(self.avg_px)}"
         )
-        what = [self.event.value if self.event is not None else self.kind.value]
         if self.kind is UpdateKind.SENT:
-            what = ["sent"]
-        if self.fill is not None:
-            what.append(f"fill {self.fill.quantity}@{self.fill.price}")
-        if self.request is not None:
-            what.append(f"request {self.request}")
-        if self.duplicate:
-            what.append("duplicate")
-        if self.text:
-            what.append(self.text)
+            what = [" ".join(x for x in (self.text or "order", self.request, "sent") if x)]
+        else:
+            what = [self.event.value if self.event is not None else self.kind.value]
+            if self.event is ExecEvent.REPLACED and self.quantity is not None:
+                what[0] += f" to {self.quantity}" + (f" @ {self.price}" if self.price else "")
+            if self.fill is not None:
+                what.append(f"fill {self.fill.quantity} @ {self.fill.price}")
+            if self.request is not None:
+                what.append(f"request {self.request}")
+            if self.duplicate:
+                what.append("duplicate, ignored")
+            if self.text:
+                what.append(self.text)
         what.extend(a.kind.name for a in self.anomalies)
         return f"{text}  ({'; '.join(what)})"
 
@@ -1097,7 +1100,7 @@ class OrderRouter:
                 handle, self._from_update(UpdateKind.REQUEST_REJECTED, update, text=str(exc))
             )
             raise OrderRefused(None, f"the session did not take the order: {exc}") from exc
-        self._publish(handle, self._snapshot(UpdateKind.SENT, order, now))
+        self._publish(handle, self._snapshot(UpdateKind.SENT, order, now, text="new order"))
         return handle
 
     async def cancel(self, order: OrderHandle | str, *, text: str | None = None) -> RequestHandle:
@@ -1197,7 +1200,10 @@ class OrderRouter:
             raise OrderRefused(None, f"the session did not take the {kind}: {exc}") from exc
         rh.sent = True
         self._publish(
-            handle, self._snapshot(UpdateKind.SENT, order, now, request=request.cl_ord_id)
+            handle,
+            self._snapshot(
+                UpdateKind.SENT, order, now, request=request.cl_ord_id, text=f"{kind} request"
+            ),
         )
         return rh
 
@@ -1228,6 +1234,10 @@ class OrderRouter:
             rh._settle(False, text=str(exc))
             raise OrderRefused(None, f"the session did not take the status request: {exc}") from exc
         rh.sent = True
+        self._publish(
+            handle,
+            self._snapshot(UpdateKind.SENT, handle.order, self._clock(), text="status request"),
+        )
         return rh
 
     async def mass_cancel(
