@@ -655,3 +655,20 @@ async def test_cancel_of_a_done_order_is_a_local_error(pair: tuple[ScriptedVenue
     with pytest.raises(LocalProtocolError, match="FILLED"):
         await client.router.cancel(order)
     assert not venue.messages(b"F")
+
+
+async def test_cancel_answered_too_late_after_the_venue_canceled_is_no_anomaly(
+    venue_port: tuple[ScriptedVenue, int],
+) -> None:
+    venue, port = venue_port
+    async with Client(port) as client:
+        order = await client.router.submit(limit())
+        await order.acknowledged(2)
+        venue.auto = False
+        request = await client.router.cancel(order)
+        cancel = await venue.next_request(b"F")
+        await venue.cancel_rest(order.cl_ord_id, text="trading halt")  # the venue's own cancel
+        await venue.cancel_reject(cancel, text="order already canceled")
+        await order.wait_for(lambda o: request.cl_ord_id in o.order.rejected_requests, 2)
+        assert order.state is OrdStatus.CANCELED and order.order.text == "order already canceled"
+        assert request.settled and not order.anomalies
