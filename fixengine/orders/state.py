@@ -441,6 +441,11 @@ def _apply_replace(order: Order, report: ExecutionReport, ch: _Changes) -> None:
 def _settle_request(order: Order, cl_ord_id: str | None, kind: str, ch: _Changes) -> bool:
     """Remove the pending request ``cl_ord_id``; False (and an anomaly) if there is none."""
     req = order.pending_request(cl_ord_id) if cl_ord_id else None
+    if req is None and order.is_done and cl_ord_id in order.aliases:
+        # our request, dropped when the order ended first (the venue canceled it on its
+        # own): "too late" is the answer FIX prescribes, not an anomaly
+        order.rejected_requests.append(cl_ord_id)
+        return False
     if req is None:
         ch.add(
             AnomalyKind.UNMATCHED_CANCEL_REJECT,
