@@ -358,12 +358,14 @@ def test_replace_down_to_cum_qty_fills_the_order(engine: MatchingEngine) -> None
     assert engine.book("IBM").best_ask() is None
 
 
-def test_replace_below_cum_qty_is_refused(engine: MatchingEngine) -> None:
+def test_replace_below_cum_qty_amends_order_qty_to_cum_qty(engine: MatchingEngine) -> None:
     engine.submit("A", order("s", SELL, "10", "10"), 1.0)
     engine.submit("B", order("b", BUY, "4", "10"), 1.0)
-    reject = engine.replace("A", replace("s2", "s", "3", "10"), 2.0)[0]
-    assert isinstance(reject, CancelRejected) and "below the quantity already filled" in reject.text
-    assert engine.find("A", "s").leaves_qty == D(6)  # type: ignore[union-attr]
+    replaced = engine.replace("A", replace("s2", "s", "3", "10"), 2.0)[0]
+    assert isinstance(replaced, OrderReplaced)
+    assert replaced.order.status is S.FILLED
+    assert (replaced.order.order_qty, replaced.order.cum_qty) == (D(4), D(4))
+    assert replaced.order.leaves_qty == 0 and engine.book("IBM").best_ask() is None
 
 
 @pytest.mark.parametrize(

@@ -340,6 +340,28 @@ def test_replace_reducing_quantity_to_cum_qty_fills_the_order() -> None:
     assert u.status is S.FILLED and reg[cl].leaves_qty == 0 and not u.anomalies
 
 
+def test_replace_below_cum_qty_amended_to_cum_qty_is_the_prescribed_answer() -> None:
+    reg, cl = placed()
+    v = Venue(reg, cl)
+    v.ack()
+    v.fill("40", "10")
+    rpl = reg.replace(cl, 2.0, quantity=D(30))
+    v.qty = D(40)  # matrices C.3.c: OrderQty amended to CumQty, order filled
+    u = v.send(ExecType.REPLACED, S.FILLED, cl=rpl.cl_ord_id, orig_cl_ord_id=cl)
+    assert u.status is S.FILLED and not u.anomalies and reg[cl].quantity == D(40)
+
+
+def test_replace_to_another_quantity_than_asked_is_flagged_and_adopted() -> None:
+    reg, cl = placed()
+    v = Venue(reg, cl)
+    v.ack()
+    rpl = reg.replace(cl, 2.0, quantity=D(150))
+    v.qty = D(120)
+    u = v.send(ExecType.REPLACED, S.NEW, cl=rpl.cl_ord_id, orig_cl_ord_id=cl)
+    assert kinds(u) == {AnomalyKind.ORDER_QTY_MISMATCH}
+    assert reg[cl].quantity == D(120) and reg[cl].leaves_qty == D(120)
+
+
 def test_replace_rejected_keeps_the_old_terms_and_chain() -> None:
     reg, cl = placed()
     v = Venue(reg, cl)

@@ -793,11 +793,12 @@ class Order:
     # -- derived state ---------------------------------------------------------------------
     @property
     def status(self) -> OrdStatus:
-        """OrdStatus(39) by the FIX precedence rule: a settled state beats a pending one.
+        """OrdStatus(39): the base status, or the pending state that takes precedence.
 
-        A live order with an acknowledged pending cancel is PENDING_CANCEL, with an
-        acknowledged pending replace PENDING_REPLACE (FIX 4.4 Vol. 1, OrdStatus
-        precedence: Pending Cancel over Pending Replace over the order's own state).
+        A working order with an acknowledged pending cancel is PENDING_CANCEL, with
+        an acknowledged pending replace PENDING_REPLACE (precedence 12 and 11 in the
+        FIX order state change matrices, above Done for Day's 10). A done order
+        shows its final status.
         """
         base = self.base_status
         if base in TERMINAL_STATUSES:

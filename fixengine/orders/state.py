@@ -11,12 +11,14 @@ An order has a *base* status (where the order itself is: PendingNew, New,
 PartiallyFilled, Filled, DoneForDay, Canceled, Rejected, Expired, Stopped,
 Suspended, Calculated, AcceptedForBidding) and an overlay of *pending requests*
 (cancels/replaces we sent that are not settled yet). OrdStatus as FIX reports it
-is derived from both by the precedence rule (FIX 4.4 Vol. 1, "OrdStatus"): an
-acknowledged pending cancel shows as PendingCancel, a pending replace as
-PendingReplace, unless the order is done. Keeping the two apart is what lets a fill
-arrive while a cancel is pending, or a cancel be rejected, without losing where the
-order was (FIX 4.4 Vol. 4 Appendix D, the order state change matrices: e.g. D.9-D.11
-cancel of a partly filled order with fills while pending, D.13-D.15 replaces).
+is derived from both by the precedence the order state change matrices give
+(FIX 4.4 Vol. 4 Appendix D: Pending Cancel 12, Pending Replace 11, Done for Day
+10 over the working states): an acknowledged pending cancel shows as
+PendingCancel, a pending replace as PendingReplace. One deliberate difference: an
+order that is done (Filled, Canceled, Rejected, Expired) shows its final status,
+since nothing can be canceled any more. Keeping base and overlay apart is what lets
+a fill arrive while a cancel or replace is pending (matrices B.1.b, C.1.b), or a
+request be rejected (B.1.c, C.2.a, D.1), without losing where the order was.
 
 :data:`TRANSITIONS` is the one table of (base status, event) -> next base status;
 the next status may be :attr:`Next.BY_QTY` (New / PartiallyFilled / Filled as
@@ -212,17 +214,17 @@ _ROWS: tuple[tuple[ExecEvent, tuple[OrdStatus, ...], OrdStatus | Next], ...] = (
     (E.NEW, (S.PENDING_NEW, S.ACCEPTED_FOR_BIDDING, S.SUSPENDED), Next.BY_QTY),
     (E.NEW, (S.NEW,), Next.KEEP),
     (E.NEW, (S.DONE_FOR_DAY,), Next.BY_QTY),  # a GT order re-acknowledged the next day
-    # fills: a venue may fill before acknowledging (IOC, market) - D.1 with no New
+    # fills: a venue may fill before acknowledging (an IOC or market order)
     (E.TRADE, (S.PENDING_NEW, S.NEW, S.PARTIALLY_FILLED, S.STOPPED, S.ACCEPTED_FOR_BIDDING),
      Next.BY_QTY),
-    # busts and corrections may reopen a filled order (D.22-D.25)
+    # busts and corrections may reopen a filled order (matrices group J)
     (E.TRADE_CORRECT, (S.NEW, S.PARTIALLY_FILLED, S.FILLED), Next.BY_QTY),
     (E.TRADE_CORRECT, (S.STOPPED, S.SUSPENDED, S.DONE_FOR_DAY, S.CANCELED, S.EXPIRED,
                        S.CALCULATED), Next.KEEP),
     (E.TRADE_CANCEL, (S.NEW, S.PARTIALLY_FILLED, S.FILLED), Next.BY_QTY),
     (E.TRADE_CANCEL, (S.STOPPED, S.SUSPENDED, S.DONE_FOR_DAY, S.CANCELED, S.EXPIRED,
                       S.CALCULATED), Next.KEEP),
-    # cancel and replace (D.9-D.21): the pending overlay changes, the base does not
+    # cancel and replace (groups B, C, D): the pending overlay changes, the base does not
     (E.PENDING_CANCEL, _WORKING, Next.KEEP),
     (E.PENDING_REPLACE, _WORKING, Next.KEEP),
     (E.CANCELED, _WORKING, S.CANCELED),
@@ -421,6 +423,16 @@ def _apply_replace(order: Order, report: ExecutionReport, ch: _Changes) -> None:
         new_id = req.cl_ord_id
         if req.quantity is not None:
             order.quantity = req.quantity
+        venue_qty = report.order_qty
+        if venue_qty is not None and venue_qty > 0 and venue_qty != order.quantity:
+            # a quantity asked below CumQty is amended to CumQty (matrices C.3.b, C.3.c);
+            # anything else the venue changed is worth a look - its quantity stands
+            if not (order.quantity <= order.cum_qty and venue_qty == order.cum_qty):
+                ch.add(
+                    AnomalyKind.ORDER_QTY_MISMATCH,
+                    f"replaced to OrderQty {venue_qty}, requested {order.quantity}",
+                )
+            order.quantity = venue_qty
         order.ord_type = req.ord_type
         order.price = req.price
         order.stop_px = req.stop_px

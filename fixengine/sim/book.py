@@ -29,8 +29,8 @@ resting order's price. What is left:
 
 A replace keeps time priority when only the quantity goes down; a new price or a
 larger quantity sends the order to the back (and may make it trade at once). A
-quantity equal to CumQty fills the order; one below it is refused, as are a new
-side, symbol or order type.
+quantity at or below CumQty fills the order, its OrderQty amended to CumQty (FIX
+order state change matrices C.3.b, C.3.c). Side, symbol and order type cannot change.
 
 Lone clients: a session may have a :mod:`fill model <fixengine.sim.fills>`. Its
 orders still meet the book first; the house then fills what is left as the model
@@ -1037,9 +1037,10 @@ class MatchingEngine:
             heapq.heappush(self._expiry, (new_expiry, next(self._timers), order.order_id))
         order.expire_time = new_expiry
         events: list[BookEvent] = []
-        if request.quantity == order.cum:
-            # a replace down to CumQty leaves nothing to execute: the order is filled
-            order.quantity = request.quantity
+        if request.quantity <= order.cum:
+            # nothing left to execute: OrderQty is amended to CumQty and the order is filled
+            # (FIX order state change matrices C.3.b and C.3.c)
+            order.quantity = order.cum
             book._remove(order)
             order.status = OrdStatus.FILLED
             self._finish(order)
@@ -1082,8 +1083,6 @@ class MatchingEngine:
         return events
 
     def _check_replace(self, order: _Order, request: ReplaceRequest) -> str | None:
-        if request.quantity < order.cum:
-            return f"OrderQty {request.quantity} is below the quantity already filled {order.cum}"
         if request.symbol != order.symbol:
             return f"Symbol cannot change ({order.symbol!r} to {request.symbol!r})"
         if request.side.is_buy != order.side.is_buy:
