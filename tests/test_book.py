@@ -547,6 +547,21 @@ def test_finished_orders_are_forgotten_beyond_max_done() -> None:
     assert len(engine.orders(live_only=False)) == 2
 
 
+def test_house_fill_of_a_resting_order_is_a_one_sided_trade(engine: MatchingEngine) -> None:
+    engine.submit("A", order("b", BUY, "10", "10"), 1.0)
+    state = engine.find("A", "b")
+    assert state is not None
+    (trade,) = engine.fill(state.order_id, D(4), D("9.5"), 2.0)
+    assert isinstance(trade, Trade) and trade.buy is not None and trade.sell is None
+    assert (trade.quantity, trade.price) == (D(4), D("9.5"))
+    assert trade.buy.contra_owner is None and trade.buy.order.leaves_qty == D(6)
+    assert engine.book("IBM").depth()[0] == [(D(10), D(6))]
+    (rest,) = engine.fill(state.order_id, D(100), D(10), 3.0)  # capped at LeavesQty
+    assert isinstance(rest, Trade) and rest.quantity == D(6)
+    assert engine.book("IBM").best_bid() is None
+    assert engine.fill(state.order_id, D(1), D(1), 4.0) == []  # nothing left to fill
+
+
 def test_accepted_event_comes_first_and_carries_new_status(engine: MatchingEngine) -> None:
     event = engine.submit("A", order("a", BUY, "3", "10", account="ACC"), 1.0)[0]
     assert isinstance(event, OrderAccepted)

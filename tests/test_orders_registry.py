@@ -77,9 +77,11 @@ def test_restored_generator_continues_its_series() -> None:
     assert gen.next() == nxt  # same series, same next value
 
 
-def test_generator_refuses_a_prefix_with_spaces() -> None:
+def test_generator_refuses_a_prefix_with_spaces_or_a_time_before_the_epoch() -> None:
     with pytest.raises(ValueError, match="prefix"):
         ClOrdIdGenerator(0.0, prefix="a b")
+    with pytest.raises(ValueError, match="epoch"):
+        ClOrdIdGenerator(-1.0)
 
 
 # -- requests ----------------------------------------------------------------------------------

@@ -522,7 +522,7 @@ def execution_report_message(report: ExecutionReport, version: VersionLike) -> M
             exec_type = ExecType.FILL if filled else ExecType.PARTIAL_FILL
         if trans is None:
             trans = ExecTransType.NEW
-        if exec_type.value > "E":
+        if exec_type not in _FIX42_EXEC_TYPES:
             raise LocalProtocolError(f"ExecType {exec_type.name} does not exist in {v.value}")
     else:
         if trans is ExecTransType.CANCEL:
@@ -568,6 +568,10 @@ def execution_report_message(report: ExecutionReport, version: VersionLike) -> M
     _put(msg, 60, report.transact_time)
     _put(msg, 58, report.text)
     return msg
+
+
+#: ExecType values of FIX 4.2 (0-9, A-E); Trade (F) and later came with 4.3.
+_FIX42_EXEC_TYPES = frozenset(e for e in ExecType if e.value in "0123456789ABCDE")
 
 
 def _status_exec_type(status: OrdStatus) -> ExecType:

@@ -406,7 +406,9 @@ class PreTradeRisk:
             if not decision.allowed:
                 return decision
         if lim.max_notional is not None:
-            valuation = price if price is not None else (stop_px or reference_price)
+            valuation = price if price is not None else stop_px
+            if valuation is None:
+                valuation = reference_price
             decision = check_notional(quantity, valuation, lim.max_notional)
             if not decision.allowed:
                 return decision

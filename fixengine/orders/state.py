@@ -706,6 +706,8 @@ class ClOrdIdGenerator:
     def __init__(self, now: float, *, prefix: str = "", entropy: int | None = None) -> None:
         if not (prefix.isascii() and (prefix == "" or prefix.isprintable())) or " " in prefix:
             raise ValueError(f"ClOrdID prefix must be printable ASCII without spaces: {prefix!r}")
+        if not now >= 0:
+            raise ValueError(f"now must be UTC epoch seconds (>= 0), not {now!r}")
         rand = secrets.randbelow(36**4) if entropy is None else entropy % 36**4
         self._prefix = prefix
         self._stem = _base36(int(now * 1000)) + _base36(rand).rjust(4, "0")
