@@ -70,7 +70,9 @@ def _quickfix_header(cxx: str) -> Path:
         check=False,
     )
     if probe.returncode != 0:
-        raise BuildUnavailable(f"QuickFIX C++ headers not found ({QUICKFIX_HEADER}); {INSTALL_HINT}")
+        raise BuildUnavailable(
+            f"QuickFIX C++ headers not found ({QUICKFIX_HEADER}); {INSTALL_HINT}"
+        )
     for word in probe.stdout.replace("\\\n", " ").split():
         if word.endswith(QUICKFIX_HEADER):
             return Path(word)

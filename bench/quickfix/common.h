@@ -125,6 +125,7 @@ class Recorder {
   ~Recorder() {
     if (fd_ >= 0) ::close(fd_);
   }
+  bool enabled() const { return fd_ >= 0; }
   void write(const std::string& ev, Json fields) {
     if (fd_ < 0) return;
     fields.str("ev", ev).real("t", wall_time());

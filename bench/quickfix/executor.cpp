@@ -3,6 +3,7 @@
 //
 // Usage:
 //   qf_executor --settings acceptor.cfg --record exec.jsonl [--book exec.book] [--ack-only]
+//               [--single-fill] [--no-log]
 //
 // Theory of operation
 // -------------------
@@ -12,7 +13,9 @@
 //   NewOrderSingle(D)       ExecutionReport New; then a partial fill of 40% of the
 //                           quantity; a market order (OrdType 1) is then filled in
 //                           full, a limit order rests with the rest open.
-//                           (--ack-only: the New report only.)
+//                           (--ack-only: the New report only. --single-fill: a
+//                           market order is filled in one report, no partial fill
+//                           first - the latency benchmark's ack + fill.)
 //   OrderCancelRequest(F)   ExecutionReport Canceled of the open order, else an
 //                           OrderCancelReject (CxlRejReason 1 unknown order, 0 too late).
 //   OrderCancelReplaceRequest(G)
@@ -33,9 +36,10 @@
 
 #include "common.h"
 
-#include <quickfix/SocketAcceptor.h>
+#include <quickfix/ThreadedSocketAcceptor.h>
 
 #include <fstream>
+#include <memory>
 #include <set>
 
 namespace {
@@ -116,6 +120,7 @@ class Executor : public FIX::Application {
   Executor(const FIX::SessionSettings& settings, interop::Recorder& rec, Book& book,
            bool ack_only)
       : settings_(settings), rec_(rec), book_(book), ack_only_(ack_only) {}
+  bool single_fill_ = false;
 
   void onCreate(const FIX::SessionID&) override {}
   void onLogon(const FIX::SessionID& id) override {
@@ -130,12 +135,12 @@ class Executor : public FIX::Application {
   void fromAdmin(const FIX::Message& msg, const FIX::SessionID&) throw(
       FIX::FieldNotFound, FIX::IncorrectDataFormat, FIX::IncorrectTagValue,
       FIX::RejectLogon) override {
-    rec_.write("admin", interop::admin_fields(msg));
+    if (rec_.enabled()) rec_.write("admin", interop::admin_fields(msg));
   }
   void fromApp(const FIX::Message& msg, const FIX::SessionID& id) throw(
       FIX::FieldNotFound, FIX::IncorrectDataFormat, FIX::IncorrectTagValue,
       FIX::UnsupportedMessageType) override {
-    rec_.write("recv", interop::app_fields(msg));
+    if (rec_.enabled()) rec_.write("recv", interop::app_fields(msg));
     std::lock_guard<std::mutex> lock(mutex_);
     std::string type = interop::msg_type(msg);
     if (type != "D" && type != "F" && type != "G") throw FIX::UnsupportedMessageType();
@@ -165,7 +170,7 @@ class Executor : public FIX::Application {
     report(id, order, "0", 0, "");
     if (!ack_only_ && order.qty > 0) {
       long long part = order.qty * 2 / 5;
-      if (part > 0) fill(id, order, part);
+      if (part > 0 && !(single_fill_ && order.ord_type == "1")) fill(id, order, part);
       if (order.ord_type == "1") fill(id, order, order.qty - order.cum);
     }
     book_.save(order);
@@ -264,7 +269,7 @@ class Executor : public FIX::Application {
 
 int main(int argc, char** argv) {
   interop::Args args(argc, argv);
-  args.check({"settings", "record", "book", "ack-only"});
+  args.check({"settings", "record", "book", "ack-only", "single-fill", "no-log"});
   if (!args.has("settings")) interop::Args::usage_error("--settings is required");
   sigset_t signals = interop::block_control_signals();
   try {
@@ -273,9 +278,14 @@ int main(int argc, char** argv) {
     interop::Recorder rec(args.get("record"));
     Book book(args.get("book"));
     Executor app(settings, rec, book, args.has("ack-only"));
+    app.single_fill_ = args.has("single-fill");
     FIX::FileStoreFactory stores(settings);
     FIX::FileLogFactory logs(settings);
-    FIX::SocketAcceptor acceptor(app, stores, settings, logs);
+    // --no-log: no message log (QuickFIX's FileLog writes and flushes a line per message)
+    std::unique_ptr<FIX::ThreadedSocketAcceptor> owner(
+        args.has("no-log") ? new FIX::ThreadedSocketAcceptor(app, stores, settings)
+                           : new FIX::ThreadedSocketAcceptor(app, stores, settings, logs));
+    FIX::ThreadedSocketAcceptor& acceptor = *owner;
     acceptor.start();
     FIX::Session* session = FIX::Session::lookupSession(id);
     rec.write("start", Json()

@@ -6,6 +6,7 @@
 //   qf_initiator --settings initiator.cfg --record trader.jsonl --orders N
 //                [--prefix Q] [--interval S] [--no-wait]
 //   qf_initiator --settings initiator.cfg --count N --window K [--prefix L]
+//                [--warmup W] [--rate R] [--samples FILE] [--sync] [--no-log]
 //
 // Theory of operation
 // -------------------
@@ -29,16 +30,25 @@
 //
 // Latency mode (--count N --window K): market orders <prefix>-L-i with at most K
 // awaiting their first ExecutionReport; each order->ack round trip is timed with
-// the monotonic clock and a JSON summary is printed on stdout.
+// the monotonic clock and a JSON summary is printed on stdout. --warmup W sends W
+// orders first (not timed) and waits for their acknowledgements. --rate R offers R
+// orders per second on a fixed schedule (order i is due at start + i/R) instead of
+// sending as soon as the window allows; its round trip is timed from the moment it
+// was due, so a late send counts against the latency (no coordinated omission).
+// --samples FILE writes every timed round trip (microseconds, one per line, in
+// arrival order). --sync: after the warm-up print "WARM" and wait for a line on
+// stdin before the timed orders; after the summary wait for another line before
+// logging out (lets a benchmark read both processes' CPU time around the timed part).
 //
 // SIGTERM or SIGINT: log out, stop, exit 0. SIGUSR1: send nothing more.
 
 #include "common.h"
 
-#include <quickfix/SocketInitiator.h>
+#include <quickfix/ThreadedSocketInitiator.h>
 
 #include <algorithm>
 #include <condition_variable>
+#include <memory>
 #include <fstream>
 
 namespace {
@@ -144,7 +154,7 @@ class Trader : public FIX::Application {
   void fromAdmin(const FIX::Message& msg, const FIX::SessionID&) throw(
       FIX::FieldNotFound, FIX::IncorrectDataFormat, FIX::IncorrectTagValue,
       FIX::RejectLogon) override {
-    rec_.write("admin", interop::admin_fields(msg));
+    if (rec_.enabled()) rec_.write("admin", interop::admin_fields(msg));
   }
   void fromApp(const FIX::Message& msg, const FIX::SessionID&) throw(
       FIX::FieldNotFound, FIX::IncorrectDataFormat, FIX::IncorrectTagValue,
@@ -155,7 +165,7 @@ class Trader : public FIX::Application {
     std::lock_guard<std::mutex> lock(mutex_);
     auto it = pending_.find(interop::field_or(msg, FIX::FIELD::ClOrdID));
     if (it != pending_.end() && interop::field_or(msg, FIX::FIELD::ExecType) == "0") {
-      samples_.push_back(now - it->second);
+      if (timing_) samples_.push_back(now - it->second);
       pending_.erase(it);
       cond_.notify_all();
     }
@@ -168,9 +178,13 @@ class Trader : public FIX::Application {
   }
 
   // Latency mode: register an order before sending it; wait for room in the window.
-  void expect_ack(const std::string& cl_ord_id) {
+  void expect_ack(const std::string& cl_ord_id, double since = 0) {
     std::lock_guard<std::mutex> lock(mutex_);
-    pending_[cl_ord_id] = interop::mono_time();
+    pending_[cl_ord_id] = since > 0 ? since : interop::mono_time();
+  }
+  void set_timing(bool on) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    timing_ = on;
   }
   bool wait_window(size_t window, double seconds) {
     std::unique_lock<std::mutex> lock(mutex_);
@@ -192,6 +206,7 @@ class Trader : public FIX::Application {
   std::mutex mutex_;
   std::condition_variable cond_;
   bool logged_on_ = false;
+  bool timing_ = true;
   std::map<std::string, double> pending_;
   std::vector<double> samples_;
 };
@@ -202,21 +217,39 @@ double percentile(std::vector<double> sorted, double p) {
   return sorted[std::min(idx, sorted.size() - 1)];
 }
 
-int run_latency(Trader& app, const FIX::SessionID& id, const std::string& version,
-                const interop::Args& args, const sigset_t& signals) {
-  long long count = args.integer("count", 1000);
-  size_t window = static_cast<size_t>(std::max(1LL, args.integer("window", 1)));
-  std::string prefix = args.get("prefix", "L");
-  std::string symbol = args.get("symbol", "QFX");
-  app.latency_mode_ = true;
-  if (!app.wait_logged_on(args.real("logon-timeout", 10))) {
-    std::fprintf(stderr, "error: not logged on\n");
-    return 1;
+// Wait for a line on stdin (--sync); false at end of input.
+bool wait_line() {
+  char buf[256];
+  return std::fgets(buf, sizeof buf, stdin) != nullptr;
+}
+
+void sleep_until(double when) {
+  for (;;) {
+    double left = when - interop::mono_time();
+    if (left <= 0) return;
+    if (left > 0.0002) {
+      struct timespec ts;
+      left -= 0.0001;
+      ts.tv_sec = static_cast<time_t>(left);
+      ts.tv_nsec = static_cast<long>((left - ts.tv_sec) * 1e9);
+      nanosleep(&ts, nullptr);
+    }
   }
+}
+
+// Send orders first..last (inclusive); false when interrupted by a signal.
+bool send_orders(Trader& app, const FIX::SessionID& id, const std::string& version,
+                 const std::string& prefix, const std::string& symbol, long long first,
+                 long long last, size_t window, double rate, const sigset_t& signals) {
   double start = interop::mono_time();
-  for (long long i = 1; i <= count; ++i) {
+  for (long long i = first; i <= last; ++i) {
+    double due = 0;
+    if (rate > 0) {
+      due = start + (i - first) / rate;
+      sleep_until(due);
+    }
     while (!app.wait_window(window, 0.5)) {
-      if (interop::wait_signal(signals, 0)) return 1;
+      if (interop::wait_signal(signals, 0)) return false;
     }
     Action a;
     a.kind = "new";
@@ -224,13 +257,56 @@ int run_latency(Trader& app, const FIX::SessionID& id, const std::string& versio
     a.side = (i % 2) ? "1" : "2";
     a.ord_type = "1";
     FIX::Message msg = build(a, version, symbol);
-    app.expect_ack(a.cl_ord_id);
+    app.expect_ack(a.cl_ord_id, due);
     FIX::Session::sendToTarget(msg, id);
   }
-  double deadline = interop::mono_time() + args.real("drain-timeout", 30);
+  return true;
+}
+
+void drain(Trader& app, double seconds) {
+  double deadline = interop::mono_time() + seconds;
   while (app.outstanding() && interop::mono_time() < deadline) app.wait_window(1, 0.1);
+}
+
+int run_latency(Trader& app, const FIX::SessionID& id, const std::string& version,
+                const interop::Args& args, const sigset_t& signals) {
+  long long count = args.integer("count", 1000);
+  long long warmup = std::max(0LL, args.integer("warmup", 0));
+  double rate = args.real("rate", 0);
+  size_t window = static_cast<size_t>(std::max(1LL, args.integer("window", 1)));
+  std::string prefix = args.get("prefix", "L");
+  std::string symbol = args.get("symbol", "QFX");
+  bool sync = args.has("sync");
+  double drain_timeout = args.real("drain-timeout", 30);
+  app.latency_mode_ = true;
+  if (!app.wait_logged_on(args.real("logon-timeout", 10))) {
+    std::fprintf(stderr, "error: not logged on\n");
+    return 1;
+  }
+  if (warmup > 0) {
+    app.set_timing(false);
+    if (!send_orders(app, id, version, prefix + "W", symbol, 1, warmup, window, rate, signals))
+      return 1;
+    drain(app, drain_timeout);
+    app.set_timing(true);
+  }
+  if (sync) {
+    std::printf("WARM\n");
+    std::fflush(stdout);
+    if (!wait_line()) return 1;
+  }
+  double start = interop::mono_time();
+  if (!send_orders(app, id, version, prefix, symbol, 1, count, window, rate, signals)) return 1;
+  drain(app, drain_timeout);
   double elapsed = interop::mono_time() - start;
   std::vector<double> s = app.samples();
+  if (args.has("samples")) {
+    FILE* out = std::fopen(args.get("samples").c_str(), "w");
+    if (out) {
+      for (double v : s) std::fprintf(out, "%.3f\n", v * 1e6);
+      std::fclose(out);
+    }
+  }
   std::sort(s.begin(), s.end());
   double sum = 0;
   for (double v : s) sum += v;
@@ -238,7 +314,9 @@ int run_latency(Trader& app, const FIX::SessionID& id, const std::string& versio
   out.str("engine", "quickfix")
       .str("version", version)
       .num("count", count)
+      .num("warmup", warmup)
       .num("window", static_cast<long long>(window))
+      .real("rate", rate)
       .num("acked", static_cast<long long>(s.size()))
       .real("seconds", elapsed)
       .real("orders_per_s", elapsed > 0 ? s.size() / elapsed : 0)
@@ -249,6 +327,7 @@ int run_latency(Trader& app, const FIX::SessionID& id, const std::string& versio
       .real("max_us", s.empty() ? 0 : s.back() * 1e6);
   std::printf("%s\n", out.text().c_str());
   std::fflush(stdout);
+  if (sync) wait_line();
   return s.size() == static_cast<size_t>(count) ? 0 : 1;
 }
 
@@ -257,7 +336,8 @@ int run_latency(Trader& app, const FIX::SessionID& id, const std::string& versio
 int main(int argc, char** argv) {
   interop::Args args(argc, argv);
   args.check({"settings", "record", "orders", "prefix", "interval", "no-wait", "symbol", "count",
-              "window", "logon-timeout", "drain-timeout"});
+              "window", "logon-timeout", "drain-timeout", "warmup", "rate", "samples", "sync",
+              "no-log"});
   if (!args.has("settings")) interop::Args::usage_error("--settings is required");
   if (args.has("window") != args.has("count"))
     interop::Args::usage_error("--count and --window go together (latency mode)");
@@ -271,7 +351,11 @@ int main(int argc, char** argv) {
     Trader app(rec);
     FIX::FileStoreFactory stores(settings);
     FIX::FileLogFactory logs(settings);
-    FIX::SocketInitiator initiator(app, stores, settings, logs);
+    // --no-log: no message log (QuickFIX's FileLog writes and flushes a line per message)
+    std::unique_ptr<FIX::ThreadedSocketInitiator> owner(
+        args.has("no-log") ? new FIX::ThreadedSocketInitiator(app, stores, settings)
+                           : new FIX::ThreadedSocketInitiator(app, stores, settings, logs));
+    FIX::ThreadedSocketInitiator& initiator = *owner;
     initiator.start();
     FIX::Session* session = FIX::Session::lookupSession(id);
     rec.write("start", Json()
