@@ -14,8 +14,8 @@ message, so the hot path pays only a dictionary lookup and a counter increment:
   SequenceReset-GapFill(4 with 123=Y), Reject(3) and BusinessMessageReject(j) are
   counted in their own families as well.
 * Session events (heartbeat missed, logon, logout) and connection facts
-  (reconnects, disconnects by reason, refused connections by reason) are counted
-  by the transport through :class:`SessionMetrics`.
+  (reconnects, disconnects by reason, refused connections by reason, pauses of the
+  inbound throttle) are counted by the transport through :class:`SessionMetrics`.
 * State and the next sequence numbers are gauges read at scrape time from a
   snapshot the transport refreshes after each batch it processes; the scrape
   thread never touches a session or its store (a store may not be thread-safe).
@@ -72,6 +72,8 @@ REFUSAL_REASONS: frozenset[str] = frozenset(
         "oversize",
         "too_many_pending",
         "stopping",
+        "tls_handshake",  # the TLS handshake failed (no or untrusted client certificate, ...)
+        "authentication",  # the session's authenticator refused the Logon (e.g. wrong password)
     }
 )
 
@@ -121,6 +123,7 @@ class SessionMetrics:
         "_out",
         "connected",
         "heartbeats_missed",
+        "inbound_throttled",
         "logged_on",
         "logons",
         "logouts",
@@ -140,6 +143,7 @@ class SessionMetrics:
         self._disconnects: dict[str, Any] = {}
         self._connect_attempts: dict[str, Any] = {}
         self.heartbeats_missed = metrics.heartbeats_missed.labels(session)
+        self.inbound_throttled = metrics.inbound_throttled.labels(session)
         self.reconnects = metrics.reconnects.labels(session)
         self.logons = metrics.logons.labels(session)
         self.logouts = metrics.logouts.labels(session)
@@ -367,6 +371,12 @@ class FixMetrics:
         self.heartbeats_missed = Counter(
             "fix_heartbeats_missed",
             "Times nothing arrived within the heartbeat interval (TestRequest sent)",
+            ["session"],
+            registry=r,
+        )
+        self.inbound_throttled = Counter(
+            "fix_inbound_throttled",
+            "Times the inbound throttle paused reading from the peer",
             ["session"],
             registry=r,
         )

@@ -25,7 +25,26 @@ whose Text(58) says why (MsgSeqNum 1, nothing stored: there is no session to
 number it in) unless ``refusal_logout`` is off, in which case the connection is
 closed silently as QuickFIX does. Pending connections are bounded in number
 (``max_pending``; beyond it new connections are closed at once) and in time
-(``logon_timeout``, default 10 s, for the first complete message).
+(``logon_timeout``, default 10 s, for the first complete message). The timer starts
+at accept and is never reset by partial data, so a peer trickling bytes is dropped
+on time like a silent one.
+
+TLS. A TLS acceptor accepts TCP connections itself (:class:`_TlsListener`) and
+runs each handshake as a task of its pending connection
+(``loop.connect_accepted_socket``), instead of letting the server do it out of
+sight: a handshake in progress counts against ``max_pending``, ``logon_timeout``
+covers handshake plus Logon, and a failed handshake (no client certificate, one
+from another CA, plain text on a TLS port) is logged and counted like every other
+refusal (reason ``tls_handshake``). Starting TLS on an accepted transport
+(``start_tls``) is not used: uvloop starts reading right after ``connection_made``,
+so the ClientHello could reach the FIX framer first.
+
+Every refusal is logged (``fixengine.transport.acceptor``, WARNING; a shutdown
+at INFO) with the peer address and counted in
+``fix_connections_refused_total{reason}`` (see
+:data:`fixengine.metrics.REFUSAL_REASONS`). A Logon the session's authenticator
+refuses (e.g. a wrong Password) is counted by the driver (reason
+``authentication``).
 """
 
 from __future__ import annotations
@@ -33,6 +52,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
+import socket
 import ssl as _ssl
 import time
 from collections.abc import Callable, Iterable
@@ -50,6 +70,17 @@ if TYPE_CHECKING:
 __all__ = ["Acceptor", "AcceptorOptions", "SessionProvider", "acceptor_key"]
 
 logger = logging.getLogger("fixengine.transport.acceptor")
+
+
+def _tls_failure(exc: BaseException) -> str:
+    """A short description of why a TLS handshake failed (no secrets are involved)."""
+    if isinstance(exc, _ssl.SSLError):
+        return str(exc.reason or exc.__class__.__name__)
+    if isinstance(exc, (TimeoutError, asyncio.TimeoutError)):
+        return "handshake timed out"
+    text = str(exc)
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
 
 SessionKey = tuple[str, str, str]
 """(BeginString, our SenderCompID, our TargetCompID)."""
@@ -98,21 +129,58 @@ class _Pending(asyncio.Protocol):
         self.received = bytearray()
         self.done = False
         self.timer: asyncio.TimerHandle | None = None
+        self.handshake: asyncio.Task[Any] | None = None  # TLS: the handshake in progress
+        self.admitted = False  # counted in acceptor.pending, logon timer running
 
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        transport = cast(asyncio.Transport, transport)  # uvloop's are not subclasses
-        self.transport = transport
-        self.peer = transport.get_extra_info("peername")
+    def _admit(self) -> bool:
+        """Count this connection as pending and start its logon timer (False: refused)."""
         acc = self.acceptor
         if acc.stopping:
             self.refuse("stopping")
-            return
+            return False
         if len(acc.pending) >= acc.options.max_pending:
             self.refuse("too_many_pending")
-            return
+            return False
         acc.pending.add(self)
+        self.admitted = True
         loop = asyncio.get_running_loop()
         self.timer = loop.call_later(acc.options.logon_timeout, self._timed_out)
+        return True
+
+    def start_tls(self, sock: socket.socket, peer: Any, context: _ssl.SSLContext) -> None:
+        """A TCP connection was accepted on a TLS port: admit it, then run the handshake."""
+        self.peer = peer
+        if not self._admit():
+            sock.close()
+            return
+        loop = asyncio.get_running_loop()
+        self.handshake = loop.create_task(
+            loop.connect_accepted_socket(
+                lambda: self,
+                sock,
+                ssl=context,
+                ssl_handshake_timeout=self.acceptor.options.logon_timeout,
+            )
+        )
+        self.handshake.add_done_callback(self._handshake_done)
+
+    def _handshake_done(self, task: asyncio.Task[Any]) -> None:
+        self.handshake = None
+        if task.cancelled():
+            return
+        exc = task.exception()
+        if exc is not None and not self.done:
+            self.refuse("tls_handshake", detail=_tls_failure(exc))
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        transport = cast(asyncio.Transport, transport)  # uvloop's are not subclasses
+        if self.done:  # a TLS handshake that finished after the connection was refused
+            transport.abort()
+            return
+        self.transport = transport
+        self.peer = transport.get_extra_info("peername")
+        if not self.admitted:  # TLS connections were admitted at accept (start_tls)
+            self._admit()
 
     def data_received(self, data: bytes) -> None:
         if self.done:
@@ -151,16 +219,24 @@ class _Pending(asyncio.Protocol):
             self.timer.cancel()
             self.timer = None
 
-    def refuse(self, reason: str, logout: bytes | None = None) -> None:
+    def refuse(
+        self, reason: str, logout: bytes | None = None, *, detail: str | None = None
+    ) -> None:
         """Count, log and close; ``logout`` is written first when given."""
         self.done = True
         self._stop_waiting()
         acc = self.acceptor
         if acc.metrics is not None:
             acc.metrics.refused_connection(reason)
-        logger.info("refused connection from %s: %s", self.peer, reason)
+        level = logging.INFO if reason == "stopping" else logging.WARNING
+        if detail:
+            logger.log(level, "refused connection from %s: %s (%s)", self.peer, reason, detail)
+        else:
+            logger.log(level, "refused connection from %s: %s", self.peer, reason)
         transport = self.transport
         if transport is None:
+            if self.handshake is not None:
+                self.handshake.cancel()  # closes the socket
             return
         if logout is not None:
             transport.write(logout)
@@ -171,6 +247,59 @@ class _Pending(asyncio.Protocol):
             )
         else:
             transport.abort()
+
+
+class _TlsListener:
+    """The listening socket of a TLS acceptor: accepts TCP connections itself and hands
+    each to a :class:`_Pending`, which runs the handshake (the part of
+    ``asyncio.AbstractServer`` the acceptor uses: ``sockets``, ``close``, ``wait_closed``).
+    """
+
+    def __init__(self, acceptor: Acceptor, sock: socket.socket, context: _ssl.SSLContext) -> None:
+        self.sockets = [sock]
+        self._acceptor = acceptor
+        self._context = context
+        self._task = asyncio.get_running_loop().create_task(self._accept_loop())
+
+    @classmethod
+    async def open(cls, acceptor: Acceptor, context: _ssl.SSLContext, backlog: int) -> _TlsListener:
+        loop = asyncio.get_running_loop()
+        infos = await loop.getaddrinfo(
+            acceptor.host, acceptor._port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+        )
+        family, kind, proto, _, address = infos[0]
+        sock = socket.socket(family, kind, proto)
+        try:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            sock.bind(address)
+            sock.listen(backlog)
+            sock.setblocking(False)
+        except BaseException:
+            sock.close()
+            raise
+        return cls(acceptor, sock, context)
+
+    async def _accept_loop(self) -> None:
+        loop = asyncio.get_running_loop()
+        sock = self.sockets[0]
+        while True:
+            try:
+                conn, peer = await loop.sock_accept(sock)
+            except OSError as exc:  # EMFILE and the like: back off, do not spin
+                if sock.fileno() < 0:
+                    return
+                logger.warning("acceptor: accept failed: %s", exc)
+                await asyncio.sleep(0.1)
+                continue
+            conn.setblocking(False)
+            _Pending(self._acceptor).start_tls(conn, peer, self._context)
+
+    def close(self) -> None:
+        self._task.cancel()
+        self.sockets[0].close()
+
+    async def wait_closed(self) -> None:
+        await asyncio.wait([self._task])
 
 
 class Acceptor:
@@ -202,7 +331,7 @@ class Acceptor:
         self.pending: set[_Pending] = set()
         self.stopping = False
         self._drivers: dict[SessionKey, SessionDriver] = {}
-        self._server: asyncio.AbstractServer | None = None
+        self._server: asyncio.AbstractServer | _TlsListener | None = None
 
     # -- sessions ------------------------------------------------------------------------
     def add_session(
@@ -259,14 +388,17 @@ class Acceptor:
             return
         loop = asyncio.get_running_loop()
         self.stopping = False
-        self._server = await loop.create_server(
-            lambda: _Pending(self),
-            self.host,
-            self._port,
-            ssl=self.ssl,
-            ssl_handshake_timeout=self.options.logon_timeout if self.ssl is not None else None,
-            reuse_address=True,
-        )
+        backlog = max(100, min(self.options.max_pending, 4096))
+        if self.ssl is None:
+            self._server = await loop.create_server(
+                lambda: _Pending(self),
+                self.host,
+                self._port,
+                reuse_address=True,
+                backlog=backlog,
+            )
+        else:
+            self._server = await _TlsListener.open(self, self.ssl, backlog)
         logger.info("acceptor listening on %s:%d", self.host, self.port)
 
     async def stop(self, *, logout: bool = True, timeout: float = 2.0) -> None:

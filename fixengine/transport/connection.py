@@ -33,14 +33,31 @@ ResendRequest after reconnecting. Reading is bounded by the session's framer
 (``max_message_size``) and can be paused by the application layer while its event
 queue is full (:meth:`SessionDriver.pause_reading`).
 
+Inbound throttle (``max_inbound_messages`` per ``inbound_interval``, off by
+default). A token bucket per connection: it holds up to ``max_inbound_messages``
+tokens and refills at ``max_inbound_messages / inbound_interval`` per second; each
+message received costs one. Messages are counted by their CheckSum(10) field (the
+four bytes ``<SOH>10=``, which no other tag can produce), so counting costs one
+``bytes.find`` per read and no parsing. When a read holds more messages than there
+are tokens, the session is fed up to the end of the last message it may have; the
+rest is held, the socket stops being read (TCP then pushes back on the peer) and a
+timer feeds the held messages as tokens come back, then reading resumes. Nothing
+is dropped: a flooding peer only gets slower, and the other sessions on the same
+loop never wait behind more than a bucket's worth of its messages. Held bytes are
+bounded by one read (the transport's read size). If the connection ends while
+messages are held, they were never processed, so their MsgSeqNums were never
+consumed: the peer resends them after the next Logon (ordinary gap recovery).
+
 Events are matched by class name so this module depends on no concrete event
-classes: ``LoggedOn``, ``LoggedOut``, ``HeartbeatMissed`` and ``DisconnectRequested``
-(with a ``reason`` attribute) are the ones the transport itself acts on.
+classes: ``LoggedOn``, ``LoggedOut``, ``HeartbeatMissed``, ``LogonRefused`` and
+``DisconnectRequested`` (with a ``reason`` attribute) are the ones the transport
+itself acts on.
 """
 
 from __future__ import annotations
 
 import asyncio
+import collections
 import dataclasses
 import logging
 import socket
@@ -62,6 +79,9 @@ __all__ = [
 ]
 
 logger = logging.getLogger("fixengine.transport")
+
+_MIN_THROTTLE_WAKE = 0.005  # seconds: held messages are released in batches, not one by one
+_THROTTLE_LOG_INTERVAL = 10.0  # seconds between two throttle warnings of one connection
 
 
 class SessionLike(Protocol):
@@ -110,6 +130,12 @@ class TransportOptions:
     """Longest single timer sleep; bounds the effect of wall-clock steps."""
     nodelay: bool = True
     """Set TCP_NODELAY (FIX is latency-bound: never wait to coalesce small writes)."""
+    max_inbound_messages: int = 0
+    """Inbound throttle: messages a connection may deliver per ``inbound_interval``
+    (also the largest burst); beyond it reading pauses until the window allows more.
+    0 = no throttle. Settings key ``MaxMessagesPerSecond`` (with an interval of 1 s)."""
+    inbound_interval: float = 1.0
+    """The throttle's window in seconds."""
 
     def __post_init__(self) -> None:
         if not 0 <= self.write_low_water <= self.write_high_water:
@@ -118,6 +144,10 @@ class TransportOptions:
             raise ValueError("max_write_buffer must be at least write_high_water")
         if self.close_timeout <= 0 or self.max_timer_delay <= 0:
             raise ValueError("close_timeout and max_timer_delay must be positive")
+        if self.max_inbound_messages < 0:
+            raise ValueError("max_inbound_messages must not be negative")
+        if self.inbound_interval <= 0:
+            raise ValueError("inbound_interval must be positive")
 
 
 class SessionListener:
@@ -311,7 +341,7 @@ class SessionDriver:
                 if name == "DisconnectRequested":
                     disconnect = str(getattr(event, "reason", "") or "requested")
                 else:
-                    self._count(name)
+                    self._count(name, event)
             if listener is not None:
                 listener.on_session_event(self, event)
             event = session.next_event()
@@ -334,7 +364,7 @@ class SessionDriver:
                 getattr(session, "next_target_seq", 0),
             )
 
-    def _count(self, name: str) -> None:
+    def _count(self, name: str, event: Any) -> None:
         m = self.metrics
         conn = self._conn
         if name == "LoggedOn":
@@ -343,6 +373,11 @@ class SessionDriver:
             if m is not None:
                 m.logons.inc()
                 m.logged_on = True
+        elif name == "LogonRefused":
+            text = getattr(event, "text", "")
+            logger.warning("%s: logon refused: %s", self.session_id, text)
+            if m is not None and _role(self.session) == "acceptor":
+                m.metrics.refused_connection("authentication")
         elif m is None:
             return
         elif name == "LoggedOut":
@@ -385,7 +420,44 @@ class SessionDriver:
         self.pump()
 
 
-_ACTED_ON = frozenset({"DisconnectRequested", "LoggedOn", "LoggedOut", "HeartbeatMissed"})
+_ACTED_ON = frozenset(
+    {"DisconnectRequested", "LoggedOn", "LoggedOut", "HeartbeatMissed", "LogonRefused"}
+)
+
+#: The last four bytes before every CheckSum value: one per message on the wire.
+_TRAILER = b"\x0110="
+
+
+def _role(session: Any) -> str | None:
+    config = getattr(session, "config", None)
+    role = getattr(config, "role", None)
+    return role if isinstance(role, str) else None
+
+
+class _TokenBucket:
+    """``limit`` tokens at most, refilled at ``limit / interval`` per second."""
+
+    __slots__ = ("capacity", "rate", "stamp", "tokens")
+
+    def __init__(self, limit: int, interval: float, now: float) -> None:
+        self.capacity = float(limit)
+        self.rate = limit / interval
+        self.tokens = self.capacity
+        self.stamp = now
+
+    def available(self, now: float) -> int:
+        """Whole tokens available at ``now`` (after refilling)."""
+        if now > self.stamp:
+            self.tokens = min(self.capacity, self.tokens + (now - self.stamp) * self.rate)
+            self.stamp = now
+        return int(self.tokens)
+
+    def take(self, n: int) -> None:
+        self.tokens -= n
+
+    def wait(self) -> float:
+        """Seconds until one whole token is available."""
+        return max(0.0, (1.0 - self.tokens) / self.rate)
 
 
 class Connection(asyncio.Protocol):
@@ -402,7 +474,22 @@ class Connection(asyncio.Protocol):
         self._write_paused = False
         self._drain_waiter: asyncio.Future[None] | None = None
         self._close_timer: asyncio.TimerHandle | None = None
-        self._reading = True
+        self._reading = True  # the transport is being read
+        self._app_paused = False  # the driver asked not to read (application backlog)
+        # inbound throttle (None when off)
+        limit = self.options.max_inbound_messages
+        self._bucket = (
+            _TokenBucket(limit, self.options.inbound_interval, time.monotonic()) if limit else None
+        )
+        self._held = bytearray()  # received, not yet fed to the session (throttled)
+        self._marks: collections.deque[int] = collections.deque()  # trailer offsets in _held
+        self._tail = b""  # last bytes of the previous read: a trailer may straddle reads
+        self._throttle_timer: asyncio.TimerHandle | None = None
+        self._eof_held = False  # the peer closed while messages were held
+        self._open_trailer = False  # the last message fed still lacks its CheckSum value
+        self._throttle_logged = 0.0
+        #: Times the inbound throttle paused reading on this connection.
+        self.throttle_pauses = 0
 
     def __repr__(self) -> str:
         return f"<Connection {self.peer} {self.driver.session_id}>"
@@ -433,17 +520,131 @@ class Connection(asyncio.Protocol):
             self.abort("error")
 
     def data_received(self, data: bytes) -> None:
+        if self.reason is not None:
+            return
+        if self._bucket is None:
+            self._feed(data)
+            return
+        # note where each message ends (its "<SOH>10="), also across the previous read
+        held = self._held
+        base = len(held)
+        marks = self._marks
+        tail = self._tail
+        if tail:
+            seam = tail + data[:3]
+            i = seam.find(_TRAILER)
+            if i >= 0:
+                marks.append(base + i - len(tail))
+        i = data.find(_TRAILER)
+        while i >= 0:
+            marks.append(base + i)
+            i = data.find(_TRAILER, i + 4)
+        self._tail = bytes(data[-3:]) if len(data) >= 3 else (tail + data)[-3:]
+        held += data
+        if self._throttle_timer is None:
+            self._release()
+
+    def _feed(self, data: bytes) -> None:
+        try:
+            self.driver.feed(data)
+        except Exception:
+            # a session bug must not leave a half-dead connection behind
+            logger.exception("%s: session failed on received data", self.driver.session_id)
+            self.abort("error")
+
+    def _release(self) -> None:
+        """Feed the held bytes the throttle allows; hold the rest and pause reading."""
+        self._throttle_timer = None
+        bucket = self._bucket
+        if bucket is None or self.reason is not None or self._app_paused:
+            return
+        held = self._held
+        marks = self._marks
+        allowed = bucket.available(time.monotonic())
+        n = len(marks)
+        if n <= allowed:
+            bucket.take(n)
+            # a counted message whose CheckSum value is still to come must get it without
+            # paying again (see below)
+            if marks:
+                self._open_trailer = held.find(b"\x01", marks[-1] + 4) < 0
+            elif self._open_trailer:
+                self._open_trailer = held.find(b"\x01") < 0
+            marks.clear()
+            if held:
+                data = bytes(held)
+                held.clear()
+                self._feed(data)
+            self._set_throttled(False)
+            if self._eof_held and self.reason is None:
+                self.close("peer_closed")
+            return
+        # feed up to the end of the last message allowed: the SOH after its "<SOH>10=" (the
+        # next trailer exists, so that SOH does too)
+        cut = 0
+        if allowed > 0:
+            cut = held.find(b"\x01", marks[allowed - 1] + 4) + 1
+        elif self._open_trailer:
+            cut = held.find(b"\x01") + 1  # the rest of a message already let through
+        self._open_trailer = False
+        for _ in range(allowed):
+            marks.popleft()
+        bucket.take(allowed)
+        if cut:
+            for k in range(len(marks)):
+                marks[k] -= cut
+        self._set_throttled(True)
+        if cut:
+            data = bytes(held[:cut])
+            del held[:cut]
+            self._feed(data)
         if self.reason is None:
-            try:
-                self.driver.feed(data)
-            except Exception:
-                # a session bug must not leave a half-dead connection behind
-                logger.exception("%s: session failed on received data", self.driver.session_id)
-                self.abort("error")
+            delay = max(bucket.wait(), _MIN_THROTTLE_WAKE)
+            loop = asyncio.get_running_loop()
+            self._throttle_timer = loop.call_later(delay, self._release)
+
+    def _set_throttled(self, on: bool) -> None:
+        transport = self.transport
+        if transport is None or transport.is_closing():
+            return
+        if on:
+            if self._reading:
+                self._reading = False
+                transport.pause_reading()
+                self.throttle_pauses += 1
+                m = self.driver.metrics
+                if m is not None:
+                    m.inbound_throttled.inc()
+                now = time.monotonic()
+                if now - self._throttle_logged >= _THROTTLE_LOG_INTERVAL:
+                    self._throttle_logged = now
+                    logger.warning(
+                        "%s: inbound throttle: peer %s sends more than %d messages in %gs;"
+                        " reading paused (%d pauses so far)",
+                        self.driver.session_id,
+                        self.peer,
+                        self.options.max_inbound_messages,
+                        self.options.inbound_interval,
+                        self.throttle_pauses,
+                    )
+        elif not self._reading and not self._app_paused:
+            self._reading = True
+            transport.resume_reading()
+
+    @property
+    def throttled(self) -> bool:
+        """True while received messages wait for the inbound throttle."""
+        return self._throttle_timer is not None
 
     def eof_received(self) -> bool | None:
-        # FIX has no half-close: end of stream ends the connection
+        # FIX has no half-close: end of stream ends the connection, once held messages
+        # (inbound throttle) were processed
         if self.reason is None:
+            transport = self.transport
+            plain = transport is not None and transport.get_extra_info("ssl_object") is None
+            if plain and self._held and self._marks:
+                self._eof_held = True  # keep the socket until they are fed (not possible on TLS)
+                return True
             self.reason = "peer_closed"
         return None
 
@@ -451,6 +652,11 @@ class Connection(asyncio.Protocol):
         if self._close_timer is not None:
             self._close_timer.cancel()
             self._close_timer = None
+        if self._throttle_timer is not None:
+            self._throttle_timer.cancel()
+            self._throttle_timer = None
+        self._held.clear()
+        self._marks.clear()
         reason = self.reason or ("error" if exc is not None else "peer_closed")
         self.reason = reason
         self._wake_drain()
@@ -503,13 +709,19 @@ class Connection(asyncio.Protocol):
                 waiter.set_result(None)
 
     def pause_reading(self) -> None:
-        """Stop reading from the socket."""
+        """Stop reading from the socket (and feeding held messages to the session)."""
+        self._app_paused = True
         if self._reading and self.transport is not None and not self.transport.is_closing():
             self._reading = False
             self.transport.pause_reading()
 
     def resume_reading(self) -> None:
-        """Read from the socket again."""
+        """Read from the socket again (once the inbound throttle allows)."""
+        self._app_paused = False
+        if self._held or self._throttle_timer is not None:
+            if self._throttle_timer is None:
+                self._release()
+            return  # the throttle resumes reading once its held messages are fed
         if not self._reading and self.transport is not None and not self.transport.is_closing():
             self._reading = True
             self.transport.resume_reading()
