@@ -919,6 +919,10 @@ class Engine:
                 (acceptor_options or initiator_options or AcceptorOptions()).transport,
                 nodelay=s.socket_nodelay,
             )
+            if s.max_messages_per_second is not None:  # MaxMessagesPerSecond: inbound throttle
+                transport = dataclasses.replace(
+                    transport, max_inbound_messages=s.max_messages_per_second, inbound_interval=1.0
+                )
             dd, app_dd = _dictionaries(s.config) if load_dictionaries else (None, None)
             if s.connection_type == "initiator":
                 base = initiator_options or InitiatorOptions()

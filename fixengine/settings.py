@@ -268,6 +268,7 @@ def _keys() -> dict[str, _Key]:
         _Key("SocketAcceptPort", _port),
         _Key("ReconnectInterval", _seconds),
         _Key("SocketNodelay", _bool),
+        _Key("MaxMessagesPerSecond", _non_negative, help="inbound throttle; 0 = off"),
         # timers
         _Key("HeartBtInt", _positive, "heartbeat_interval"),
         _Key("LogonTimeout", _seconds, "logon_timeout"),
@@ -412,6 +413,7 @@ class SessionSettings:
     accept_port: int | None = None
     reconnect_interval: float = 30.0
     socket_nodelay: bool = True
+    max_messages_per_second: int | None = None  # inbound throttle per connection (0 = off)
     store_type: StoreType = "file"
     store_path: str | None = None
     fsync: FsyncPolicy = "always"
@@ -776,6 +778,7 @@ def _build(
         accept_port=accept_port,
         reconnect_interval=vals.get("ReconnectInterval", 30.0),
         socket_nodelay=vals.get("SocketNodelay", True),
+        max_messages_per_second=vals.get("MaxMessagesPerSecond"),
         store_type=store_type,
         store_path=vals.get("FileStorePath"),
         fsync=vals.get("FsyncPolicy", "always"),

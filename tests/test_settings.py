@@ -146,6 +146,7 @@ KEY_CASES: list[tuple[str, str, str, Any]] = [
     ("GarbledMessageRecovery", "Trailer", "config.garbled_recovery", "trailer"),
     ("GarbledMessageRecovery", "BeginString", "config.garbled_recovery", "begin-string"),
     ("SocketNodelay", "N", "socket_nodelay", False),
+    ("MaxMessagesPerSecond", "200", "max_messages_per_second", 200),
     ("StoreType", "sqlite", "store_type", "sqlite"),
     ("FsyncPolicy", "batch", "fsync", "batch"),
     ("FsyncBatchInterval", "20", "fsync_batch_interval_ms", 20),
