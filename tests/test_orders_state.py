@@ -742,7 +742,7 @@ def _order_in(base: OrdStatus) -> tuple[OrderRegistry, Order]:
     reg, cl = placed()
     order = reg[cl]
     filled = {S.FILLED: D(100), S.CALCULATED: D(100)}.get(base, D(10))
-    order.fills.append(Fill("F0", filled, D(10), 0.0))
+    order.add_fill(Fill("F0", filled, D(10), 0.0))
     order.exec_ids.add("F0")
     order.pending = [
         PendingRequest("cancel", "CXL", cl, 0.0),

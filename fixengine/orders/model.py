@@ -783,6 +783,9 @@ class Order:
     ord_rej_reason: int | None = None
     last_reported_status: OrdStatus | None = None
     anomaly_count: int = 0
+    _totals: tuple[Decimal, Decimal] | None = dataclasses.field(
+        default=None, init=False, repr=False, compare=False
+    )
 
     def __post_init__(self) -> None:
         if not self.chain:
@@ -815,21 +818,37 @@ class Order:
         """The ClOrdID before the current one (None for an order never replaced)."""
         return self.chain[-2] if len(self.chain) > 1 else None
 
+    def _sums(self) -> tuple[Decimal, Decimal]:
+        """(CumQty, notional) of the fills, computed once until they change."""
+        totals = self._totals
+        if totals is None:
+            cum = notional = Decimal(0)
+            for fill in self.fills:
+                cum += fill.quantity
+                notional += fill.quantity * fill.price
+            totals = self._totals = (cum, notional)
+        return totals
+
+    def add_fill(self, fill: Fill) -> None:
+        """Append an execution (the sums follow without a recount)."""
+        self.fills.append(fill)
+        if self._totals is not None:
+            cum, notional = self._totals
+            self._totals = (cum + fill.quantity, notional + fill.quantity * fill.price)
+
+    def fills_changed(self) -> None:
+        """Call after changing :attr:`fills` other than by :meth:`add_fill`."""
+        self._totals = None
+
     @property
     def cum_qty(self) -> Decimal:
-        """CumQty(14), summed from the fills."""
-        total = Decimal(0)
-        for fill in self.fills:
-            total += fill.quantity
-        return total
+        """CumQty(14): the sum of the fills' LastQty."""
+        return self._sums()[0]
 
     @property
     def notional(self) -> Decimal:
         """Sum of LastQty x LastPx over the fills (exact)."""
-        total = Decimal(0)
-        for fill in self.fills:
-            total += fill.quantity * fill.price
-        return total
+        return self._sums()[1]
 
     @property
     def avg_px(self) -> Decimal:

@@ -574,7 +574,7 @@ def apply_execution_report(order: Order, report: ExecutionReport, now: float) ->
             nxt = Next.KEEP
         else:
             fill = Fill(report.exec_id, report.last_qty, report.last_px, now, report.transact_time)
-            order.fills.append(fill)
+            order.add_fill(fill)
         if order.cum_qty > order.quantity:
             ch.add(
                 AnomalyKind.OVERFILL,
@@ -586,6 +586,7 @@ def apply_execution_report(order: Order, report: ExecutionReport, now: float) ->
             ch.add(AnomalyKind.UNKNOWN_EXEC_REF, f"ExecRefID {report.exec_ref_id!r} not a fill")
         elif event is E.TRADE_CANCEL:
             order.fills.remove(target)
+            order.fills_changed()
         elif report.last_qty is not None and report.last_qty < 0:
             ch.add(AnomalyKind.MALFORMED_REPORT, f"trade correction to LastQty {report.last_qty}")
         else:
@@ -596,6 +597,7 @@ def apply_execution_report(order: Order, report: ExecutionReport, now: float) ->
             target.corrected_by = report.exec_id
             if target.quantity == 0:
                 order.fills.remove(target)
+            order.fills_changed()
     elif event is E.PENDING_CANCEL and nxt is not None:
         _ack_pending(order, "cancel", report, now)
     elif event is E.PENDING_REPLACE and nxt is not None:
