@@ -309,7 +309,8 @@ class _Order:
     display: Decimal = _ZERO
     triggered: bool = False
     where: str = ""  # "book", "stops", "parked" or "" (not held)
-    version: int = 0
+    version: int = 0  # bumped whenever a planned house fill becomes void
+    house: tuple[float, Decimal] | None = None  # the planned house fill (time, quantity)
 
     @property
     def is_buy(self) -> bool:
@@ -859,41 +860,43 @@ class MatchingEngine:
 
     # -- house fills (lone clients) -----------------------------------------------------------
     def _schedule_house(self, order: _Order, after: float) -> None:
+        """Ask the owner's model for the next house fill; any earlier plan is void."""
         model = self._models.get(order.owner)
+        order.version += 1
+        order.house = None
         if model is None or not order.live:
             return
-        order.version += 1
         plan = model.next_fill(order.state(), after)
         if plan is not None and plan[1] > 0:
+            order.house = plan
             entry = (plan[0], next(self._timers), order.order_id, order.version, plan[1])
             heapq.heappush(self._house, entry)
 
     def _pending_house(self, order: _Order) -> bool:
-        return any(e[2] == order.order_id and e[3] == order.version for e in self._house)
+        return order.house is not None
 
     def _run_house(self, now: float, events: list[BookEvent], *, only: str | None = None) -> None:
         """Carry out the house fills due by ``now`` (only ``only``'s, if given), in time order."""
-        while True:
-            if only is None:
-                if not self._house or self._house[0][0] > now:
-                    return
-                entry = heapq.heappop(self._house)
-            else:
-                due = [e for e in self._house if e[2] == only and e[0] <= now]
-                if not due:
-                    return
-                entry = min(due)
-                self._house.remove(entry)
-                heapq.heapify(self._house)
-            self._house_fill(entry, now, events)
+        if only is None:
+            while self._house and self._house[0][0] <= now:
+                self._house_fill(heapq.heappop(self._house), now, events)
+            return
+        order = self._orders.get(only)
+        while order is not None and order.house is not None and order.house[0] <= now:
+            t, qty = order.house
+            self._house_fill((t, 0, only, order.version, qty), now, events)
 
     def _house_fill(
         self, entry: tuple[float, int, str, int, Decimal], now: float, events: list[BookEvent]
     ) -> None:
         t, _, order_id, version, qty = entry
         order = self._orders.get(order_id)
-        if order is None or not order.live or order.version != version or order.where == "stops":
-            return  # superseded by a replace, a fill, a cancel; or not active yet
+        if order is None or not order.live or order.version != version:
+            return  # superseded by a replace, a fill, a cancel
+        order.version += 1  # this plan is being carried out: its heap entry is spent
+        order.house = None
+        if order.where == "stops":
+            return  # not active yet; planned again when the stop triggers
         price = self._house_price(order)
         if price is None:
             if order.where == "parked":
@@ -916,6 +919,7 @@ class MatchingEngine:
     # -- cancel, replace, expiry ------------------------------------------------------------
     def _finish(self, order: _Order) -> None:
         order.version += 1
+        order.house = None
         self._done[order.order_id] = None
         while len(self._done) > self.max_done:
             old, _ = self._done.popitem(last=False)
