@@ -1184,7 +1184,7 @@ def run_scenario(
     plan = make_plan(PREFIX, orders)
     ex = Proc(sc.executor, _command(sc.executor, binaries, orders, interval))
     tr = Proc(sc.trader, _command(sc.trader, binaries, orders, interval))
-    info: dict[str, Any] = {"plan": len(plan)}
+    info: dict[str, Any] = {"orders": orders, "plan": len(plan)}
 
     def intents() -> int:
         return max((r["a"] for r in tr.records("intent")), default=0)

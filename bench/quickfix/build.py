@@ -41,7 +41,15 @@ INSTALL_HINT = "install it with: apt-get install -y libquickfix-dev"
 
 
 class BuildUnavailable(RuntimeError):
-    """The programs cannot be built here; the message says why."""
+    """The programs cannot be built here; the message says why.
+
+    ``missing`` is True when a prerequisite is not installed (compiler, QuickFIX
+    headers or library) and False when the sources do not compile.
+    """
+
+    def __init__(self, text: str, *, missing: bool = True) -> None:
+        super().__init__(text)
+        self.missing = missing
 
 
 def default_cache_dir() -> Path:
@@ -131,7 +139,8 @@ def build(cache_dir: str | os.PathLike[str] | None = None) -> dict[str, Path]:
             else:
                 errors.append(f"{PROGRAMS[name]} does not compile:\n{output[-4000:]}")
     if errors:
-        raise BuildUnavailable("\n".join(errors))
+        missing = all(INSTALL_HINT in e for e in errors)
+        raise BuildUnavailable("\n".join(errors), missing=missing)
     return paths
 
 
