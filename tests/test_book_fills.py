@@ -189,6 +189,15 @@ def test_house_fill_moves_the_last_price_and_triggers_stops() -> None:
     assert names[0] == "Trade" and "StopTriggered" in names
 
 
+def test_house_fill_of_an_iceberg_shows_its_next_part() -> None:
+    engine = lone(PartialFill(D("0.5"), 1.0))
+    engine.submit("L", order("ice", SELL, "4", "10", max_floor=D(1)), 0.0)
+    assert house_fills(engine.advance(1.0)) == [(D(2), D(10))]  # more than the shown part
+    assert engine.book("IBM").depth()[1] == [(D(10), D(1))]
+    events = engine.submit("OTHER", order("b", BUY, "2", "10"), 1.5)
+    assert [e.quantity for e in events if isinstance(e, Trade)] == [D(1), D(1)]
+
+
 # -- never, reject ------------------------------------------------------------------------------
 
 

@@ -803,6 +803,11 @@ class MatchingEngine:
                     continue
                 self._cancel(order, CancelReason.SELF_TRADE, None, events)
                 return
+            if resting.display <= 0:  # never expected: heal rather than trade nothing forever
+                resting.reset_display()
+                if resting.display <= 0:
+                    book._remove(resting)
+                    continue
             self._fill(order, min(order.leaves, resting.display), best, events, resting=resting)
 
     def _apply_fill(self, order: _Order, qty: Decimal, price: Decimal) -> None:
