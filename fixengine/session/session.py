@@ -111,11 +111,21 @@ def _redact(raw: bytes) -> bytes:
     return _SECRET.sub(rb"\1***", raw)
 
 
+#: Digits an int field the session acts on may have (leading zeros aside): a larger
+#: MsgSeqNum, NewSeqNo or HeartBtInt fits no store's 64-bit integer (and would
+#: overflow the float timers, or int() itself past 4300 digits); it is treated as
+#: malformed, like QuickFIX's integer conversion failing.
+_MAX_INT_DIGITS = 18
+
+
 def _int(value: bytes | None) -> int | None:
-    """A non-negative int field value, or None when absent or not digits."""
+    """A non-negative int field value, or None when absent, not digits or over 18 digits."""
     if value is None or not value.isdigit():
         return None
-    return int(value)
+    digits = value.lstrip(b"0")
+    if len(digits) > _MAX_INT_DIGITS:
+        return None
+    return int(digits or b"0")
 
 
 _minute_cache: dict[bytes, int] = {}
@@ -816,7 +826,8 @@ class Session:
         cfg = self.config
         return admin.logon(
             int(self._heartbeat_interval),
-            reset_seq_num=reset,
+            # ResetSeqNumFlag(141) exists from FIX.4.1 on (QuickFIX's shouldSendReset)
+            reset_seq_num=reset and self._version >= 41,
             next_expected_msg_seq_num=next_expected
             if cfg.enable_next_expected_msg_seq_num
             else None,
