@@ -14,6 +14,7 @@ from collections.abc import Sequence
 # command path -> module implementing it
 COMMANDS: dict[tuple[str, ...], str] = {
     ("bench", "codec"): "fixengine.bench.codec",
+    ("bench", "fuzz"): "fixengine.bench.fuzz",
     ("decode",): "fixengine.decode",
     ("dictionary", "convert"): "fixengine.dictionary",
     ("sim",): "fixengine.sim.cli",
