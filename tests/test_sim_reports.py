@@ -48,7 +48,7 @@ class FakeOrder:
     orig_cl_ord_id: str | None = "C-1"
     symbol: str = "XYZ"
     side: Side = Side.BUY
-    quantity: Decimal = Decimal(100)
+    order_qty: Decimal = Decimal(100)
     ord_type: OrdType = OrdType.LIMIT
     price: Decimal | None = Decimal("10.25")
     stop_px: Decimal | None = None

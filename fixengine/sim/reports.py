@@ -274,7 +274,7 @@ class OrderView(Protocol):
     @property
     def side(self) -> Side: ...
     @property
-    def quantity(self) -> Decimal: ...
+    def order_qty(self) -> Decimal: ...
     @property
     def ord_type(self) -> OrdType: ...
     @property
@@ -329,7 +329,7 @@ class Reports:
             orig_cl_ord_id=order.orig_cl_ord_id,
             symbol=order.symbol,
             side=order.side,
-            order_qty=order.quantity,
+            order_qty=order.order_qty,
             ord_type=order.ord_type,
             price=order.price,
             stop_px=order.stop_px,
