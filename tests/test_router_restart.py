@@ -17,13 +17,15 @@ import sys
 from decimal import Decimal as D
 from pathlib import Path
 
-from test_router_fakes import Client, ScriptedVenue, VenueServer
+import pytest
+from test_router_fakes import FAST, Client, ScriptedVenue, VenueServer, client_config
 
+from fixengine.application import Engine
 from fixengine.orders import NewOrderRequest, Side
 from fixengine.orders.journal import OrderJournal, journal_path_for
 from fixengine.orders.model import OrdStatus
 from fixengine.orders.risk import RefusalReason
-from fixengine.orders.router import OrderRefused, UpdateKind
+from fixengine.orders.router import OrderRefused, OrderRouter, UpdateKind
 from fixengine.orders.state import OrderRegistry
 from fixengine.session.config import SessionID
 from fixengine.session.store_file import FileStore
@@ -78,7 +80,7 @@ async def test_open_orders_are_recovered_and_reconciled_after_a_restart(tmp_path
             assert asked == [ids[2]]
             assert any(u.kind is UpdateKind.RECONCILED for u in list(updates._queue._items))
             # ClOrdIDs stay unique across the restart, the caller's too
-            with __import__("pytest").raises(OrderRefused) as info:
+            with pytest.raises(OrderRefused) as info:
                 await router.submit(limit(1, cl_ord_id="MINE-A"))
             assert info.value.reason is RefusalReason.DUPLICATE_CL_ORD_ID
             fresh = await router.submit(limit(1))
@@ -189,3 +191,32 @@ async def _line(proc: asyncio.subprocess.Process, prefix: str, timeout: float = 
                 return text
 
     return await asyncio.wait_for(read(), timeout)
+
+
+async def test_a_router_started_after_the_logon_still_reconciles_its_orders(
+    tmp_path: Path,
+) -> None:
+    venue = ScriptedVenue()
+    async with VenueServer(venue) as server:
+        async with Client(server.port, store_dir=tmp_path) as first:
+            order = await first.router.submit(limit(10))
+            await order.acknowledged(2)
+            key = order.key
+        engine = Engine()
+        cfg = client_config()
+        store = FileStore(tmp_path, cfg.session_id, fsync="never")
+        handle = engine.add_initiator(cfg, [("127.0.0.1", server.port)], store=store, options=FAST)
+        await engine.start()
+        try:
+            await handle.wait_logged_on(timeout=5)
+            router = OrderRouter(handle, journal="store")  # the LoggedOn is long gone
+            await router.start()
+            await router.wait_reconciled(3)
+            asked = [m.get_str(11) for m in venue.messages(b"H")]
+            assert asked == [key]
+            recovered = router.get(key)
+            assert recovered is not None and recovered.state is OrdStatus.NEW
+            await router.stop()
+        finally:
+            await engine.stop(timeout=0.5)
+            store.close()

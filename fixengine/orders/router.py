@@ -842,6 +842,7 @@ class OrderRouter:
         self._reconcile_rounds = 0
         self._reconcile_done_rounds = 0
         self._logon_at = -math.inf
+        self._logon_seen = False  # a LoggedOn was handled since the last disconnect
         self._sync_timer: asyncio.TimerHandle | None = None
         self._recovered: list[OrderHandle] = []
         for order in self.registry.open_orders():
@@ -888,8 +889,9 @@ class OrderRouter:
             self._task = asyncio.get_running_loop().create_task(
                 self._run(), name=f"order-router {getattr(self.session, 'session_id', '')}"
             )
-        if self.session.is_logged_on and self.reconcile_on_logon and self.registry.open_orders():
-            self._schedule_reconcile()
+        if self.session.is_logged_on:
+            # logged on before the router started: its LoggedOn may never reach us
+            asyncio.get_running_loop().call_later(_SETTLE, self._late_logon)
 
     async def stop(self, *, timeout: float = 2.0) -> None:
         """Handle the events already queued (up to ``timeout`` seconds), stop reading,
@@ -1401,11 +1403,21 @@ class OrderRouter:
             self._reconcile_timer = None
         self._reconcile_task = asyncio.get_running_loop().create_task(self._reconcile_round())
 
+    def _late_logon(self) -> None:
+        if not self._logon_seen and not self._closed and self.session.is_logged_on:
+            self._logon_seen = True
+            if self.reconcile_on_logon and self.registry.open_orders():
+                self._schedule_reconcile()
+            self._reconciled.fire()
+
     async def wait_reconciled(self, timeout: float | None = None) -> None:
-        """Wait until the reconciliation after the last Logon has had every answer."""
+        """Wait until the reconciliation after the last Logon has had every answer
+        (returns at once when there was nothing to reconcile)."""
 
         def check() -> bool | None:
             self._check_running()
+            if self.reconcile_on_logon and self.session.is_logged_on and not self._logon_seen:
+                return None  # the Logon is not handled yet: its reconciliation is to come
             if self._reconcile_done_rounds >= self._reconcile_rounds and not self._reconcile_due:
                 return True
             return None
@@ -1459,13 +1471,18 @@ class OrderRouter:
             )
         elif name == "LoggedOn":
             self._gap_open = False
+            self._logon_seen = True
             self._logon_at = asyncio.get_running_loop().time()
             if self.reconcile_on_logon and self.registry.open_orders():
                 self._schedule_reconcile()
+            self._reconciled.fire()
         elif name == "GapDetected":
             self._gap_open = True
-        elif name in ("GapFilled", "LoggedOut", "Disconnected"):
+        elif name == "GapFilled":
             self._gap_open = False
+        elif name in ("LoggedOut", "Disconnected"):
+            self._gap_open = False
+            self._logon_seen = False
 
     def _on_message(self, msg: Message) -> None:
         mt = msg.msg_type
