@@ -7,6 +7,7 @@ on the same messages seen from the acceptor's side.
 
 from __future__ import annotations
 
+from .journal import OrderJournal
 from .messages import (
     CancelReject,
     ExecutionReport,
@@ -33,6 +34,21 @@ from .model import (
     TimeInForce,
 )
 from .risk import PreTradeRisk, RiskDecision, RiskLimits, SlidingWindowThrottle, TokenBucket
+from .router import (
+    MassCancelResult,
+    OrderClosed,
+    OrderError,
+    OrderHandle,
+    OrderRefused,
+    OrderRejected,
+    OrderRouter,
+    RequestHandle,
+    RequestRejected,
+    RouterApplication,
+    RouterClosed,
+    RouterUpdate,
+    UpdateKind,
+)
 from .state import Anomaly, AnomalyKind, ClOrdIdGenerator, OrderRegistry, OrderUpdate
 
 __all__ = [
@@ -46,22 +62,36 @@ __all__ = [
     "FixVersion",
     "InvalidOrder",
     "MassCancelRequest",
+    "MassCancelResult",
     "MessageError",
     "NewOrderRequest",
     "OrdStatus",
     "OrdType",
     "Order",
+    "OrderClosed",
+    "OrderError",
+    "OrderHandle",
+    "OrderJournal",
+    "OrderRefused",
     "OrderRegistry",
+    "OrderRejected",
+    "OrderRouter",
     "OrderUpdate",
     "PreTradeRisk",
     "ReplaceRequest",
+    "RequestHandle",
+    "RequestRejected",
     "RiskDecision",
     "RiskLimits",
+    "RouterApplication",
+    "RouterClosed",
+    "RouterUpdate",
     "Side",
     "SlidingWindowThrottle",
     "StatusRequest",
     "TimeInForce",
     "TokenBucket",
+    "UpdateKind",
     "build_request",
     "cancel_reject_message",
     "execution_report_message",
