@@ -8,11 +8,13 @@ AvgPx and the order state transitions: no test may leave an anomaly behind.
 from __future__ import annotations
 
 import asyncio
+import io
 import time
 from decimal import Decimal
 from typing import Any
 
 import pytest
+from test_transport_fakes import eventually
 
 from fixengine.application import Engine, SessionHandle
 from fixengine.codec import Message
@@ -122,10 +124,10 @@ class Client:
         assert req.cl_ord_id is not None
         return req.cl_ord_id
 
-    async def next(self, timeout: float = 5.0) -> Message:
+    async def next(self, timeout: float = 10.0) -> Message:
         return await asyncio.wait_for(self._inbox.get(), timeout)
 
-    async def reports(self, n: int, timeout: float = 5.0) -> list[Any]:
+    async def reports(self, n: int, timeout: float = 10.0) -> list[Any]:
         """The next ``n`` ExecutionReports, parsed."""
         out = []
         for _ in range(n):
@@ -458,3 +460,95 @@ async def test_configured_sessions_refuse_unknown_comp_ids() -> None:
             handle = engine.add_initiator(cfg, [("127.0.0.1", sim.port)], options=FAST)
             with pytest.raises(asyncio.TimeoutError):
                 await handle.wait_logged_on(timeout=0.5)
+
+
+async def test_market_order_fills_at_the_reference_price_then_at_the_last_trade(
+    simulator: Simulator,
+) -> None:
+    async with Client(simulator.port) as client:
+        await client.submit(Side.BUY, 10, None)
+        _new, fill = await client.reports(2)
+        assert (fill.last_qty, fill.last_px) == (10, Decimal(100))
+        await client.submit(Side.SELL, 4, "101.5")
+        await client.reports(2)
+        await client.submit(Side.SELL, 3, None)
+        _new, fill = await client.reports(2)
+        assert fill.last_px == Decimal("101.5")  # the last trade price
+        client.no_anomalies()
+
+
+async def test_stop_order_waits_for_a_trade_at_its_stop_price(simulator: Simulator) -> None:
+    for name in ("ALICE", "BOB", "CAROL"):
+        simulator.set_fill(name, "none")
+    async with (
+        Client(simulator.port, "ALICE") as alice,
+        Client(simulator.port, "BOB") as bob,
+        Client(simulator.port, "CAROL") as carol,
+    ):
+        await alice.submit(Side.SELL, 10, "101")
+        await alice.reports(1)
+        # the symbol opened at 100: a buy stop at 100.5 waits
+        stop = await bob.submit(Side.BUY, 5, None, ord_type=OrdType.STOP, stop_px=Decimal("100.5"))
+        (new,) = await bob.reports(1)
+        assert new.ord_status is OrdStatus.NEW
+        await bob.nothing_more(0.1)
+        await carol.submit(Side.BUY, 1, "101")  # prints 101: the stop is reached
+        await carol.reports(2)
+        (fill,) = await bob.reports(1)
+        assert (fill.cl_ord_id, fill.last_qty, fill.last_px) == (stop, 5, Decimal(101))
+        assert fill.ord_status is OrdStatus.FILLED
+        assert [r.last_qty for r in await alice.reports(2)] == [1, 5]
+        for client in (alice, bob, carol):
+            client.no_anomalies()
+
+
+async def test_unlisted_symbols_are_rejected_when_symbols_are_listed() -> None:
+    async with Simulator(symbols=["AAA"]) as sim, Client(sim.port) as client:
+        await client.submit(Side.BUY, 1, "1", symbol="ZZZ")
+        (reject,) = await client.reports(1)
+        assert reject.ord_status is OrdStatus.REJECTED and reject.ord_rej_reason == 1
+        assert "ZZZ" in (reject.text or "")
+        await client.submit(Side.BUY, 1, "1", symbol="AAA")
+        await client.reports(2)
+
+
+async def test_cancel_on_disconnect_cancels_resting_orders_at_logout() -> None:
+    async with Simulator(fill="none", cancel_on_disconnect=True) as sim:
+        async with Client(sim.port) as client:
+            await client.submit(Side.BUY, 5, "1")
+            await client.reports(1)
+        await eventually(lambda: sim.exchange.stats.cancels == 1)
+        assert sim.exchange.engine.orders("FIX.4.4:EXEC->CLIENT") == []
+        # the Canceled report waits in the store for the next session
+        handle = sim.handle("CLIENT")
+        sent = handle.session.store.get_sent(1, handle.next_sender_seq)
+        assert any(b"\x01150=4\x01" in raw for _, raw in sent)
+
+
+async def test_required_heartbeat_interval_refuses_other_logons() -> None:
+    from fixengine.session.events import LogonRefused
+
+    async with Simulator(required_heartbeat=30) as sim:
+        engine = Engine()
+        async with engine:
+            cfg = SessionConfig("FIX.4.4", "CLIENT", "EXEC", heartbeat_interval=5)
+            handle = engine.add_initiator(cfg, [("127.0.0.1", sim.port)], options=FAST)
+            events = handle.events(LogonRefused)
+            refused = await events.get(5)
+            assert isinstance(refused, LogonRefused)
+            assert refused.text == "HeartBtInt(108) must be 30"
+        async with Client(sim.port, heartbeat_interval=30) as client:
+            assert client.handle is not None and client.handle.is_logged_on
+
+
+async def test_sessions_made_on_the_fly_get_message_logs(tmp_path: Any) -> None:
+    from fixengine.decode import decode_files
+
+    async with Simulator(log_dir=tmp_path) as sim, Client(sim.port, "ANYONE") as client:
+        await client.submit()
+        await client.reports(2)
+    log = tmp_path / "FIX.4.4-EXEC-ANYONE.messages.log"
+    assert log.is_file()
+    out = io.StringIO()
+    assert decode_files([str(log)], stdout=out, stderr=io.StringIO(), msg_types=["8"]) == 0
+    assert out.getvalue().count("ExecutionReport") == 2
