@@ -443,15 +443,17 @@ class Session:
         elif state is _S.LOGGED_ON and self._heartbeat_interval > 0:
             hb = self._heartbeat_interval
             probe = hb * (1.0 + self.config.test_request_allowance)
-            silent = now - self._last_received
-            if silent >= 2 * probe:
+            # deadlines summed exactly as get_timer() sums them: a call at the instant it
+            # gave must act (``now - last >= probe`` may round below and ask again at once)
+            last_in = self._last_received
+            if now >= last_in + 2 * probe:
                 self._disconnect("Timed out waiting for heartbeat", now)
-            elif not self._test_requests and silent >= probe:
+            elif not self._test_requests and now >= last_in + probe:
                 self._test_requests += 1
                 self._send_admin(admin.test_request(_TEST_REQ_ID), now)
                 self._events.append(HeartbeatMissed(_TEST_REQ_ID.decode()))
                 self._event_text("Sent TestRequest TEST")
-            elif not self._test_requests and now - self._last_sent >= hb:
+            elif not self._test_requests and now >= self._last_sent + hb:
                 self._send_admin(admin.heartbeat(), now)
 
     # -- application inputs -------------------------------------------------------------
