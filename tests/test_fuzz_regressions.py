@@ -110,3 +110,27 @@ def test_fix41_initiator_logon_carries_reset_seq_num_flag() -> None:
     endpoint = Endpoint(config("initiator", "FIX.4.1", reset_on_logon=True), FakeClock()).connect()
     [logon] = endpoint.sent()
     assert logon.get(141) == b"Y"
+
+
+def test_handle_timer_at_the_instant_get_timer_gave_always_moves_the_timer() -> None:
+    # HeartBtInt 29 from a whole second past START: last_received + 34.8 is an instant at
+    # which now - last_received rounds just below 34.8 (found by the fuzzer)
+    clock = FakeClock(1_750_000_001.0)
+    peer = Peer(clock)
+    endpoint = Endpoint(config(), clock).connect()
+    endpoint.feed(peer.logon(29))
+    endpoint.sent()
+    session = endpoint.session
+    actions = []
+    for _ in range(5):
+        when = session.get_timer()
+        if when is None:
+            break
+        clock.now = when
+        session.handle_timer(when)
+        after = session.get_timer()
+        assert after is None or after > when
+        actions.append([m.msg_type for m in endpoint.sent()])
+    # heartbeat at 29 s, TestRequest at 34.8 s, then the disconnect at 69.6 s
+    assert actions == [[b"0"], [b"1"], []]
+    assert endpoint.disconnect_requested
