@@ -256,3 +256,50 @@ async def test_simulator_from_settings_listens_on_the_port_given() -> None:
             await client.submit(Side.BUY, 1, "1")
             (new,) = await client.reports(1)
             assert new.ord_status is OrdStatus.NEW
+
+
+def test_fault_and_fill_flags_configure_every_session() -> None:
+    from fixengine.cli import build_parser
+    from fixengine.sim.cli import _build_simulator
+
+    args = build_parser().parse_args(
+        [
+            "sim", "--port", "0", "--begin-string", "FIX.5.0SP2", "--fill", "partial",
+            "--partial-fraction", "0.5", "--partial-interval", "0.25", "--drop-after", "9",
+            "--skip-seq", "2", "--skip-mode", "gap-fill", "--garble-every", "4",
+            "--delay-ms", "15", "--refuse-logon", "--no-heartbeats", "--accept-any-comp-id",
+            "--heartbeat", "20", "--symbols", "AAA, BBB", "--tick-size", "0.01",
+        ]
+    )  # fmt: skip
+    sim = _build_simulator(args, None)
+    (session,) = sim.sessions
+    assert session.session_id.begin_string == "FIXT.1.1"
+    assert session.settings.config.default_appl_ver_id == "FIX.5.0SP2"
+    assert (session.fill.model, session.fill.partial_fraction) == ("partial", Decimal("0.5"))
+    for faults in (session.faults, sim.default_faults):
+        assert (faults.drop_after, faults.skip_seq, faults.skip_mode) == (9, 2, "gap-fill")
+        assert (faults.garble_every, faults.delay_ms, faults.refuse_logons) == (4, 15.0, -1)
+        assert not faults.heartbeats
+    assert session.faults is not sim.default_faults
+    assert sim.accept_any_comp_id and sim.required_heartbeat == 20
+    assert sim.exchange.engine.symbols == frozenset({"AAA", "BBB"})
+    assert sim.exchange.engine.tick_size == Decimal("0.01")
+
+
+async def test_data_dictionary_option_replaces_the_shipped_one() -> None:
+    from fixengine.codec import Message
+    from fixengine.session.events import RejectReceived
+
+    order = Message("D")  # FIX 4.4 without HandlInst(21), which FIX 4.2 requires
+    for tag, value in [(11, "A"), (55, "X"), (54, "1"), (60, "20240101-00:00:00"), (38, 1),
+                       (40, "1")]:  # fmt: skip
+        order.append(tag, value)
+    async with Simulator(data_dictionary="FIX42") as sim, Client(sim.port) as client:
+        assert client.handle is not None
+        events = client.handle.events(RejectReceived)
+        await client.send(order.copy())
+        reject = (await events.get(10)).message  # type: ignore[attr-defined]
+        assert (reject.get(373), reject.get(371)) == (b"1", b"21")
+    async with Simulator(validate=False) as sim, Client(sim.port) as client:
+        await client.send(order.copy())
+        assert [r.exec_type for r in await client.reports(2)] == [ExecType.NEW, ExecType.TRADE]

@@ -552,3 +552,58 @@ async def test_sessions_made_on_the_fly_get_message_logs(tmp_path: Any) -> None:
     out = io.StringIO()
     assert decode_files([str(log)], stdout=out, stderr=io.StringIO(), msg_types=["8"]) == 0
     assert out.getvalue().count("ExecutionReport") == 2
+
+
+async def test_a_foreign_fix_implementation_logs_on_with_reset_and_trades(
+    simulator: Simulator,
+) -> None:
+    """A client built with simplefix, not with this engine: the header and rules are FIX's."""
+    simplefix = pytest.importorskip("simplefix")
+    reader, writer = await asyncio.open_connection("127.0.0.1", simulator.port)
+    parser = simplefix.FixParser()
+    seq = 0
+
+    def message(msg_type: str, *fields: tuple[int, str]) -> bytes:
+        nonlocal seq
+        seq += 1
+        msg = simplefix.FixMessage()
+        msg.append_pair(8, "FIX.4.4", header=True)
+        msg.append_pair(35, msg_type, header=True)
+        msg.append_pair(49, "FOREIGN", header=True)
+        msg.append_pair(56, "EXEC", header=True)
+        msg.append_pair(34, seq, header=True)
+        msg.append_utc_timestamp(52, precision=3, header=True)
+        for tag, value in fields:
+            msg.append_pair(tag, value)
+        data: bytes = msg.encode()
+        return data
+
+    async def receive() -> Any:
+        while True:
+            msg = parser.get_message()
+            if msg is not None:
+                return msg
+            parser.append_buffer(await asyncio.wait_for(reader.read(4096), 10))
+
+    try:
+        writer.write(message("A", (98, "0"), (108, "30"), (141, "Y")))
+        logon = await receive()
+        assert (logon.get(35), logon.get(141), logon.get(34)) == (b"A", b"Y", b"1")
+        order = [
+            (11, "F-1"), (55, "XYZ"), (54, "2"), (60, _now()), (38, "7"), (40, "2"),
+            (44, "12.5"), (59, "0"),
+        ]  # fmt: skip
+        writer.write(message("D", *order))
+        new, fill = await receive(), await receive()
+        assert (new.get(35), new.get(150), new.get(11)) == (b"8", b"0", b"F-1")
+        assert (fill.get(150), fill.get(39), fill.get(32), fill.get(31)) == (
+            b"F",
+            b"2",
+            b"7",
+            b"12.5",
+        )
+        assert fill.get(34) == b"3" and fill.get(49) == b"EXEC" and fill.get(56) == b"FOREIGN"
+        writer.write(message("5"))
+        assert (await receive()).get(35) == b"5"
+    finally:
+        writer.close()
