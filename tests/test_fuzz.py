@@ -282,15 +282,37 @@ def test_chunkings_cover_the_stream_in_order() -> None:
     assert 1 in shapes and len(shapes) > 5
 
 
+class NeedsTwo(fuzz.Target):
+    """Fails when both "a" and "b" are among the steps."""
+
+    name = "needs-two"
+
+    def replay(self, case: dict[str, Any]) -> dict[str, int]:
+        if "a" in case["steps"] and "b" in case["steps"]:
+            raise ValueError("both")
+        return {"steps": len(case["steps"])}
+
+
 def test_minimize_keeps_the_failure_and_drops_the_rest() -> None:
-    class NeedsTwo(fuzz.Target):
-        name = "needs-two"
-
-        def replay(self, case: dict[str, Any]) -> dict[str, int]:
-            if "a" in case["steps"] and "b" in case["steps"]:
-                raise ValueError("both")
-            return {}
-
     case = {"steps": list("xxaxxxxbxx")}
     small = fuzz.minimize(NeedsTwo(), case)
     assert small["steps"] == ["a", "b"]
+    assert fuzz.minimize(NeedsTwo(), {"steps": ["x"]}) == {"steps": ["x"]}  # nothing to keep
+
+
+def test_replay_minimize_writes_a_shrunk_copy_of_a_failing_input(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(fuzz.TARGETS, "needs-two", NeedsTwo)
+    saved = tmp_path / "case.json"
+    record = {"target": "needs-two", "seed": 0, "index": 0, "input": {"steps": list("xaxxbx")}}
+    saved.write_text(json.dumps(record))
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        code = cli.main(["bench", "fuzz", "--replay", str(saved), "--minimize", "--json"])
+    assert code == 1
+    [result] = json.loads(out.getvalue())["results"]
+    assert result["ok"] is False and result["error"] == "ValueError: both"
+    shrunk = json.loads(Path(result["minimized"]).read_text())
+    assert shrunk["input"] == {"steps": ["a", "b"]}
+    assert shrunk["target"] == "needs-two"

@@ -88,6 +88,7 @@ import shutil
 import signal
 import sys
 import tempfile
+import threading
 import time
 import traceback
 from collections.abc import Callable, Iterator, Sequence
@@ -108,7 +109,12 @@ __all__ = [
     "MessageFactory",
     "Target",
     "add_arguments",
+    "chunkings",
+    "corrupt_frame",
+    "failure_of",
     "fuzz",
+    "fuzz_isolated",
+    "minimize",
     "mutate_bytes",
     "mutate_fields",
     "replay",
@@ -1503,18 +1509,22 @@ class FuzzReport:
     """Inputs saved so far per distinct failure (carried across a worker's partial reports)."""
 
     def tally(self, target: str) -> _TargetTally:
+        """The counts of ``target`` (made on first use)."""
         return self.per_target.setdefault(target, _TargetTally())
 
     @property
     def crashes(self) -> int:
+        """Inputs that raised an unexpected exception."""
         return sum(t.crashes for t in self.per_target.values())
 
     @property
     def violations(self) -> int:
+        """Inputs that broke an invariant."""
         return sum(t.violations for t in self.per_target.values())
 
     @property
     def hangs(self) -> int:
+        """Inputs slower than the deadline, interrupted, or killed."""
         return sum(t.hangs for t in self.per_target.values())
 
     @property
@@ -1527,6 +1537,7 @@ class FuzzReport:
 
     @property
     def memory_ok(self) -> bool:
+        """RSS grew by at most ``max_rss_growth_mb`` after warm-up."""
         return self.rss_growth_mb <= self.options.max_rss_growth_mb
 
     @property
@@ -1594,7 +1605,11 @@ class _Stuck(BaseException):
 @contextlib.contextmanager
 def _alarm(seconds: float) -> Iterator[None]:
     """Interrupt the block with :class:`_Stuck` after ``seconds`` (main thread, POSIX)."""
-    usable = seconds > 0 and hasattr(signal, "setitimer") and threading_is_main()
+    usable = (
+        seconds > 0
+        and hasattr(signal, "setitimer")
+        and threading.current_thread() is threading.main_thread()
+    )
     if not usable:
         yield
         return
@@ -1609,12 +1624,6 @@ def _alarm(seconds: float) -> Iterator[None]:
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, previous)
-
-
-def threading_is_main() -> bool:
-    import threading
-
-    return threading.current_thread() is threading.main_thread()
 
 
 def _where(exc: BaseException) -> str:
@@ -1925,6 +1934,17 @@ def fuzz_isolated(
     return report
 
 
+def _recorded(record: dict[str, Any], target: Target) -> dict[str, Any]:
+    """The input of a saved record; regenerated from its seed and index if not recorded."""
+    case = record.get("input")
+    if case:
+        return dict(case)
+    case = {}
+    with contextlib.suppress(Exception):  # the failure itself is not the point here
+        target.run(_rng(int(record["seed"]), int(record["index"])), case)
+    return case
+
+
 def replay(path: str, targets: dict[str, Target] | None = None) -> Stats:
     """Check a saved input again (raises like the target does); regenerate it if not recorded."""
     with open(path, encoding="utf-8") as f:
@@ -2016,37 +2036,58 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--max-rss-growth", type=float, default=64.0, help="allowed RSS growth, MB")
     parser.add_argument("--replay", nargs="+", metavar="FILE", help="check saved inputs again")
+    parser.add_argument(
+        "--minimize", action="store_true", help="with --replay: write FILE.min.json, shrunk"
+    )
     parser.add_argument("--progress", action="store_true", help="progress on stderr")
 
 
-def _replay_files(paths: Sequence[str], as_json: bool) -> int:
+def _replay_files(paths: Sequence[str], as_json: bool, shrink: bool) -> int:
+    """``--replay``: check saved inputs; with ``--minimize`` write a shrunk copy of failing ones."""
     results: list[dict[str, Any]] = []
     failed = 0
-    for path in paths:
-        try:
-            replay(path)
-            results.append({"file": path, "ok": True})
-        except Exception as exc:  # reported per file
-            failed += 1
-            results.append(
-                {"file": path, "ok": False, "error": f"{type(exc).__name__}: {exc}"[:500]}
-            )
+    targets: dict[str, Target] = {}
+    try:
+        for path in paths:
+            with open(path, encoding="utf-8") as f:
+                record = json.load(f)
+            name = record["target"]
+            if name not in targets:
+                targets[name] = TARGETS[name]()
+            result: dict[str, Any] = {"file": path, "ok": True}
+            try:
+                replay(path, targets)
+            except Exception as exc:  # reported per file
+                failed += 1
+                result.update(ok=False, error=f"{type(exc).__name__}: {exc}"[:500])
+                if shrink:
+                    small = minimize(targets[name], _recorded(record, targets[name]))
+                    out = os.path.splitext(path)[0] + ".min.json"
+                    with open(out, "w", encoding="utf-8") as f:
+                        json.dump({**record, "input": small}, f, indent=1)
+                        f.write("\n")
+                    result["minimized"] = out
+            results.append(result)
+    finally:
+        for target in targets.values():
+            target.close()
     if as_json:
         print(json.dumps({"replayed": len(paths), "failed": failed, "results": results}))
     else:
         for r in results:
-            print(
-                ("ok    " if r["ok"] else "FAIL  ")
-                + r["file"]
-                + ("" if r["ok"] else f"  {r['error']}")
-            )
+            line = ("ok    " if r["ok"] else "FAIL  ") + r["file"]
+            if not r["ok"]:
+                line += f"  {r['error']}"
+            if "minimized" in r:
+                line += f"  (shrunk: {r['minimized']})"
+            print(line)
     return 1 if failed else 0
 
 
 def run(args: argparse.Namespace) -> int:
     """Entry point of ``fixengine bench fuzz``."""
     if args.replay:
-        return _replay_files(args.replay, args.json)
+        return _replay_files(args.replay, args.json, args.minimize)
     if args.inputs < 0 or args.start < 0:
         print("fixengine bench fuzz: --inputs and --start must not be negative", file=sys.stderr)
         return 2
