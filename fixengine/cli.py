@@ -16,6 +16,7 @@ COMMANDS: dict[tuple[str, ...], str] = {
     ("bench", "codec"): "fixengine.bench.codec",
     ("bench", "fuzz"): "fixengine.bench.fuzz",
     ("decode",): "fixengine.decode",
+    ("demo",): "fixengine.demo",
     ("dictionary", "convert"): "fixengine.dictionary",
     ("sim",): "fixengine.sim.cli",
 }

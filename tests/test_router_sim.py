@@ -9,7 +9,6 @@ view against what the simulator did (its counters, its fault statistics).
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from decimal import Decimal as D
 from pathlib import Path
 from typing import Any
@@ -21,11 +20,8 @@ from fixengine.orders import NewOrderRequest, OrdType, Side, TimeInForce
 from fixengine.orders.model import OrdStatus
 from fixengine.orders.risk import PreTradeRisk, RefusalReason, RiskLimits, SlidingWindowThrottle
 from fixengine.orders.router import OrderRefused, OrderRejected, UpdateKind
-
-server = pytest.importorskip("fixengine.sim.server")
-exchange = pytest.importorskip("fixengine.sim.exchange")
-Simulator = server.Simulator
-FillSpec = exchange.FillSpec
+from fixengine.sim.exchange import FillSpec
+from fixengine.sim.server import Simulator
 
 
 def buy(qty: int = 100, px: str = "100", **kw: Any) -> NewOrderRequest:
@@ -37,9 +33,10 @@ def sell(qty: int = 100, px: str = "100", **kw: Any) -> NewOrderRequest:
 
 
 @pytest.fixture
-async def sim() -> AsyncIterator[Any]:
-    async with Simulator(fill="none") as simulator:
-        yield simulator
+def sim(simulator: Simulator) -> Simulator:
+    """The shared simulator fixture, trading on its books only unless a test says otherwise."""
+    simulator.default_fill = FillSpec("none")
+    return simulator
 
 
 def client(sim: Any, sender: str = "CLIENT", **kw: Any) -> Client:
