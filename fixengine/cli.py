@@ -15,6 +15,7 @@ from collections.abc import Sequence
 COMMANDS: dict[tuple[str, ...], str] = {
     ("bench", "codec"): "fixengine.bench.codec",
     ("bench", "fuzz"): "fixengine.bench.fuzz",
+    ("bench", "roundtrip"): "fixengine.bench.roundtrip",
     ("decode",): "fixengine.decode",
     ("demo",): "fixengine.demo",
     ("dictionary", "convert"): "fixengine.dictionary",
