@@ -194,7 +194,7 @@ def test_cli_says_what_to_do_when_the_port_is_taken(capsys: pytest.CaptureFixtur
         port = busy.getsockname()[1]
         assert cli_main(["sim", "--port", str(port)]) == 2
     out = capsys.readouterr().out
-    assert f"cannot listen on 127.0.0.1:{port}" in out and "pick another --port" in out
+    assert f"cannot listen on 127.0.0.1:{port}" in out and "choose another one" in out
 
 
 def test_settings_keys_apply_per_session_over_default() -> None:

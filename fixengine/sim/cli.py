@@ -308,7 +308,7 @@ def _build_simulator(args: argparse.Namespace, config: Path | None) -> Any:
 
     symbols = [s.strip() for s in args.symbols.split(",") if s.strip()] if args.symbols else None
     common: dict[str, Any] = {
-        "host": args.host or "127.0.0.1",
+        "host": args.host,
         "data_dictionary": args.data_dictionary,
         "validate": not args.no_validate,
         "log_dir": args.log_dir,
@@ -379,10 +379,11 @@ def _run_simulator(args: argparse.Namespace, config: Path | None) -> int:
         try:
             await sim.start()
         except ConfigError as exc:
-            _say(f"{exc} (is another program using the port? pick another --port, or 0)")
+            _say(str(exc))
             return 2
+        hosts = ", ".join(sorted({h for h, _ in sim.addresses}))
         _say(
-            f"listening on {sim.host} port(s) {sim.ports}, {len(sim.sessions)} session(s); "
+            f"listening on {hosts} port(s) {sim.ports}, {len(sim.sessions)} session(s); "
             "Ctrl-C to stop"
         )
         for s in sim.sessions:

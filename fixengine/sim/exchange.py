@@ -209,6 +209,7 @@ class Exchange(Application):
         self._opened: set[str] = set()  # symbols whose price was seeded
         self._wake: asyncio.Event | None = None
         self._task: asyncio.Task[None] | None = None
+        self._stopping = False
 
     # -- sessions ------------------------------------------------------------------------------
     @staticmethod
@@ -468,12 +469,17 @@ class Exchange(Application):
         """Start the task that drives fills over time and expiries (needs a running loop)."""
         if self._task is not None:
             return
+        self._stopping = False
         self._wake = asyncio.Event()
         self._task = asyncio.get_running_loop().create_task(self._run(), name="fix-sim-clock")
 
     async def stop(self) -> None:
         """Stop that task."""
         task, self._task = self._task, None
+        # the flag ends the loop even if a wake-up races the cancellation (wait_for
+        # may then return normally instead of raising CancelledError, Python < 3.12)
+        self._stopping = True
+        self._poke()
         if task is not None:
             task.cancel()
             try:
@@ -488,7 +494,7 @@ class Exchange(Application):
     async def _run(self) -> None:
         wake = self._wake
         assert wake is not None
-        while True:
+        while not self._stopping:
             wake.clear()
             try:
                 self.advance(self.clock())

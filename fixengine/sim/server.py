@@ -400,7 +400,7 @@ class Simulator:
         self,
         sessions: Iterable[SimSession] = (),
         *,
-        host: str = "127.0.0.1",
+        host: str | None = None,
         port: int | None = 0,
         accept_any_comp_id: bool | None = None,
         fill: FillSpec | str = "immediate",
@@ -417,7 +417,8 @@ class Simulator:
         acceptor_options: AcceptorOptions | None = None,
     ) -> None:
         self.sessions = list(sessions)
-        self.host = host
+        self._host_given = host is not None
+        self.host = host if host is not None else "127.0.0.1"
         self._port = port
         self.accept_any_comp_id = (
             not self.sessions if accept_any_comp_id is None else accept_any_comp_id
@@ -599,7 +600,7 @@ class Simulator:
             changes: dict[str, Any] = {}
             if self._port is not None or st.accept_port is None:
                 changes["accept_port"] = self._port or 0
-            if st.accept_host is None or self._port is not None:
+            if st.accept_host is None or self._host_given:
                 changes["accept_host"] = self.host
             if self.log_dir is not None:
                 changes["log_type"] = "file"
@@ -650,10 +651,7 @@ class Simulator:
             settings, self.exchange, session_factory=factory, acceptor_options=options
         )
         if self.accept_any_comp_id:
-            addresses = {(s.accept_host or self.host, s.accept_port or 0) for s in settings}
-            if not addresses:
-                addresses = {(self.host, self._port or 0)}
-            for host, port in sorted(addresses, key=lambda a: (a[0], a[1])):
+            for host, port in self._wanted(settings):
                 engine.listen(
                     port,
                     host,
@@ -667,9 +665,26 @@ class Simulator:
         except OSError as exc:
             self.engine = None
             await engine.stop(logout=False)
-            raise ConfigError(f"cannot listen on {self.host}:{self._port}: {exc.strerror}") from exc
+            where = ", ".join(f"{h}:{p}" for h, p in self._wanted(settings))
+            raise ConfigError(
+                f"cannot listen on {where}: {exc.strerror or exc}; is another program using "
+                "the port? choose another one (0: any free port)"
+            ) from exc
         self.started_at = time.time()
         self.exchange.start()
+
+    def _wanted(self, settings: list[SessionSettings]) -> list[tuple[str, int]]:
+        """The (host, port) pairs to listen on."""
+        addresses = {(s.accept_host or self.host, s.accept_port or 0) for s in settings}
+        if not addresses:
+            addresses = {(self.host, self._port or 0)}
+        return sorted(addresses)
+
+    @property
+    def addresses(self) -> list[tuple[str, int]]:
+        """The (host, port) pairs listened on (real ports once started)."""
+        engine = self._require_engine()
+        return sorted({(a.host or "0.0.0.0", a.port) for a in engine.acceptors})
 
     def _dynamic_session(self, session_id: SessionID, logon: Message) -> SessionConfig | None:
         begin = session_id.begin_string
