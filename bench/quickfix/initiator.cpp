@@ -5,7 +5,7 @@
 // Usage:
 //   qf_initiator --settings initiator.cfg --record trader.jsonl --orders N
 //                [--prefix Q] [--interval S] [--no-wait]
-//   qf_initiator --settings initiator.cfg --count N --window K [--prefix L]
+//   qf_initiator --settings initiator.cfg --count N --window K [--prefix L<pid>]
 //                [--warmup W] [--rate R] [--samples FILE] [--sync] [--no-log]
 //
 // Theory of operation
@@ -274,7 +274,8 @@ int run_latency(Trader& app, const FIX::SessionID& id, const std::string& versio
   long long warmup = std::max(0LL, args.integer("warmup", 0));
   double rate = args.real("rate", 0);
   size_t window = static_cast<size_t>(std::max(1LL, args.integer("window", 1)));
-  std::string prefix = args.get("prefix", "L");
+  // ClOrdIDs unique per run: an executor ignores a ClOrdID it has already handled
+  std::string prefix = args.get("prefix", "L" + std::to_string(getpid()));
   std::string symbol = args.get("symbol", "QFX");
   bool sync = args.has("sync");
   double drain_timeout = args.real("drain-timeout", 30);
