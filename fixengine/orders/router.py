@@ -25,7 +25,9 @@ checked again when the slot comes. An accepted new order is registered, written 
 the journal (write-ahead: an order on the wire is always in the journal), stamped
 for the round-trip clock, then handed to ``session.send``.
 
-Receiving. One task reads the session's events in order. ExecutionReports (35=8)
+Receiving. The session's events are handled one at a time, in order: by a task
+reading ``session.events()``, or inside the engine's callbacks when the router is
+fed by a :class:`RouterApplication` (see Restart). ExecutionReports (35=8)
 and OrderCancelRejects (35=9) go through the registry, which matches them to the
 order by ClOrdID, OrigClOrdID or OrderID, applies them once (a repeated ExecID
 changes nothing, PossDupFlag or not) and reports anything that does not fit as an
@@ -51,17 +53,22 @@ it is queued. So a router that must survive ``kill -9`` is fed by a
 :class:`RouterApplication` (the engine's application, wrapping the service's own):
 the report is applied and journaled inside the callback, and a crash before it
 returns makes the counterparty resend it (PossDupFlag=Y) after the restart.
-Without it the router reads ``session.events()`` itself (at most once across a
-crash: the reconciliation below still shows the right status, and a CumQty
-anomaly, but not the lost fill).
+Without it the router reads ``session.events()`` itself: at most once across a
+crash (the reconciliation below then reports the difference as CumQty and OrdStatus
+anomalies, but cannot bring back a lost fill).
 
 After every Logon the router reconciles: it lets the resend of any sequence gap
 the Logon revealed complete (the resent reports are applied as they come), then
 sends an OrderStatusRequest (35=H) for each order still open; each answer is an
 update, and :meth:`OrderRouter.wait_reconciled` returns when all have come back. A
-status answer "unknown order" (OrdStatus Rejected) for an order never acknowledged
-means the NewOrderSingle never reached the counterparty: the order becomes
-REJECTED.
+status answer "unknown order" (OrdStatus Rejected, OrdRejReason 5, as FIX 4.4
+Vol. 4 prescribes for a status request on an unknown order) for an order never
+acknowledged means the NewOrderSingle never reached the counterparty (the process
+died between the journal write and the send): the order becomes REJECTED.
+
+Cancels pass the kill switch and the limits (reducing risk must stay possible) and
+meet only the throttle; the kill switch's own cancels and the reconciliation's
+status requests wait for throttle slots rather than being refused.
 
 Everything runs on the event loop of the session; no method is thread-safe.
 """
@@ -104,7 +111,7 @@ from .model import (
     TimeInForce,
 )
 from .risk import Action, PreTradeRisk, RefusalReason, RiskDecision
-from .state import Anomaly, ExecEvent, OrderRegistry, OrderUpdate
+from .state import Anomaly, ClOrdIdGenerator, ExecEvent, OrderRegistry, OrderUpdate
 
 __all__ = [
     "MassCancelResult",
@@ -815,8 +822,6 @@ class OrderRouter:
         else:
             self.registry = OrderRegistry(now=now)
             if id_prefix:
-                from .state import ClOrdIdGenerator
-
                 self.registry.ids = ClOrdIdGenerator(now, prefix=id_prefix)
         self._handles: dict[str, OrderHandle] = {}
         self._requests: dict[str, RequestHandle] = {}
