@@ -14,6 +14,7 @@ from collections.abc import Sequence
 # command path -> module implementing it
 COMMANDS: dict[tuple[str, ...], str] = {
     ("bench", "codec"): "fixengine.bench.codec",
+    ("bench", "load"): "fixengine.bench.load",
     ("bench", "fuzz"): "fixengine.bench.fuzz",
     ("bench", "roundtrip"): "fixengine.bench.roundtrip",
     ("decode",): "fixengine.decode",
