@@ -463,7 +463,7 @@ class Validator:
                 break
         if instances and not required <= seen:
             return None
-        return after if instances == int(count) else None
+        return after if _counts(count, instances) else None
 
     # -- exact pass -------------------------------------------------------------------------
     def _exact(
@@ -553,7 +553,7 @@ class Validator:
                     return Rejection.of(RejectReason.TAG_NOT_DEFINED_FOR_MESSAGE_TYPE, tag)
                 if tag in layout.groups:
                     found = len(level._groups.get(tag, ()))
-                    if not value.isdigit() or int(value) != found:
+                    if not value.isdigit() or not _counts(value, found):
                         return Rejection.of(RejectReason.INCORRECT_NUM_IN_GROUP_COUNT, tag)
         for count_tag in sorted(level._groups):
             gdef = layout.groups[count_tag]
@@ -562,6 +562,12 @@ class Validator:
                 if found_problem is not None:
                     return found_problem
         return None
+
+
+def _counts(digits: bytes, found: int) -> bool:
+    """Whether a NumInGroup value (digits) says ``found``; compared as text, since int() of
+    a value of thousands of digits raises (Python's 4300-digit limit)."""
+    return (digits.lstrip(b"0") or b"0") == b"%d" % found
 
 
 def _tag_order(layout: Layout, own: list[tuple[int, bytes]]) -> list[tuple[int, bytes]]:
