@@ -16,10 +16,13 @@ from typing import Any
 
 import pytest
 
+from fixengine import dictionary
 from fixengine.bench import fuzz
+from fixengine.codec import Message, decode, encode
 from fixengine.session import events as ev
 from fixengine.session.store_file import FileStore
 from fixengine.session.store_sqlite import SqliteStore
+from fixengine.validation import validate
 from tests.session_harness import Endpoint, FakeClock, Peer, config
 
 CORPUS = Path(__file__).parent / "fuzz_corpus"
@@ -134,3 +137,19 @@ def test_handle_timer_at_the_instant_get_timer_gave_always_moves_the_timer() -> 
     # heartbeat at 29 s, TestRequest at 34.8 s, then the disconnect at 69.6 s
     assert actions == [[b"0"], [b"1"], []]
     assert endpoint.disconnect_requested
+
+
+@pytest.mark.parametrize("count", [b"9" * 5000, b"0" * 5000 + b"1"])
+def test_validate_compares_a_numingroup_of_thousands_of_digits_without_raising(
+    count: bytes,
+) -> None:
+    msg = Message("W")
+    for tag, value in ((49, "TW"), (56, "ISLD"), (34, 2), (52, "20250615-15:06:40.000")):
+        msg.append(tag, value)
+    msg.append(268, count)  # NoMDEntries
+    msg.append(269, "7")
+    verdict = validate(decode(encode(msg, "FIX.4.4")), dictionary.load("FIX44"))
+    if count.endswith(b"9"):
+        assert verdict is not None and (verdict.reason, verdict.tag) == (16, 268)
+    else:  # leading zeros: the count is one, which is right
+        assert verdict is None
