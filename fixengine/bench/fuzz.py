@@ -1535,6 +1535,15 @@ class FuzzReport:
             return 0.0
         return max(samples[2:]) - samples[2]
 
+    def rss_profile(self, points: int = 11) -> list[float]:
+        """RSS at ``points`` evenly spaced moments of the run (first and last included), MB."""
+        samples = self.rss_samples_mb
+        if not samples:
+            return []
+        n = len(samples)
+        picks = sorted({round(k * (n - 1) / max(1, points - 1)) for k in range(points)})
+        return [round(samples[k], 1) for k in picks]
+
     @property
     def memory_ok(self) -> bool:
         """RSS grew by at most ``max_rss_growth_mb`` after warm-up."""
@@ -1564,6 +1573,7 @@ class FuzzReport:
             "rss_first_mb": round(self.rss_samples_mb[0], 1) if self.rss_samples_mb else None,
             "rss_last_mb": round(self.rss_samples_mb[-1], 1) if self.rss_samples_mb else None,
             "rss_growth_mb": round(self.rss_growth_mb, 1),
+            "rss_profile_mb": self.rss_profile(),
             "memory_ok": self.memory_ok,
             "per_target": {
                 name: {
@@ -2010,11 +2020,28 @@ def minimize(target: Target, case: dict[str, Any], budget: int = 2000) -> dict[s
         if len(case["chunks"]) > 1 and same({**case, "chunks": whole}):
             case["chunks"] = whole
     if "frame" in case:
-        parts = [p + "\x01" for p in case["frame"].split("\x01")]
-        parts[-1] = parts[-1][:-1]
-        kept = _shrink_list(parts, lambda p: same({**case, "frame": "".join(p)}))
-        case["frame"] = "".join(kept)
+        case["frame"] = _shrink_frame(case["frame"], lambda f: same({**case, "frame": f}))
     return case
+
+
+def _shrink_frame(frame: str, fails: Callable[[str], bool]) -> str:
+    """Drop fields of a frame; re-framed (BodyLength, CheckSum) when it framed to begin with."""
+    try:
+        msg = _codec_py.decode(_unlatin(frame))
+    except GarbledMessage:
+        msg = None
+    if msg is not None:
+        begin = msg.get(8) or b""
+        body = [(b"%d" % t, v) for t, v in msg.fields() if t not in (8, 9, 10)]
+
+        def framed(fields: list[Field]) -> str:
+            return _latin(serialise(begin, fields))
+
+        if fails(framed(body)):
+            return framed(_shrink_list(body, lambda f: fails(framed(f))))
+    parts = [p + "\x01" for p in frame.split("\x01")]
+    parts[-1] = parts[-1][:-1]
+    return "".join(_shrink_list(parts, lambda p: fails("".join(p))))
 
 
 # -- command line ----------------------------------------------------------------------------
