@@ -105,6 +105,7 @@ from fixengine.orders.messages import (  # noqa: E402
     parse_replace_request,
 )
 from fixengine.orders.model import CxlRejResponseTo, HandlInst  # noqa: E402
+from fixengine.orders.router import OrderError as OrderError_  # noqa: E402
 from fixengine.session.config import SessionID  # noqa: E402
 from fixengine.session.store import open_store  # noqa: E402
 from fixengine.transport.initiator import InitiatorOptions  # noqa: E402
@@ -1252,6 +1253,133 @@ def run_scenario(
     return info
 
 
+# -- the order router and the simulator ------------------------------------------------------------
+
+
+async def _router_trades(settings: Path, out: Path) -> dict[str, Any]:
+    """fixengine's OrderRouter on an initiator: a market order, a cancel and a replace."""
+    from fixengine.orders.router import OrderRouter
+
+    engine = Engine.from_settings(
+        settings, None, initiator_options=InitiatorOptions(connect_timeout=2.0)
+    )
+    (handle,) = engine.sessions
+    await engine.start()
+    result: dict[str, Any] = {}
+    try:
+        await handle.wait_logged_on(timeout=20)
+        async with OrderRouter(handle) as router:
+
+            async def limit() -> Any:
+                order = await router.submit(
+                    NewOrderRequest("QFX", Side.BUY, Decimal(100), price=Decimal("10.5"))
+                )
+                await order.wait_for(lambda o: o.cum_qty == 40, timeout=20)
+                return order
+
+            market = await router.submit(
+                NewOrderRequest("QFX", Side.SELL, Decimal(100), ord_type=OrdType.MARKET)
+            )
+            await market.done(timeout=20)
+            cancelled = await limit()
+            cancel = await (await router.cancel(cancelled)).result(timeout=20)
+            await cancelled.done(timeout=20)
+            replaced = await limit()
+            replace = await (
+                await router.replace(replaced, quantity=Decimal(200), price=Decimal("11.5"))
+            ).result(timeout=20)
+            await replaced.wait_for(lambda o: o.quantity == 200, timeout=20)
+            for name, order in (("market", market), ("cancelled", cancelled),
+                                ("replaced", replaced)):  # fmt: skip
+                result[name] = {
+                    "cl_ord_id": order.cl_ord_id,
+                    "chain": list(order.chain),
+                    "state": order.state.value,
+                    "quantity": str(order.quantity),
+                    "price": None if order.price is None else str(order.price),
+                    "cum_qty": str(order.cum_qty),
+                    "leaves_qty": str(order.leaves_qty),
+                    "fills": [str(f.quantity) for f in order.fills],
+                }
+            result["cancel_accepted"] = cancel.accepted
+            result["replace_accepted"] = replace.accepted
+    finally:
+        await engine.stop(logout=True, timeout=2.0)
+    out.write_text(json.dumps(result), encoding="utf-8")
+    return result
+
+
+def _router_main(args: argparse.Namespace) -> int:
+    """QuickFIX executor <- fixengine OrderRouter (in a private network namespace)."""
+    why = enter_private_network()
+    if why is not None:
+        print(f"cannot make a private network namespace: {why}", file=sys.stderr)
+        return NO_NAMESPACE
+    sc = Scenario.layout(Path(args.workdir), Version(args.version), "executor")
+    port = free_port()
+    write_settings(sc.executor, sc.version, port)
+    write_settings(sc.trader, sc.version, port)
+    ex = Proc(sc.executor, _command(sc.executor, {"executor": args.executor_bin}, 0, 0))
+    try:
+        ex.start()
+        wait_for(lambda: ex.this_run() != [], 20, "the executor to start", [ex])
+        run_loop(_router_trades(sc.trader.settings, sc.result))
+        if ex.terminate() != 0:
+            raise ScenarioError(f"executor stop failed\n{ex.tail()}")
+    except (ScenarioError, OrderError_, TimeoutError) as exc:
+        print(f"{type(exc).__name__}: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        ex.cleanup()
+    return 0
+
+
+def _simulator_main(args: argparse.Namespace) -> int:
+    """QuickFIX trader -> ``fixengine sim`` (the exchange simulator) as the executor."""
+    why = enter_private_network() if args.netns != "off" else "not asked"
+    sc = Scenario.layout(Path(args.workdir), Version(args.version), "trader")
+    port = free_port()
+    write_settings(sc.executor, sc.version, port)
+    with open(sc.executor.settings, "a", encoding="utf-8") as fh:
+        fh.write("SimFill=immediate\n")
+    write_settings(sc.trader, sc.version, port)
+    ex = Proc(sc.executor, [sys.executable, "-m", "fixengine", "sim", "--config",
+                            str(sc.executor.settings)])  # fmt: skip
+    tr = Proc(sc.trader, _command(sc.trader, {"initiator": args.initiator_bin}, args.orders, 0.02))
+    plan = make_plan(PREFIX, args.orders)
+    try:
+        ex.start()
+        err = sc.executor.dir / "executor.1.err"
+        out = sc.executor.dir / "executor.1.out"
+
+        def listening() -> bool:
+            text = (out.read_text() if out.exists() else "") + err.read_text()
+            return "listening" in text
+
+        wait_for(listening, 30, "the simulator to listen", [ex])
+        tr.start()
+        answered = {a.cl_ord_id for a in plan}
+        wait_for(
+            lambda: answered <= {r.get("clordid") for r in tr.records("recv")},
+            30,
+            "an answer to every request",
+            [ex, tr],
+        )
+        time.sleep(0.3)  # late reports (the tests check nothing more arrives)
+        if tr.terminate() != 0:
+            raise ScenarioError(f"trader logout failed\n{tr.tail()}")
+        if ex.terminate() != 0:
+            raise ScenarioError(f"simulator stop failed\n{ex.tail()}")
+    except ScenarioError as exc:
+        print(str(exc), file=sys.stderr)
+        return 1
+    finally:
+        for p in (tr, ex):
+            p.cleanup()
+    sc.result.write_text(json.dumps({"orders": args.orders, "netns": why is None}))
+    return 0
+
+
 def _scenario_main(args: argparse.Namespace) -> int:
     why = enter_private_network() if args.netns != "off" else "not asked"
     if why is not None and args.netns == "required":
@@ -1291,9 +1419,23 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--orders", type=int, default=20)
     p.add_argument("--interval", type=float, default=0.1)
     p.add_argument("--netns", choices=["required", "optional", "off"], default="required")
+    p = sub.add_parser("router", help="fixengine's order router against the QuickFIX executor")
+    p.add_argument("--workdir", required=True)
+    p.add_argument("--version", required=True, choices=[v.app for v in VERSIONS])
+    p.add_argument("--executor-bin", required=True)
+    p = sub.add_parser("simulator", help="the QuickFIX trader against fixengine's simulator")
+    p.add_argument("--workdir", required=True)
+    p.add_argument("--version", required=True, choices=[v.app for v in VERSIONS])
+    p.add_argument("--initiator-bin", required=True)
+    p.add_argument("--orders", type=int, default=8)
+    p.add_argument("--netns", choices=["optional", "off"], default="optional")
     args = parser.parse_args(argv)
     if args.command == "scenario":
         return _scenario_main(args)
+    if args.command == "router":
+        return _router_main(args)
+    if args.command == "simulator":
+        return _simulator_main(args)
     logging.basicConfig(
         level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(name)s %(message)s"
     )

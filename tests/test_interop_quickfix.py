@@ -322,3 +322,78 @@ def test_logs_out_cleanly_at_the_end(outcome: Outcome) -> None:
     assert session_tail("executor") == [("in", "5"), ("out", "5")]
     for side in ("trader", "executor"):
         assert outcome.records(side)[-1]["ev"] == "stopped"
+
+
+# -- fixengine's order router and simulator against QuickFIX ------------------------------------
+
+
+def _drive(args: list[str], workdir: Path) -> None:
+    env = dict(os.environ)
+    env["PYTHONPATH"] = str(ROOT) + os.pathsep + env.get("PYTHONPATH", "")
+    cmd = [sys.executable, str(Path(isup.__file__).resolve()), *args, "--workdir", str(workdir)]
+    proc = subprocess.run(
+        cmd, capture_output=True, text=True, timeout=SCENARIO_TIMEOUT, env=env, check=False
+    )
+    if proc.returncode == isup.NO_NAMESPACE:
+        pytest.skip(f"QuickFIX acceptor needs a private network namespace: {proc.stderr.strip()}")
+    assert proc.returncode == 0, f"{args[0]} failed in {workdir}\n{proc.stderr[-6000:]}"
+
+
+def _no_rejects(*sides: isup.Side_) -> None:
+    for side in sides:
+        for m in wire_log(side):
+            assert m["type"] not in ("3", "j"), (side.name, m["fields"])
+
+
+@pytest.mark.parametrize("version", VERSIONS, ids=[v.app for v in VERSIONS])
+def test_order_router_fills_cancels_and_replaces_against_the_quickfix_executor(
+    version: Version, quickfix_programs: dict[str, str], tmp_path: Path
+) -> None:
+    _drive(
+        ["router", "--version", version.app, "--executor-bin", quickfix_programs["executor"]],
+        tmp_path,
+    )
+    sc = Scenario.layout(tmp_path, version, "executor")
+    result = json.loads(sc.result.read_text())
+    market, cancelled, replaced = result["market"], result["cancelled"], result["replaced"]
+    assert (market["state"], market["cum_qty"], market["leaves_qty"]) == ("2", "100", "0")
+    assert market["fills"] == ["40", "60"]
+    assert result["cancel_accepted"] is True
+    assert (cancelled["state"], cancelled["cum_qty"], cancelled["leaves_qty"]) == ("4", "40", "0")
+    assert result["replace_accepted"] is True
+    assert (replaced["state"], replaced["quantity"], replaced["leaves_qty"]) == ("1", "200", "160")
+    assert Decimal(replaced["price"]) == Decimal("11.5") and len(replaced["chain"]) == 2
+    requests = collections.Counter(r["clordid"] for r in read_records(sc.executor.record)
+                                   if r["ev"] == "recv")  # fmt: skip
+    assert len(requests) == 5 and set(requests.values()) == {1}  # 3 orders, 1 cancel, 1 replace
+    _no_rejects(sc.trader, sc.executor)
+
+
+@pytest.mark.parametrize("version", VERSIONS, ids=[v.app for v in VERSIONS])
+def test_quickfix_trader_is_answered_by_the_simulator(
+    version: Version, quickfix_programs: dict[str, str], tmp_path: Path
+) -> None:
+    _drive(
+        ["simulator", "--version", version.app, "--initiator-bin", quickfix_programs["initiator"]],
+        tmp_path,
+    )
+    sc = Scenario.layout(tmp_path, version, "trader")
+    plan = make_plan(PREFIX, json.loads(sc.result.read_text())["orders"])
+    got = [r for r in read_records(sc.trader.record) if r["ev"] == "recv"]
+    answers: dict[str, list[tuple[str, str, str]]] = collections.defaultdict(list)
+    for r in got:
+        answers[r["clordid"]].append((r["type"], r.get("exectype", ""), r["ordstatus"]))
+    fill = "F" if version.fills_as_trade else "2"
+    for a in plan:  # the simulator fills at once: cancels and replaces come too late
+        if a.kind == "new":
+            assert answers[a.cl_ord_id] == [("8", "0", "0"), ("8", fill, "2")], a
+        elif a.orig is not None and a.orig.endswith("-unknown"):
+            assert answers[a.cl_ord_id] == [("9", "", "8")], a
+        else:
+            assert answers[a.cl_ord_id] == [("9", "", "2")], a
+    assert len(answers) == len(plan)
+    exec_ids = [r["execid"] for r in got if r["type"] == "8"]
+    assert len(exec_ids) == len(set(exec_ids))
+    _no_rejects(sc.trader, sc.executor)
+    tail = [(m["dir"], m["type"]) for m in wire_log(sc.trader) if m["type"] not in ("0", "1")]
+    assert tail[-2:] == [("out", "5"), ("in", "5")]
