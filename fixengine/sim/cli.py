@@ -129,13 +129,27 @@ def _refusals(text: str) -> int:
     return _positive(text)
 
 
+_HELP = """\
+Run a simulated FIX counterparty. Three forms:
+
+  fixengine sim --port 9878 --sender-comp-id EXEC --target-comp-id CLIENT \\
+      --begin-string FIX.4.4 [--fill immediate|partial|none|reject]
+  fixengine sim --config sim.cfg        (any number of sessions; see
+                                         fixengine/profiles/sim.cfg for the Sim* keys)
+  fixengine sim --profile acceptance --port 5001
+
+The first two run an exchange: one order book per symbol shared by every
+session, fill models for a client trading alone, fault injection. Ctrl-C or
+SIGTERM stops it, prints a summary and exits with 0."""
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of ``fixengine sim``."""
     from .exchange import FILL_MODELS
     from .faults import SKIP_MODES
 
     parser.formatter_class = argparse.RawDescriptionHelpFormatter
-    parser.description = __doc__.split("\n\n", 1)[1] if __doc__ else None
+    parser.description = _HELP
     what = parser.add_argument_group("what to run (one of)")
     what.add_argument("--config", metavar="FILE", help="simulator settings file (many sessions)")
     what.add_argument("--profile", help="profile name or settings file")
@@ -150,13 +164,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     one.add_argument(
         "--default-appl-ver-id", metavar="VERSION", help="FIXT.1.1 application version"
     )
-    one.add_argument(
-        "--reset-on-logon", action="store_true", help="reset sequence numbers at every Logon"
-    )
     net = parser.add_argument_group("network and logs")
     net.add_argument("--port", type=_port, help="listen on this port (0: any free port)")
     net.add_argument("--host", help="listen on this address (default 127.0.0.1)")
-    net.add_argument("--log-dir", help="write each session's message log under this directory")
+    net.add_argument(
+        "--log-dir", metavar="DIR", help="write each session's message log under this directory"
+    )
     net.add_argument("-v", "--verbose", action="store_true", help="log engine events")
     net.add_argument(
         "--app",
@@ -169,19 +182,32 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         choices=FILL_MODELS,
         help="how a lone client's orders fill (default immediate)",
     )
-    trade.add_argument("--partial-fraction", type=_fraction, help="share per partial fill")
+    trade.add_argument(
+        "--partial-fraction", type=_fraction, metavar="SHARE", help="share per partial fill (0-1)"
+    )
     trade.add_argument(
         "--partial-interval", type=float, metavar="SECONDS", help="time between partial fills"
     )
-    trade.add_argument("--reject-fraction", type=_fraction, help="share of orders rejected")
-    trade.add_argument("--seed", type=int, help="random seed of the reject model")
-    trade.add_argument("--symbols", help="comma-separated symbols accepted (default: any)")
-    trade.add_argument("--reference-price", type=_price, help="price every symbol opens at")
-    trade.add_argument("--tick-size", type=_price, help="prices must be multiples of this")
+    trade.add_argument(
+        "--reject-fraction", type=_fraction, metavar="SHARE", help="share of orders rejected"
+    )
+    trade.add_argument("--seed", type=int, metavar="N", help="random seed of the reject model")
+    trade.add_argument(
+        "--symbols", metavar="LIST", help="comma-separated symbols accepted (default: any)"
+    )
+    trade.add_argument(
+        "--reference-price", type=_price, metavar="PRICE", help="price every symbol opens at"
+    )
+    trade.add_argument(
+        "--tick-size", type=_price, metavar="PRICE", help="prices must be multiples of this"
+    )
     trade.add_argument(
         "--cancel-on-disconnect", action="store_true", help="cancel a session's orders on logout"
     )
-    check = parser.add_argument_group("session checks")
+    check = parser.add_argument_group("session rules")
+    check.add_argument(
+        "--reset-on-logon", action="store_true", help="reset sequence numbers at every Logon"
+    )
     check.add_argument(
         "--accept-any-comp-id", action="store_true", help="accept Logons from any CompID pair"
     )
