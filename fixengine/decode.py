@@ -1,4 +1,6 @@
-"""Pretty-print FIX messages found in logs or captures: ``fixengine decode [FILE...]``.
+"""Pretty-print the FIX messages found in log files, captures or standard input.
+
+``fixengine decode [FILE...]``.
 
 Theory of operation
 -------------------
@@ -537,8 +539,22 @@ def format_json(msg: DecodedMessage) -> str:
 # -- command ---------------------------------------------------------------------------------
 
 
+_HELP = """\
+Pretty-print the FIX messages found in log files, captures or standard input:
+raw wire bytes (SOH), text with | or ^A separators, fixengine's JSON-lines
+message logs, QuickFIX's *.messages.current.log. One block per message, one
+line per field: tag (FieldName) = value (ENUM), repeating groups indented.
+The dictionary follows BeginString (and ApplVerID / DefaultApplVerID for
+FIXT.1.1). Damaged messages are shown and flagged with "!!".
+
+Exit status: 0 when every message is well formed, 1 when one is flagged or
+none is found, 2 when an input or the dictionary cannot be read."""
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of ``fixengine decode``."""
+    parser.formatter_class = argparse.RawDescriptionHelpFormatter
+    parser.description = _HELP
     parser.add_argument(
         "files", nargs="*", metavar="FILE", help="log files or captures (default: stdin; - too)"
     )
