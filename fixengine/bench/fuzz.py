@@ -1,4 +1,6 @@
-"""Fuzz the framer, the decoder with validation, and the session (``fixengine bench fuzz``).
+"""Fuzz the framer, the decoder with validation, and the session: crashes, hangs, memory.
+
+``fixengine bench fuzz --inputs N [--json] [--seed S] [--target framer|decoder|session|all]``.
 
 Theory of operation
 -------------------
@@ -61,14 +63,15 @@ Targets (:data:`TARGETS`), each checking invariants and raising
 
 Failures are *crashes* (any unexpected exception), *violations* (an invariant) and
 *hangs* (an input taking longer than ``deadline``). By default the inputs run in a
-worker process watched by the parent: a worker stuck in one input for ``watchdog``
-seconds (a loop in C code that no signal interrupts) is killed and the input is
-recorded as a hang; a worker that dies (a segfault) records a crash; both resume at
-the next input. Inside the worker a timer signal interrupts inputs stuck in Python.
-Failing inputs are saved as JSON (``--save DIR``): the recorded input and how to
-regenerate it; ``tests/test_fuzz_regressions.py`` replays every file of
-``tests/fuzz_corpus/``. RSS is sampled every few hundred inputs; the run fails if
-it grows by more than ``max_rss_growth_mb`` after the first samples.
+worker process watched by the parent. Inside the worker a timer signal interrupts an
+input stuck in Python for ``watchdog`` seconds; a worker that makes no progress for
+:func:`kill_after` seconds (a loop in C code that no signal reaches) is killed and
+its input recorded as a hang; a worker that dies (a segfault) records a crash; both
+resume at the next input. Failing inputs are saved as JSON (``--save DIR``): the
+recorded input and how to regenerate it; :func:`minimize` shrinks them, and
+``tests/test_fuzz_regressions.py`` replays every file of ``tests/fuzz_corpus/``. RSS
+is sampled every 256 inputs; the run fails if it grows by more than
+``max_rss_growth_mb`` after warm-up.
 """
 
 from __future__ import annotations
@@ -2079,9 +2082,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.add_argument("--save", metavar="DIR", help="write failing inputs to DIR as JSON")
     parser.add_argument("--deadline", type=float, default=1.0, help="per-input hang threshold, s")
-    parser.add_argument("--watchdog", type=float, default=10.0, help="kill a stuck worker after, s")
     parser.add_argument(
-        "--in-process", action="store_true", help="run in this process (no worker, no watchdog)"
+        "--watchdog", type=float, default=10.0,
+        help="interrupt an input stuck this long, s (an unresponsive worker is killed after "
+        "twice that plus 1 s)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--in-process",
+        action="store_true",
+        help="no worker process (a hang in C code then stops the run)",
     )
     parser.add_argument("--max-rss-growth", type=float, default=64.0, help="allowed RSS growth, MB")
     parser.add_argument("--replay", nargs="+", metavar="FILE", help="check saved inputs again")
