@@ -607,3 +607,31 @@ async def test_a_foreign_fix_implementation_logs_on_with_reset_and_trades(
         assert (await receive()).get(35) == b"5"
     finally:
         writer.close()
+
+
+async def test_a_possible_resend_of_a_known_order_gets_its_status_not_a_second_order(
+    simulator: Simulator,
+) -> None:
+    simulator.set_fill("CLIENT", "none")
+    async with Client(simulator.port) as client:
+        order = Message("D")
+        for tag, value in [
+            (11, "PR-1"), (55, "XYZ"), (54, "1"), (60, _now()), (38, 10), (40, "2"), (44, "5"),
+        ]:  # fmt: skip
+            order.append(tag, value)
+        await client.send(order.copy())
+        (new,) = await client.reports(1)
+        again = order.copy()
+        again.append(97, "Y")
+        await client.send(again)
+        (status,) = await client.reports(1)
+        assert (status.exec_type, status.ord_status) == (ExecType.ORDER_STATUS, OrdStatus.NEW)
+        assert status.order_id == new.order_id and "already processed" in (status.text or "")
+        assert len(simulator.exchange.engine.orders()) == 1
+        # a possible resend never seen before is a new order
+        fresh = order.copy()
+        fresh.set(11, "PR-2")
+        fresh.append(97, "Y")
+        await client.send(fresh)
+        (new2,) = await client.reports(1)
+        assert new2.exec_type is ExecType.NEW and new2.cl_ord_id == "PR-2"

@@ -30,7 +30,9 @@ CancelRejected              OrderCancelReject, CxlRejResponseTo + CxlRejReason
 OrderExpired                ExecutionReport Expired (GTD)
 ==========================  ===================================================
 
-An OrderStatusRequest is answered from the engine's view of the order (ExecType I;
+A request flagged PossResend(97)=Y whose ClOrdID is already known is not acted on
+again: the order's status is sent instead. An OrderStatusRequest is answered from
+the engine's view of the order (ExecType I;
 ExecTransType 3 in FIX 4.2), or with OrdStatus Rejected and OrdRejReason 5 when the
 order is unknown. An OrderMassCancelRequest (FIX 4.3+, types 1 "security" and 7
 "all orders") cancels the session's matching orders, an ExecutionReport each, then
@@ -269,6 +271,8 @@ class Exchange(Application):
                 raise UnsupportedMessageType() from None
             self._bad_request(session, owner, message, exc, now)
             return
+        if message.get(97) == b"Y" and self._already_processed(owner, request, now):
+            return
         if isinstance(request, NewOrderRequest):
             self.stats.orders += 1
             self._open(request.symbol, now)
@@ -282,6 +286,21 @@ class Exchange(Application):
         else:
             self.mass_cancel(owner, request, now)
         self._poke()
+
+    def _already_processed(self, owner: str, request: Any, now: float) -> bool:
+        """A PossResend(97)=Y request whose ClOrdID is known: answer with the order's status.
+
+        FIX leaves the receiver to recognise a possible resend by its ClOrdID; the
+        order is not entered (or canceled, or replaced) a second time.
+        """
+        if isinstance(request, (StatusRequest, MassCancelRequest)):
+            return False
+        state = self.engine.find(owner, request.cl_ord_id)
+        if state is None:
+            return False
+        text = f"PossResend: {request.cl_ord_id} was already processed"
+        self._send(owner, self.reports(owner).status(_view(state), now=now, text=text))
+        return True
 
     def _open(self, symbol: str, now: float) -> None:
         """A symbol's first order: the market opens at the reference price."""
