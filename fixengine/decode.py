@@ -36,6 +36,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import os
 import re
 import sys
 from collections.abc import Iterable, Iterator, Sequence
@@ -162,10 +163,11 @@ def _text(value: bytes) -> str:
 # -- finding messages ------------------------------------------------------------------------
 
 
-def scan(data: bytes, source: str = "<stdin>") -> Iterator[FoundMessage]:
-    """Every FIX message in ``data``, in order (see the module docstring)."""
-    for lineno, line in enumerate(data.split(b"\n"), 1):
-        line = line.rstrip(b"\r")
+def scan(data: bytes | Iterable[bytes], source: str = "<stdin>") -> Iterator[FoundMessage]:
+    """Every FIX message in ``data`` (bytes, or lines as read from a binary file), in order."""
+    lines = data.split(b"\n") if isinstance(data, bytes) else data
+    for lineno, line in enumerate(lines, 1):
+        line = line.rstrip(b"\r\n")
         if not line:
             continue
         stripped = line.lstrip()
@@ -579,13 +581,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def _read(path: str, stdin: IO[bytes]) -> bytes:
-    if path == "-":
-        return stdin.read()
-    with open(path, "rb") as f:
-        return f.read()
-
-
 def run(args: argparse.Namespace) -> int:
     """Decode the inputs; 0 when every message is well formed, 1 if any is flagged or none
     was found, 2 when an input or the dictionary cannot be read."""
@@ -622,26 +617,38 @@ def decode_files(
     count = flagged = 0
     status = 0
     for path in files:
+        source = "<stdin>" if path == "-" else path
         try:
-            data = _read(path, inp)
+            f = inp if path == "-" else open(path, "rb")  # noqa: SIM115 - closed below
         except OSError as exc:
             print(f"fixengine decode: cannot read {path}: {exc.strerror or exc}", file=err)
             status = 2
             continue
-        source = "<stdin>" if path == "-" else path
-        for found in scan(data, source):
-            msg = decoder.decode(found)
-            if wanted is not None and msg.msg_type not in wanted:
-                continue
-            count += 1
-            if not msg.valid:
-                flagged += 1
-            if json_output:
-                print(format_json(msg), file=out)
-            else:
-                if count > 1:
-                    print(file=out)
-                print(format_text(msg, count), file=out)
+        try:
+            # line by line, so that a large log or a pipe (tail -f) is decoded as it is read
+            for found in scan(f, source):
+                msg = decoder.decode(found)
+                if wanted is not None and msg.msg_type not in wanted:
+                    continue
+                count += 1
+                if not msg.valid:
+                    flagged += 1
+                if json_output:
+                    print(format_json(msg), file=out, flush=True)
+                else:
+                    if count > 1:
+                        print(file=out)
+                    print(format_text(msg, count), file=out, flush=True)
+        except BrokenPipeError:
+            # the reader went away (``| head``): stop quietly
+            _silence(out)
+            return 0
+        except OSError as exc:
+            print(f"fixengine decode: cannot read {path}: {exc.strerror or exc}", file=err)
+            status = 2
+        finally:
+            if f is not inp:
+                f.close()
     if status:
         return status
     if count == 0:
@@ -651,3 +658,14 @@ def decode_files(
         print(f"fixengine decode: {flagged} of {count} message(s) flagged", file=err)
         return 1
     return 0
+
+
+def _silence(out: IO[str]) -> None:
+    """Point ``out`` at /dev/null so that the interpreter's final flush does not fail too."""
+    try:
+        fd = out.fileno()
+    except (OSError, ValueError):
+        return
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, fd)
+    os.close(devnull)

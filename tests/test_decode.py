@@ -252,3 +252,31 @@ def test_any_input_is_decoded_without_raising(parts: list[bytes]) -> None:
     rc, out, _ = run_decode(data)
     assert rc in (0, 1)
     assert "ExecutionReport" in out
+
+
+def test_scan_reads_lines_from_a_file_as_it_goes() -> None:
+    data = b"x\n" + execution_report(2) + b"\n" + new_order(3) + b"\r\n"
+    from_bytes = [(m.line, m.raw) for m in scan(data)]
+    lines = iter(io.BytesIO(data))
+    first = next(scan(lines))  # only the lines up to the first message were read
+    assert (first.line, first.raw) == from_bytes[0]
+    assert next(lines).startswith(b"8=FIX.4.2")
+    assert [(m.line, m.raw) for m in scan(io.BytesIO(data))] == from_bytes
+
+
+def test_a_reader_that_goes_away_stops_decode_quietly(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    path = tmp_path / "big.log"
+    path.write_bytes((execution_report() + b"\n") * 2000)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "fixengine", "decode", str(path)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    assert proc.stdout is not None and proc.stderr is not None
+    assert proc.stdout.readline().startswith(b"#1 ExecutionReport")
+    proc.stdout.close()  # as `| head -1` does
+    assert proc.wait(timeout=30) == 0
+    assert proc.stderr.read() == b""
