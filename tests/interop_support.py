@@ -175,7 +175,7 @@ def _xml_items(parent: ET.Element, items: list[Any]) -> None:
 #: The messages the scenarios exchange: QuickFIX's dictionaries keep these (and every
 #: session message). QuickFIX 1.15 takes seconds to parse a whole FIX 5.0 SP2 dictionary,
 #: which each restart would pay; the definitions kept are the shipped ones, unchanged.
-APP_MESSAGES = frozenset({"D", "F", "G", "8", "9", "j"})
+APP_MESSAGES = frozenset({"D", "F", "G", "H", "8", "9", "j"})
 
 
 def _referenced(items: list[Any], components: dict[str, list[Any]], names: set[str],
@@ -298,7 +298,7 @@ def write_settings(side: Side_, version: Version, port: int, heartbeat: int = 1)
         f"FileLogPath={side.log}",
         "UseDataDictionary=Y",
         "LogonTimeout=5",
-        "LogoutTimeout=2",
+        "LogoutTimeout=5",  # generous: a restart test needs the Logout handshake done
         "PersistMessages=Y",
     ]
     if side.engine == "quickfix":
@@ -554,9 +554,12 @@ class ExecutorApp(_RecordingApp):
     async def on_message(self, session: SessionHandle, message: Message) -> None:
         self.rec.write("recv", **app_fields(message))
         msg_type = message.msg_type
-        if msg_type not in (b"D", b"F", b"G"):
+        if msg_type not in (b"D", b"F", b"G", b"H"):
             raise UnsupportedMessageType()
         cl_ord_id = message.get_str(11) or ""
+        if msg_type == b"H":  # a status request may be repeated: never a duplicate
+            await session.send(self._status(message, _app_version(session)))
+            return
         if cl_ord_id in self.handled:
             self.rec.write("dup", clordid=cl_ord_id, possdup=message.get(43) == b"Y")
             return
@@ -579,7 +582,7 @@ class ExecutorApp(_RecordingApp):
     ) -> Message:  # fmt: skip
         o.execs += 1
         px = o.price if o.price is not None else Decimal(10)
-        done = o.status in (OrdStatus.CANCELED, OrdStatus.FILLED)
+        done = o.status in (OrdStatus.CANCELED, OrdStatus.FILLED, OrdStatus.REJECTED)
         report = ExecutionReport(
             exec_id=f"{o.order_id}.{o.execs}",
             exec_type=exec_type,
@@ -605,6 +608,25 @@ class ExecutorApp(_RecordingApp):
         o.cum += qty
         o.status = OrdStatus.FILLED if o.cum >= o.qty else OrdStatus.PARTIALLY_FILLED
         return self._report(o, ExecType.TRADE, version, last_qty=qty)
+
+    def _status(self, message: Message, version: str) -> Message:
+        """OrderStatusRequest: an Order Status report (OrdStatus 8 for an unknown order)."""
+        o = self._find(message.get_str(11))
+        if o is None:
+            o = _Order(
+                order_id="NONE",
+                cl_ord_id=message.get_str(11) or "",
+                symbol=message.get_str(55) or "?",
+                side=Side(message.get_str(54) or "1"),
+                qty=Decimal(0),
+                ord_type=OrdType.LIMIT,
+                price=None,
+                status=OrdStatus.REJECTED,
+            )
+            return self._report(o, ExecType.ORDER_STATUS, version)
+        out = self._report(o, ExecType.ORDER_STATUS, version)
+        self._save(o)
+        return out
 
     def _new_order(self, message: Message, version: str) -> list[Message]:
         req = parse_new_order_single(message)
@@ -797,7 +819,7 @@ async def _peer_main(args: argparse.Namespace) -> int:
     stop_sending.set()
     if task is not None:
         await task
-    await engine.stop(logout=True, timeout=2.0)
+    await engine.stop(logout=True, timeout=5.0)
     rec.write("stopped", next_sender=handle.next_sender_seq, next_target=handle.next_target_seq)
     rec.close()
     return 0

@@ -21,6 +21,8 @@
 //   OrderCancelReplaceRequest(G)
 //                           ExecutionReport Replaced with the new quantity and price,
 //                           else an OrderCancelReject (CxlRejResponseTo 2).
+//   OrderStatusRequest(H)   ExecutionReport Order Status (ExecType I; FIX.4.2:
+//                           ExecTransType 3), OrdStatus 8 for an unknown order.
 //   anything else           BusinessMessageReject (QuickFIX's UnsupportedMessageType).
 //
 // ExecType follows the version: 1/2 (partial fill / fill) and ExecTransType(20)=0 in
@@ -143,14 +145,19 @@ class Executor : public FIX::Application {
     if (rec_.enabled()) rec_.write("recv", interop::app_fields(msg));
     std::lock_guard<std::mutex> lock(mutex_);
     std::string type = interop::msg_type(msg);
-    if (type != "D" && type != "F" && type != "G") throw FIX::UnsupportedMessageType();
+    if (type != "D" && type != "F" && type != "G" && type != "H")
+      throw FIX::UnsupportedMessageType();
+    fix42_ = interop::app_version(settings_, id) == "FIX.4.2";
+    if (type == "H") {  // a status request may be repeated: never a duplicate
+      status(msg, id);
+      return;
+    }
     std::string cl_ord_id = msg.getField(FIX::FIELD::ClOrdID);
     if (book_.handled(cl_ord_id)) {
       rec_.write("dup", Json().str("clordid", cl_ord_id).flag("possdup", interop::poss_dup(msg)));
       return;
     }
     book_.mark_handled(cl_ord_id);
-    fix42_ = interop::app_version(settings_, id) == "FIX.4.2";
     if (type == "D") new_order(msg, id);
     else if (type == "F") cancel(msg, id);
     else replace(msg, id);
@@ -214,13 +221,32 @@ class Executor : public FIX::Application {
     book_.save(*order);
   }
 
+  // OrderStatusRequest: ExecType I (Order Status) from FIX.4.3 on; in FIX.4.2
+  // ExecTransType 3 (Status) with the ExecType matching the order's status.
+  void status(const FIX::Message& msg, const FIX::SessionID& id) {
+    Order* order = book_.find(msg.getField(FIX::FIELD::ClOrdID));
+    Order unknown;
+    if (!order) {
+      unknown.order_id = "NONE";
+      unknown.cl_ord_id = msg.getField(FIX::FIELD::ClOrdID);
+      unknown.symbol = interop::field_or(msg, FIX::FIELD::Symbol, "?");
+      unknown.side = msg.getField(FIX::FIELD::Side);
+      unknown.ord_type = "2";
+      unknown.status = "8";
+      order = &unknown;
+    }
+    std::string exec_type = fix42_ ? order->status : "I";
+    report(id, *order, exec_type, 0, "", /*status=*/true);
+    if (order != &unknown) book_.save(*order);
+  }
+
   void report(const FIX::SessionID& id, Order& order, const std::string& exec_type,
-              long long last_qty, const std::string& orig) {
+              long long last_qty, const std::string& orig, bool status = false) {
     FIX::Message er;
     er.getHeader().setField(FIX::FIELD::MsgType, "8");
     er.setField(FIX::FIELD::OrderID, order.order_id);
     er.setField(FIX::FIELD::ExecID, order.order_id + "." + std::to_string(++order.execs));
-    if (fix42_) er.setField(FIX::FIELD::ExecTransType, "0");
+    if (fix42_) er.setField(FIX::FIELD::ExecTransType, status ? "3" : "0");
     er.setField(FIX::FIELD::ExecType, exec_type);
     er.setField(FIX::FIELD::OrdStatus, order.status);
     er.setField(FIX::FIELD::ClOrdID, order.cl_ord_id);
@@ -235,7 +261,8 @@ class Executor : public FIX::Application {
       er.setField(FIX::FIELD::LastQty, std::to_string(last_qty));  // LastShares in FIX.4.2
       er.setField(FIX::FIELD::LastPx, px);
     }
-    long long leaves = (order.status == "4" || order.status == "2") ? 0 : order.qty - order.cum;
+    bool done = order.status == "4" || order.status == "2" || order.status == "8";
+    long long leaves = done ? 0 : order.qty - order.cum;
     er.setField(FIX::FIELD::LeavesQty, std::to_string(leaves));
     er.setField(FIX::FIELD::CumQty, std::to_string(order.cum));
     er.setField(FIX::FIELD::AvgPx, order.cum > 0 ? px : "0");
