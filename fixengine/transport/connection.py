@@ -474,6 +474,9 @@ class Connection(asyncio.Protocol):
         self._write_paused = False
         self._drain_waiter: asyncio.Future[None] | None = None
         self._close_timer: asyncio.TimerHandle | None = None
+        self._corked = False  # a write went out in this loop iteration: gather the next ones
+        self._pending: list[bytes] = []  # gathered writes, sent at the next iteration
+        self._pending_size = 0
         self._reading = True  # the transport is being read
         self._app_paused = False  # the driver asked not to read (application backlog)
         # inbound throttle (None when off)
@@ -649,6 +652,8 @@ class Connection(asyncio.Protocol):
         return None
 
     def connection_lost(self, exc: Exception | None) -> None:
+        self._pending.clear()
+        self._pending_size = 0
         if self._close_timer is not None:
             self._close_timer.cancel()
             self._close_timer = None
@@ -675,24 +680,69 @@ class Connection(asyncio.Protocol):
 
     # -- used by the driver ----------------------------------------------------------------
     def write(self, data: bytes) -> None:
-        """Write bytes; abort the connection if the peer let the buffer reach its cap."""
+        """Write bytes; abort the connection if the peer let the buffer reach its cap.
+
+        The first write of an event-loop iteration goes to the socket at once (the
+        lowest latency for a lone message: an order, its acknowledgement); writes
+        after it in the same iteration are gathered and go out in one ``send`` at the
+        start of the next iteration, so a burst (a fill after its acknowledgement, a
+        batch of orders) costs one system call and one wake-up of the peer, not one
+        per message.
+        """
         transport = self.transport
         if transport is None or transport.is_closing():
             return
+        if self._corked:
+            self._pending.append(data)
+            self._pending_size += len(data)
+            if (
+                self._pending_size + transport.get_write_buffer_size()
+                > self.options.write_high_water
+            ):
+                # a big burst: the transport's flow control (and the cap) see it now
+                self._flush_pending()
+            return
+        self._write_now(transport, data)
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:  # no loop (a test driving the protocol by hand): no batching
+            return
+        self._corked = True
+        loop.call_soon(self._uncork)
+
+    def _uncork(self) -> None:
+        self._corked = False
+        self._flush_pending()
+
+    def _flush_pending(self) -> None:
+        if not self._pending:
+            return
+        data = b"".join(self._pending)
+        self._pending.clear()
+        self._pending_size = 0
+        transport = self.transport
+        if transport is not None and not transport.is_closing():
+            self._write_now(transport, data)
+
+    def _write_now(self, transport: asyncio.Transport, data: bytes) -> None:
         transport.write(data)
         if transport.get_write_buffer_size() > self.options.max_write_buffer:
-            logger.warning(
-                "%s: peer %s is not reading (write buffer over %d bytes): disconnecting",
-                self.driver.session_id,
-                self.peer,
-                self.options.max_write_buffer,
-            )
-            self.abort("write_overflow")
+            self._overflow()
+
+    def _overflow(self) -> None:
+        logger.warning(
+            "%s: peer %s is not reading (write buffer over %d bytes): disconnecting",
+            self.driver.session_id,
+            self.peer,
+            self.options.max_write_buffer,
+        )
+        self.abort("write_overflow")
 
     @property
     def write_buffer_size(self) -> int:
-        """Bytes waiting in the transport's write buffer."""
-        return 0 if self.transport is None else self.transport.get_write_buffer_size()
+        """Bytes waiting in the transport's write buffer (and gathered for the next send)."""
+        buffered = 0 if self.transport is None else self.transport.get_write_buffer_size()
+        return self._pending_size + buffered
 
     async def drain(self) -> None:
         """Wait until the write buffer is below its low-water mark (or the connection ends)."""
@@ -733,6 +783,7 @@ class Connection(asyncio.Protocol):
         transport = self.transport
         if transport is None or self._close_timer is not None:
             return
+        self._flush_pending()  # what the session queued before closing still goes out
         transport.close()
         loop = asyncio.get_running_loop()
         self._close_timer = loop.call_later(self.options.close_timeout, transport.abort)
@@ -741,6 +792,8 @@ class Connection(asyncio.Protocol):
         """Close at once, discarding unsent bytes."""
         if self.reason is None:
             self.reason = reason
+        self._pending.clear()
+        self._pending_size = 0
         if self.transport is not None:
             self.transport.abort()
 
