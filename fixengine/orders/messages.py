@@ -395,6 +395,7 @@ class CancelReject:
 
 
 _T = TypeVar("_T")
+_E = TypeVar("_E", bound=enum.Enum)
 
 
 def _field(
@@ -422,6 +423,31 @@ def _enum_conv(cls: type[enum.Enum]) -> Callable[[bytes], Any]:
     return conv
 
 
+_ENUM_TABLES: dict[type[enum.Enum], dict[bytes, Any]] = {}
+
+
+def _enum_field(msg: Message, tag: int, cls: type[_E], required: bool = False) -> _E | None:
+    """``_field(msg, tag, _enum_conv(cls), required)`` by a table of the wire values
+    (an unknown value takes the general path, which raises the same error)."""
+    raw = msg.get(tag)
+    if raw:
+        table = _ENUM_TABLES.get(cls)
+        if table is None:
+            table = _ENUM_TABLES[cls] = {m.value.encode(): m for m in cls}
+        member: _E | None = table.get(raw)
+        if member is not None:
+            return member
+    return _field(msg, tag, _enum_conv(cls), required)
+
+
+def _str_field(msg: Message, tag: int) -> str | None:
+    """``_field(msg, tag, _str)`` without the converter call for the usual ASCII value."""
+    raw = msg.get(tag)
+    if raw and raw.isascii():
+        return raw.decode("ascii")
+    return _field(msg, tag, _str)
+
+
 def _req_str(msg: Message, tag: int) -> str:
     value = _field(msg, tag, _str, required=True)
     assert value is not None
@@ -440,25 +466,25 @@ def _check_type(msg: Message, expected: bytes, name: str) -> None:
 def parse_execution_report(msg: Message) -> ExecutionReport:
     """Typed view of an ExecutionReport; :class:`MessageError` if it cannot be one."""
     _check_type(msg, b"8", "ExecutionReport")
-    exec_type = _field(msg, 150, _enum_conv(ExecType), required=True)
-    ord_status = _field(msg, 39, _enum_conv(OrdStatus), required=True)
+    exec_type = _enum_field(msg, 150, ExecType, required=True)
+    ord_status = _enum_field(msg, 39, OrdStatus, required=True)
     assert exec_type is not None and ord_status is not None
     report = ExecutionReport(
         exec_id=_req_str(msg, 17),
         exec_type=exec_type,
         ord_status=ord_status,
-        order_id=_field(msg, 37, _str),
-        cl_ord_id=_field(msg, 11, _str),
-        orig_cl_ord_id=_field(msg, 41, _str),
-        exec_trans_type=_field(msg, 20, _enum_conv(ExecTransType)),
-        exec_ref_id=_field(msg, 19, _str),
-        symbol=_field(msg, 55, _str),
-        side=_field(msg, 54, _enum_conv(Side)),
+        order_id=_str_field(msg, 37),
+        cl_ord_id=_str_field(msg, 11),
+        orig_cl_ord_id=_str_field(msg, 41),
+        exec_trans_type=_enum_field(msg, 20, ExecTransType),
+        exec_ref_id=_str_field(msg, 19),
+        symbol=_str_field(msg, 55),
+        side=_enum_field(msg, 54, Side),
         order_qty=_field(msg, 38, parse_decimal),
-        ord_type=_field(msg, 40, _enum_conv(OrdType)),
+        ord_type=_enum_field(msg, 40, OrdType),
         price=_field(msg, 44, parse_decimal),
         stop_px=_field(msg, 99, parse_decimal),
-        time_in_force=_field(msg, 59, _enum_conv(TimeInForce)),
+        time_in_force=_enum_field(msg, 59, TimeInForce),
         last_qty=_field(msg, 32, parse_decimal),
         last_px=_field(msg, 31, parse_decimal),
         cum_qty=_field(msg, 14, parse_decimal),
@@ -466,9 +492,9 @@ def parse_execution_report(msg: Message) -> ExecutionReport:
         avg_px=_field(msg, 6, parse_decimal),
         ord_rej_reason=_field(msg, 103, parse_int),
         exec_restatement_reason=_field(msg, 378, parse_int),
-        account=_field(msg, 1, _str),
-        text=_field(msg, 58, _str),
-        transact_time=_field(msg, 60, _str),
+        account=_str_field(msg, 1),
+        text=_str_field(msg, 58),
+        transact_time=_str_field(msg, 60),
         poss_dup=_flag(msg, 43),
         poss_resend=_flag(msg, 97),
         message=msg,

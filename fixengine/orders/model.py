@@ -505,8 +505,20 @@ class NewOrderRequest:
         _check_order_terms(self)
 
     def with_cl_ord_id(self, cl_ord_id: str) -> NewOrderRequest:
-        """A copy carrying ``cl_ord_id``."""
-        return dataclasses.replace(self, cl_ord_id=cl_ord_id)
+        """A copy carrying ``cl_ord_id``.
+
+        Only the identifier is checked: every other field was checked when ``self`` was
+        built (``dataclasses.replace`` would check them all again, on every order sent).
+        """
+        checked = _id(cl_ord_id, "ClOrdID(11)")
+        copy = object.__new__(NewOrderRequest)
+        for name in _NEW_ORDER_FIELDS:
+            object.__setattr__(copy, name, getattr(self, name))
+        object.__setattr__(copy, "cl_ord_id", checked)
+        return copy
+
+
+_NEW_ORDER_FIELDS = tuple(f.name for f in dataclasses.fields(NewOrderRequest))
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
