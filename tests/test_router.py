@@ -13,8 +13,9 @@ from decimal import Decimal as D
 from typing import Any
 
 import pytest
-from test_router_fakes import Client, ScriptedVenue, VenueServer
+from test_router_fakes import FAST, Client, ScriptedVenue, VenueServer, client_config
 
+from fixengine.application import Engine
 from fixengine.codec import Message
 from fixengine.errors import LocalProtocolError
 from fixengine.orders import NewOrderRequest, OrdType, Side, TimeInForce
@@ -29,6 +30,7 @@ from fixengine.orders.router import (
     OrderClosed,
     OrderRefused,
     OrderRejected,
+    OrderRouter,
     RequestRejected,
     RouterClosed,
     RouterUpdate,
@@ -672,3 +674,22 @@ async def test_cancel_answered_too_late_after_the_venue_canceled_is_no_anomaly(
         await order.wait_for(lambda o: request.cl_ord_id in o.order.rejected_requests, 2)
         assert order.state is OrdStatus.CANCELED and order.order.text == "order already canceled"
         assert request.settled and not order.anomalies
+
+
+async def test_orders_sent_after_the_logon_are_not_asked_about(
+    venue_port: tuple[ScriptedVenue, int],
+) -> None:
+    venue, port = venue_port
+    engine = Engine()
+    handle = engine.add_initiator(client_config(), [("127.0.0.1", port)], options=FAST)
+    await engine.start()
+    try:
+        await handle.wait_logged_on(timeout=5)
+        async with OrderRouter(handle) as router:  # made after the Logon
+            order = await router.submit(limit())
+            await order.acknowledged(2)
+            await router.wait_reconciled(2)
+            await asyncio.sleep(0.1)
+            assert not venue.messages(b"H")  # its state is tracked live: nothing to check
+    finally:
+        await engine.stop(timeout=0.5)

@@ -843,6 +843,7 @@ class OrderRouter:
         self._reconcile_due = False
         self._reconcile_timer: asyncio.TimerHandle | None = None
         self._reconcile_task: asyncio.Task[None] | None = None
+        self._reconcile_targets: list[OrderHandle] = []
         self._reconciled = _Signal()
         self._reconcile_rounds = 0
         self._reconcile_done_rounds = 0
@@ -895,8 +896,9 @@ class OrderRouter:
                 self._run(), name=f"order-router {getattr(self.session, 'session_id', '')}"
             )
         if self.session.is_logged_on:
-            # logged on before the router started: its LoggedOn may never reach us
-            asyncio.get_running_loop().call_later(_SETTLE, self._late_logon)
+            # logged on before the router started: its LoggedOn may never reach us; then
+            # the orders open now (recovered ones) are reconciled, not those sent later
+            asyncio.get_running_loop().call_later(_SETTLE, self._late_logon, self.open_orders())
 
     async def stop(self, *, timeout: float = 2.0) -> None:
         """Handle the events already queued (up to ``timeout`` seconds), stop reading,
@@ -1336,11 +1338,12 @@ class OrderRouter:
         self.risk.release_kill_switch()
 
     # -- reconciliation ---------------------------------------------------------------------
-    async def reconcile(self) -> list[RequestHandle]:
-        """Send an OrderStatusRequest for every open order (waiting for throttle slots)."""
+    async def reconcile(self, orders: list[OrderHandle] | None = None) -> list[RequestHandle]:
+        """Send an OrderStatusRequest for each of ``orders`` still open (default: every
+        open order), waiting for throttle slots; returns the requests."""
         self._check_running()
         now = self._clock()
-        handles = self.open_orders()
+        handles = [h for h in (self.open_orders() if orders is None else orders) if not h.is_done]
         self._broadcast(
             RouterUpdate(
                 UpdateKind.RECONCILING,
@@ -1360,8 +1363,8 @@ class OrderRouter:
                 logger.warning("status request for %s not sent: %s", handle.cl_ord_id, exc)
         return requests
 
-    async def _reconcile_round(self) -> None:
-        requests = await self.reconcile()
+    async def _reconcile_round(self, orders: list[OrderHandle]) -> None:
+        requests = await self.reconcile(orders)
         waits = [r.result() for r in requests]
         results = await asyncio.gather(*waits, return_exceptions=True)
         failed = sum(1 for r in results if isinstance(r, BaseException))
@@ -1377,9 +1380,11 @@ class OrderRouter:
         )
         self._reconciled.fire()
 
-    def _schedule_reconcile(self) -> None:
-        """Reconcile once the Logon's companions are handled: a sequence gap it revealed
-        is resent first (or ``gap_timeout`` passes)."""
+    def _schedule_reconcile(self, orders: list[OrderHandle]) -> None:
+        """Reconcile ``orders`` (those open at the Logon: later ones are tracked live)
+        once the Logon's companions are handled: a sequence gap it revealed is resent
+        first (or ``gap_timeout`` passes)."""
+        self._reconcile_targets = orders
         self._reconcile_due = True
         self._reconcile_rounds += 1
         loop = asyncio.get_running_loop()
@@ -1406,13 +1411,16 @@ class OrderRouter:
         if self._reconcile_timer is not None:
             self._reconcile_timer.cancel()
             self._reconcile_timer = None
-        self._reconcile_task = asyncio.get_running_loop().create_task(self._reconcile_round())
+        targets, self._reconcile_targets = self._reconcile_targets, []
+        self._reconcile_task = asyncio.get_running_loop().create_task(
+            self._reconcile_round(targets)
+        )
 
-    def _late_logon(self) -> None:
+    def _late_logon(self, orders: list[OrderHandle]) -> None:
         if not self._logon_seen and not self._closed and self.session.is_logged_on:
             self._logon_seen = True
-            if self.reconcile_on_logon and self.registry.open_orders():
-                self._schedule_reconcile()
+            if self.reconcile_on_logon and orders:
+                self._schedule_reconcile(orders)
             self._reconciled.fire()
 
     async def wait_reconciled(self, timeout: float | None = None) -> None:
@@ -1478,8 +1486,9 @@ class OrderRouter:
             self._gap_open = False
             self._logon_seen = True
             self._logon_at = asyncio.get_running_loop().time()
-            if self.reconcile_on_logon and self.registry.open_orders():
-                self._schedule_reconcile()
+            open_orders = self.open_orders()
+            if self.reconcile_on_logon and open_orders:
+                self._schedule_reconcile(open_orders)
             self._reconciled.fire()
         elif name == "GapDetected":
             self._gap_open = True
