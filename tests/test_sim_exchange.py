@@ -635,3 +635,25 @@ async def test_a_possible_resend_of_a_known_order_gets_its_status_not_a_second_o
         await client.send(fresh)
         (new2,) = await client.reports(1)
         assert new2.exec_type is ExecType.NEW and new2.cl_ord_id == "PR-2"
+
+
+async def test_clock_task_stops_even_when_a_wake_up_races_the_cancellation() -> None:
+    from fixengine.sim.exchange import Exchange
+
+    exchange = Exchange()
+    owner = "FIX.4.4:EXEC->CLIENT"
+    exchange.engine.set_fill_model(owner, FillSpec("partial", partial_interval=60).build())
+    request = NewOrderRequest("XYZ", Side.BUY, Decimal(10), price=Decimal(1), cl_ord_id="A")
+    exchange.engine.submit(owner, request, time.time())
+    assert exchange.engine.next_wakeup() is not None  # the task sleeps with a timeout
+    for spins in range(20):
+        exchange.start()
+        for _ in range(spins % 4):
+            await asyncio.sleep(0)
+        task = exchange._task
+        assert task is not None
+        exchange._poke()  # a request arrived just as the simulator stops
+        for _ in range(spins % 3):
+            await asyncio.sleep(0)
+        await asyncio.wait_for(exchange.stop(), 2.0)
+        assert task.done()

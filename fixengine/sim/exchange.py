@@ -501,10 +501,7 @@ class Exchange(Application):
         self._poke()
         if task is not None:
             task.cancel()
-            try:
-                await task
-            except asyncio.CancelledError:
-                pass
+            await asyncio.wait({task})  # a cancellation of stop() itself still propagates
 
     def _poke(self) -> None:
         if self._wake is not None:
