@@ -7,6 +7,7 @@ import json
 import pytest
 
 from fixengine.bench import codec as bench
+from fixengine.bench.codec import MESSAGES
 from fixengine.cli import build_parser
 
 pytest.importorskip("simplefix")
@@ -20,7 +21,7 @@ def test_bench_codec_prints_one_json_object_with_the_documented_keys(
     rows = doc["results"]
     for row in rows:
         assert {"impl", "op", "message", "validate", "msgs_per_s", "ns_per_msg"} <= row.keys()
-        assert row["impl"] in ("fixengine", "fixengine-pure", "simplefix")
+        assert row["impl"] in ("fixengine", "fixengine-pure", "simplefix", "quickfix")
         assert row["op"] in ("encode", "decode")
         assert row["message"] in ("NewOrderSingle", "ExecutionReport")
         assert isinstance(row["validate"], bool)
@@ -32,6 +33,12 @@ def test_bench_codec_prints_one_json_object_with_the_documented_keys(
             for message in ("NewOrderSingle", "ExecutionReport"):
                 assert (impl, op, message) in seen
     assert not any(r["validate"] for r in rows if r["impl"] == "simplefix")
+    # QuickFIX C++ is the reference row when it can be built, else a note says why not
+    quickfix = {(r["op"], r["message"]) for r in rows if r["impl"] == "quickfix"}
+    if quickfix:
+        assert quickfix == {(op, m) for op in ("encode", "decode") for m in MESSAGES}
+    else:
+        assert any(note.startswith("quickfix skipped") for note in doc["notes"])
 
 
 def test_bench_codec_is_registered_on_the_command_line() -> None:

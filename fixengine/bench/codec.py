@@ -18,6 +18,13 @@ API a user would call, for one implementation, in the same process and run:
   message being built has no BodyLength or CheckSum to validate, so the encoded
   frame is parsed back first). These rows appear once those modules import.
 
+``quickfix`` rows (when ``bench/quickfix/codec.cpp`` can be compiled against
+libquickfix-dev) are the reference: QuickFIX C++ building the same fields into a
+``FIX::Message`` and serializing it (``toString``), and parsing the same frames
+(``setString``, eager: every value is parsed), with and without
+``DataDictionary::validate``, timed the same way in C++. Otherwise a note says why
+they are missing.
+
 A row runs ``runs`` timed runs of about ``seconds / runs`` each, each made of
 batches sized to take a few milliseconds, with the garbage collector off (as
 ``timeit`` does). It reports the median run (msgs/s, ns/msg) and the p50/p99 of
@@ -30,15 +37,21 @@ from __future__ import annotations
 import argparse
 import datetime as _dt
 import gc
+import hashlib
 import importlib
+import importlib.util
 import json
+import os
 import platform
 import statistics
+import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from decimal import Decimal
+from pathlib import Path
 from types import ModuleType
 from typing import Any
 
@@ -303,7 +316,103 @@ def collect(seconds: float, runs: int) -> tuple[list[Row], list[str]]:
             size = len(reference)
             rows.append(_row("simplefix", "encode", name, False, sf["encode"], seconds, runs, size))
             rows.append(_row("simplefix", "decode", name, False, sf["decode"], seconds, runs, size))
+    frames = {name: _fixengine_ops(impls[0][1], name)["raw"]() for name in MESSAGES}
+    try:
+        rows += quickfix_rows(frames, seconds, runs, validate=validation is not None)
+    except RuntimeError as exc:
+        notes.append(f"quickfix skipped: {exc}")
     return rows, notes
+
+
+# -- QuickFIX C++ (reference rows) ---------------------------------------------------------
+def _quickfix_dir() -> Path:
+    return Path(__file__).resolve().parent.parent.parent / "bench" / "quickfix"
+
+
+def quickfix_codec_program() -> Path:
+    """``qf_codec`` (``bench/quickfix/codec.cpp``), compiled once into the QuickFIX cache.
+
+    Raises RuntimeError saying why it cannot be had: no source checkout, no C++
+    compiler, no QuickFIX headers or library (``apt-get install -y libquickfix-dev``).
+    """
+    source = _quickfix_dir() / "codec.cpp"
+    build_py = _quickfix_dir() / "build.py"
+    if not source.exists() or not build_py.exists():
+        raise RuntimeError("bench/quickfix/codec.cpp not found (run from a source checkout)")
+    spec = importlib.util.spec_from_file_location("_fixengine_qf_build", build_py)
+    if spec is None or spec.loader is None:
+        raise RuntimeError(f"cannot load {build_py}")
+    build = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(build)
+    try:
+        cxx = build._compiler()
+        header = build._quickfix_header(cxx)
+    except build.BuildUnavailable as exc:
+        raise RuntimeError(str(exc)) from None
+    digest = hashlib.sha256(source.read_bytes())
+    digest.update(" ".join((cxx, *build.CXXFLAGS, *build.LIBS)).encode())
+    config = header.parent / "config.h"
+    digest.update(config.read_bytes() if config.exists() else b"")
+    target = Path(build.default_cache_dir()) / f"codec-{digest.hexdigest()[:16]}" / "qf_codec"
+    if os.access(target, os.X_OK):
+        return target
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(prefix=".qf_codec.", dir=target.parent)
+    os.close(fd)
+    cmd = [cxx, *build.CXXFLAGS, str(source), "-o", tmp_name, *build.LIBS]
+    done = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        os.unlink(tmp_name)
+        if "cannot find -lquickfix" in done.stderr + done.stdout:
+            raise RuntimeError(f"QuickFIX library not found; {build.INSTALL_HINT}")
+        raise RuntimeError(f"codec.cpp does not compile: {(done.stderr or done.stdout)[-2000:]}")
+    os.chmod(tmp_name, 0o755)
+    os.replace(tmp_name, target)
+    return target
+
+
+def quickfix_rows(
+    frames: dict[str, bytes], seconds: float, runs: int, *, validate: bool
+) -> list[Row]:
+    """QuickFIX C++ parsing and serializing the same frames (impl ``quickfix``).
+
+    With ``validate`` its validate rows use the FIX44 dictionary written from
+    fixengine's shipped spec, so both check the same content.
+    """
+    program = quickfix_codec_program()
+    with tempfile.TemporaryDirectory(prefix="fixengine-codec-") as tmp:
+        cmd = [str(program), "--seconds", str(seconds), "--runs", str(runs)]
+        if validate:
+            from .roundtrip import quickfix_dictionary
+
+            cmd += ["--dictionary", str(quickfix_dictionary("FIX44", Path(tmp) / "FIX44.xml"))]
+        shown = {name: raw.replace(b"\x01", b"|").decode("ascii") for name, raw in frames.items()}
+        text = "".join(f"{name} {frame}\n" for name, frame in shown.items())
+        done = subprocess.run(
+            cmd, input=text, capture_output=True, text=True, check=False, timeout=600
+        )
+    if done.returncode != 0:
+        raise RuntimeError(f"qf_codec failed: {done.stderr.strip()[-500:]}")
+    rows = []
+    for line in done.stdout.splitlines():
+        item = json.loads(line)
+        ns = float(item["ns_per_msg"])
+        rows.append(
+            Row(
+                impl="quickfix",
+                op=item["op"],
+                message=item["message"],
+                validate=bool(item["validate"]),
+                msgs_per_s=1e9 / ns,
+                ns_per_msg=ns,
+                p50_batch_ns=float(item["p50_batch_ns"]),
+                p99_batch_ns=float(item["p99_batch_ns"]),
+                runs=int(item["runs"]),
+                batch=int(item["batch"]),
+                bytes=int(item["bytes"]),
+            )
+        )
+    return rows
 
 
 def _validate_rows(
@@ -356,7 +465,7 @@ def format_table(rows: list[Row]) -> str:
         f"{'op':<7} {'message':<16} {'validate':<8} {'impl':<15} {'msgs/s':>12} "
         f"{'ns/msg':>10} {'p99 batch':>10} {'vs simplefix':>13}",
     ]
-    order = {"fixengine": 0, "fixengine-pure": 1, "simplefix": 2}
+    order = {"fixengine": 0, "fixengine-pure": 1, "simplefix": 2, "quickfix": 3}
     for r in sorted(rows, key=lambda r: (r.op, r.message, r.validate, order.get(r.impl, 9))):
         ref = None if r.validate else base.get((r.op, r.message))  # simplefix cannot validate
         speedup = f"{ref / r.ns_per_msg:12.1f}x" if ref else f"{'-':>13}"
