@@ -1,4 +1,4 @@
-"""A counterparty the router tests script, and helpers to connect routers to it.
+"""A counterparty the router tests script, and the wiring that connects routers to it.
 
 :class:`ScriptedVenue` is an acceptor-side :class:`~fixengine.application.Application`
 on its own engine, over real loopback sockets. It records every request, keeps a
