@@ -1,8 +1,10 @@
-"""Orders: typed requests, FIX order messages, the order state machine, pre-trade risk.
+"""Orders: typed requests, FIX order messages, the order state machine, pre-trade risk,
+and the async order router.
 
-Everything here is sans-IO: no sockets, no asyncio, no clock reads (time is passed
-in as UTC epoch seconds). The router builds on :class:`OrderRegistry`; the simulator
-on the same messages seen from the acceptor's side.
+``model``, ``messages``, ``state`` and ``risk`` are sans-IO: no sockets, no asyncio,
+no clock reads (time is passed in as UTC epoch seconds). ``router`` (and its
+``journal``) binds them to a live session with asyncio; the simulator uses the same
+messages seen from the acceptor's side.
 """
 
 from __future__ import annotations
