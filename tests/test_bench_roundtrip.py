@@ -152,3 +152,64 @@ def test_thin_runner_script_shows_its_help() -> None:
         [sys.executable, str(script), "--help"], capture_output=True, text=True, timeout=60
     )
     assert done.returncode == 0 and "--window" in done.stdout
+
+
+async def test_router_feeds_the_round_trip_histogram(simulator: object) -> None:
+    from decimal import Decimal
+
+    from fixengine.application import Engine
+    from fixengine.orders import NewOrderRequest, OrdType, Side
+    from fixengine.orders.router import OrderRouter
+    from fixengine.session.config import SessionConfig
+
+    config = SessionConfig("FIX.4.4", "CLIENT", "EXEC", role="initiator")
+    engine = Engine()
+    handle = engine.add_initiator(config, [("127.0.0.1", simulator.port)])  # type: ignore[attr-defined]
+    async with engine:
+        await handle.wait_logged_on(timeout=10)
+        async with OrderRouter(handle) as router:
+            for _ in range(3):
+                order = await router.submit(
+                    NewOrderRequest("ACME", Side.BUY, Decimal(10), OrdType.MARKET)
+                )
+                await order.acknowledged(timeout=5)
+            labels = {"session": str(handle.session_id)}
+            count = engine.metrics.value("fix_order_round_trip_seconds_count", labels)
+            total = engine.metrics.value("fix_order_round_trip_seconds_sum", labels)
+            assert count == 3
+            assert total == pytest.approx(sum(router.latencies))
+            assert all(0 < x < 5 for x in router.latencies)
+
+
+def test_grafana_dashboard_queries_only_metrics_the_engine_exports() -> None:
+    import re
+
+    from prometheus_client import generate_latest
+
+    from fixengine.metrics import FixMetrics
+
+    dashboard = json.loads((ROOT / "bench" / "grafana" / "fixengine.json").read_text())
+    exprs = [
+        t["expr"]
+        for p in dashboard["panels"]
+        for t in p.get("targets", [])
+        if isinstance(t.get("expr"), str)
+    ]
+    used = {m for e in exprs for m in re.findall(r"\b(fix_[a-z_]+)", e)}
+    metrics = FixMetrics()
+    session = metrics.session("S")
+    session.observe_round_trip(0.001)
+    exported = set(
+        re.findall(r"^# TYPE (fix_[a-z_]+) (\w+)", generate_latest(metrics.registry).decode(), re.M)
+    )
+    names = set()
+    for name, kind in exported:
+        names.add(name)
+        if kind == "counter":
+            names.add(name + "_total")
+        if kind == "histogram":
+            names |= {name + "_bucket", name + "_count", name + "_sum"}
+    assert used and used <= names, sorted(used - names)
+    assert "fix_order_round_trip_seconds_bucket" in used
+    variable = dashboard["templating"]["list"][1]
+    assert variable["name"] == "session" and "fix_session_logged_on" in variable["definition"]
