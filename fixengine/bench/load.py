@@ -16,7 +16,8 @@ its own:
 
 The run: the acceptor measures its RSS (``/proc/self/statm``) before adding sessions;
 the child logs every session on and reports READY; the acceptor measures its RSS
-again (``kb_per_session`` = the difference / sessions) and starts the measured
+again (``kb_per_session`` = the difference / sessions; meaningful in a fresh process
+such as the CLI's, not inside a long test run that reuses freed memory) and starts the measured
 window (GO); the child sends orders for ``seconds`` and reports what it saw; the
 acceptor closes the window (CPU from ``getrusage``, counters from its
 :class:`~fixengine.metrics.FixMetrics`), then everything logs out.
