@@ -753,7 +753,11 @@ def _last_intent(path: Path) -> int:
 
 
 async def _trade(
-    handle: SessionHandle, rec: Recorder, args: argparse.Namespace, stop_sending: asyncio.Event
+    handle: SessionHandle,
+    rec: Recorder,
+    args: argparse.Namespace,
+    stop_sending: asyncio.Event,
+    paused: asyncio.Event,
 ) -> None:
     while not handle.is_logged_on and not stop_sending.is_set():
         try:
@@ -763,6 +767,8 @@ async def _trade(
     plan = make_plan(args.prefix, args.orders)
     version = _app_version(handle)
     for action in plan[_last_intent(Path(args.record)) :]:
+        while paused.is_set() and not stop_sending.is_set():
+            await asyncio.sleep(0.01)
         if stop_sending.is_set():
             return
         rec.write(
@@ -788,7 +794,9 @@ async def _peer_main(args: argparse.Namespace) -> int:
     stop_sending = asyncio.Event()
     loop.add_signal_handler(signal.SIGTERM, stop.set)
     loop.add_signal_handler(signal.SIGINT, stop.set)
-    loop.add_signal_handler(signal.SIGUSR1, stop_sending.set)
+    paused = asyncio.Event()  # SIGUSR1 pauses the plan, SIGUSR2 resumes it
+    loop.add_signal_handler(signal.SIGUSR1, paused.set)
+    loop.add_signal_handler(signal.SIGUSR2, paused.clear)
     rec = Recorder(args.record)
     app: _RecordingApp
     if args.command == "executor":
@@ -813,7 +821,7 @@ async def _peer_main(args: argparse.Namespace) -> int:
     )
     task = None
     if args.command == "trader":
-        task = loop.create_task(_trade(handle, rec, args, stop_sending))
+        task = loop.create_task(_trade(handle, rec, args, stop_sending, paused))
     await stop.wait()
     rec.write("stopping", next_sender=handle.next_sender_seq, next_target=handle.next_target_seq)
     stop_sending.set()
@@ -1085,6 +1093,10 @@ class Proc:
                 f"{self.side.name} did not stop on SIGTERM\n{self.tail()}"
             ) from None
 
+    def signal(self, sig: int) -> None:
+        assert self.proc is not None
+        self.proc.send_signal(sig)
+
     def cleanup(self) -> None:
         if self.proc is not None and self.proc.poll() is None:
             self.proc.kill()
@@ -1197,7 +1209,7 @@ def _command(side: Side_, binaries: dict[str, str], orders: int, interval: float
 
 def run_scenario(
     sc: Scenario, binaries: dict[str, str], orders: int = 20, interval: float = 0.1,
-    timeout: float = 20.0,
+    timeout: float = 40.0,
 ) -> dict[str, Any]:  # fmt: skip
     """Drive the four phases (see the module docstring); returns what the test needs."""
     port = free_port()
@@ -1236,15 +1248,18 @@ def run_scenario(
             raise ScenarioError(f"executor stop failed\n{ex.tail()}")
         sent_down = len(tr.records("sent"))
         wait_for(lambda: len(tr.records("sent")) >= sent_down + 3, timeout, "offline sends", [tr])
+        tr.signal(signal.SIGUSR1)  # pause: the rest of the plan waits for the executor
         info["bump"] = bump_next_sender(sc.executor, sc.version, BUMP)
-        info["offline"] = [r["clordid"] for r in tr.records("intent")][sent_down:]
         ex.start()
+        wait_for(lambda: tr.records("logon")[1:], timeout, "the trader's logon", [ex, tr])
+        info["offline"] = [r["clordid"] for r in tr.records("intent")][sent_down:]
         wait_for(
             lambda: set(info["offline"]) <= received(ex),
             timeout,
             "the orders sent while the executor was down",
             [ex, tr],
         )
+        tr.signal(signal.SIGUSR2)
         # 3. the trader stops mid-stream and starts again
         resume_at = intents() + 2
         wait_for(lambda: intents() >= resume_at, timeout, "two more actions", [ex, tr])

@@ -14,8 +14,8 @@
 // sent (initiator), dup (executor: a request it had already handled), stopped.
 //
 // Signals are taken synchronously: the main thread blocks SIGTERM, SIGINT and
-// SIGUSR1 before QuickFIX starts its threads and waits for them with sigtimedwait,
-// so no handler ever runs inside QuickFIX code.
+// SIGUSR1/SIGUSR2 before QuickFIX starts its threads and waits for them with
+// sigtimedwait, so no handler ever runs inside QuickFIX code.
 
 #ifndef FIXENGINE_BENCH_QUICKFIX_COMMON_H
 #define FIXENGINE_BENCH_QUICKFIX_COMMON_H
@@ -271,6 +271,7 @@ inline sigset_t block_control_signals() {
   sigaddset(&set, SIGTERM);
   sigaddset(&set, SIGINT);
   sigaddset(&set, SIGUSR1);
+  sigaddset(&set, SIGUSR2);
   pthread_sigmask(SIG_BLOCK, &set, nullptr);
   return set;
 }

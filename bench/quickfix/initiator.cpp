@@ -40,7 +40,7 @@
 // stdin before the timed orders; after the summary wait for another line before
 // logging out (lets a benchmark read both processes' CPU time around the timed part).
 //
-// SIGTERM or SIGINT: log out, stop, exit 0. SIGUSR1: send nothing more.
+// SIGTERM or SIGINT: log out, stop, exit 0. SIGUSR1 pauses the plan, SIGUSR2 resumes it.
 
 #include "common.h"
 
@@ -383,6 +383,7 @@ int main(int argc, char** argv) {
           break;
         }
         if (sig == SIGUSR1) sending = false;
+        if (sig == SIGUSR2) sending = true;
       }
     }
     while (!stop) {
@@ -407,6 +408,7 @@ int main(int argc, char** argv) {
       int sig = interop::wait_signal(signals, next < plan.size() && sending ? interval : 3600.0);
       if (sig == SIGTERM || sig == SIGINT) stop = true;
       if (sig == SIGUSR1) sending = false;
+      if (sig == SIGUSR2) sending = true;
     }
     rec.write("stopping",
               Json()
