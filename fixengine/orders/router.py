@@ -415,37 +415,62 @@ class UpdateStream:
 
 # -- waiting --------------------------------------------------------------------------------------
 class _Signal:
-    """Wakes every waiter on each change; waiters re-check their condition."""
+    """Wakes every waiter on each change; waiters re-check their condition.
 
-    __slots__ = ("_event",)
+    Each waiter parks on a future of its own (a waiter that times out or is
+    cancelled takes nothing from the others); :meth:`fire` resolves them all. Plain
+    futures, not an ``asyncio.Event``: this is on the path of every order
+    acknowledgement, where a fresh Event costs a lock on its first wait.
+    """
+
+    __slots__ = ("_waiters",)
 
     def __init__(self) -> None:
-        self._event: asyncio.Event | None = None
+        self._waiters: list[asyncio.Future[None]] = []
 
     def fire(self) -> None:
-        event = self._event
-        if event is not None:
-            self._event = None
-            event.set()
+        waiters = self._waiters
+        if waiters:
+            self._waiters = []
+            for waiter in waiters:
+                if not waiter.done():
+                    waiter.set_result(None)
 
     async def wait_until(
         self, check: Callable[[], Any], timeout: float | None, what: Callable[[], str]
     ) -> Any:
-        """Return ``check()`` once it is not None (it may raise to end the wait)."""
+        """Return ``check()`` once it is not None (it may raise to end the wait).
 
-        async def loop() -> Any:
-            while True:
-                result = check()
-                if result is not None:
-                    return result
-                if self._event is None:
-                    self._event = asyncio.Event()
-                await self._event.wait()
-
-        try:
-            return await asyncio.wait_for(loop(), timeout)
-        except asyncio.TimeoutError:
-            raise asyncio.TimeoutError(f"timed out after {timeout}s waiting for {what()}") from None
+        ``asyncio.TimeoutError`` naming ``what()`` after ``timeout`` seconds.
+        """
+        result = check()
+        if result is not None:
+            return result
+        loop = asyncio.get_running_loop()
+        deadline = None if timeout is None else loop.time() + timeout
+        while True:
+            waiter: asyncio.Future[None] = loop.create_future()
+            self._waiters.append(waiter)
+            try:
+                if deadline is None:
+                    await waiter
+                else:
+                    left = deadline - loop.time()
+                    if left <= 0:
+                        raise asyncio.TimeoutError
+                    await asyncio.wait_for(waiter, left)
+            except asyncio.TimeoutError:
+                raise asyncio.TimeoutError(
+                    f"timed out after {timeout}s waiting for {what()}"
+                ) from None
+            finally:
+                if not waiter.done():
+                    waiter.cancel()
+                with contextlib.suppress(ValueError):
+                    self._waiters.remove(waiter)
+            result = check()
+            if result is not None:
+                return result
 
 
 # -- handles --------------------------------------------------------------------------------------
@@ -649,13 +674,15 @@ class OrderHandle:
 
     def _publish(self, update: RouterUpdate) -> None:
         self.history.append(update)
-        done = self.order.is_done
-        for queue in list(self._streams):
-            queue.put(update)
+        streams = self._streams
+        if streams:  # iterating a WeakSet costs, and usually nobody reads one order's stream
+            done = self.order.is_done
+            for queue in list(streams):
+                queue.put(update)
+                if done:
+                    queue.close()
             if done:
-                queue.close()
-        if done:
-            self._streams.clear()
+                streams.clear()
         self._signal.fire()
 
     def _close(self) -> None:
@@ -1769,8 +1796,9 @@ class OrderRouter:
         self._broadcast(update)
 
     def _broadcast(self, update: RouterUpdate) -> None:
-        for queue in list(self._streams):
-            queue.put(update)
+        if self._streams:  # the WeakSet's length is cheap, iterating it is not
+            for queue in list(self._streams):
+                queue.put(update)
 
     def __repr__(self) -> str:
         return (
