@@ -302,6 +302,7 @@ class SessionHandle(SessionListener):
         self.acceptor: Acceptor | None = None
         self._app_queue = _Queue()
         self._streams: weakref.WeakSet[_Queue] = weakref.WeakSet()
+        self._stream_cache: tuple[_Queue, ...] | None = None
         self._dispatcher: asyncio.Task[None] | None = None
         self._logged_on = asyncio.Event()
         self._logged_out = asyncio.Event()
@@ -429,10 +430,21 @@ class SessionHandle(SessionListener):
 
     def _subscribe(self, queue: _Queue) -> None:
         self._streams.add(queue)
+        self._stream_cache = None
 
     def _unsubscribe(self, queue: _Queue) -> None:
         self._streams.discard(queue)
+        self._stream_cache = None
         self._consumed()
+
+    def _stream_queues(self) -> tuple[_Queue, ...]:
+        """The subscribed queues; a tuple kept until (un)subscribing changes it, since
+        iterating the WeakSet for every event costs more than handling the event.
+        (An EventStream unsubscribes when closed or dropped, which clears the tuple.)"""
+        queues = self._stream_cache
+        if queues is None:
+            queues = self._stream_cache = tuple(self._streams)
+        return queues
 
     def _confirm(self, message: Message) -> None:
         """Tell the session the application is done with ``message`` (at-least-once)."""
@@ -451,7 +463,7 @@ class SessionHandle(SessionListener):
             if type(event).__name__ == "MessageReceived" and isinstance(message, Message):
                 # event streams: handed over once queued
                 self._confirm(message)
-        for q in list(self._streams):
+        for q in self._stream_queues():
             if q.put(event) and len(q) > longest:
                 longest = len(q)
         if longest > self._backlog and not self._paused:
@@ -464,7 +476,7 @@ class SessionHandle(SessionListener):
         low = self._backlog // 2
         if len(self._app_queue) > low:
             return
-        if any(len(q) > low for q in list(self._streams)):
+        if any(len(q) > low for q in self._stream_queues()):
             return
         self._paused = False
         self.driver.resume_reading()
