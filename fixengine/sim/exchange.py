@@ -53,6 +53,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
+import math
 import time
 from collections.abc import Callable, Iterable
 from decimal import Decimal
@@ -210,6 +211,7 @@ class Exchange(Application):
         self._reports: dict[str, Reports] = {}
         self._opened: set[str] = set()  # symbols whose price was seeded
         self._wake: asyncio.Event | None = None
+        self._sleeping_until = 0.0  # when the clock task wakes next (inf: only when poked)
         self._task: asyncio.Task[None] | None = None
         self._stopping = False
 
@@ -285,7 +287,7 @@ class Exchange(Application):
             self.status(owner, request, now)
         else:
             self.mass_cancel(owner, request, now)
-        self._poke()
+        self._reschedule()
 
     def _already_processed(self, owner: str, request: Any, now: float) -> bool:
         """A PossResend(97)=Y request whose ClOrdID is known: answer with the order's status.
@@ -507,6 +509,13 @@ class Exchange(Application):
         if self._wake is not None:
             self._wake.set()
 
+    def _reschedule(self) -> None:
+        """Wake the clock task only if something is now due before it would wake anyway
+        (an order that fills at once leaves nothing to do: no wake-up per order)."""
+        due = self.engine.next_wakeup()
+        if due is not None and due < self._sleeping_until:
+            self._poke()
+
     async def _run(self) -> None:
         wake = self._wake
         assert wake is not None
@@ -518,34 +527,24 @@ class Exchange(Application):
                 logger.exception("simulator clock step failed")
             due = self.engine.next_wakeup()
             timeout = None if due is None else max(due - self.clock(), 0.001)
+            self._sleeping_until = math.inf if due is None else due
             try:
                 await asyncio.wait_for(wake.wait(), timeout)
             except asyncio.TimeoutError:
                 pass
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
-class _View:
-    """An :class:`~fixengine.sim.book.OrderState` as :class:`~fixengine.sim.reports.OrderView`."""
+def _view(state: OrderState) -> OrderState:
+    """The order as its reports show it: AvgPx(6) rounded to ``AVG_PX_PLACES`` decimals
+    when it is longer (the state itself otherwise: no wrapper on every report)."""
+    from .reports import AVG_PX_PLACES
 
-    state: OrderState
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.state, name)
-
-    @property
-    def avg_px(self) -> Decimal:
-        from .reports import AVG_PX_PLACES
-
-        avg = self.state.avg_px
-        exponent = avg.as_tuple().exponent
-        if isinstance(exponent, int) and -exponent > AVG_PX_PLACES:
-            return avg.quantize(Decimal(1).scaleb(-AVG_PX_PLACES)).normalize()
-        return avg
-
-
-def _view(state: OrderState) -> Any:
-    return _View(state)
+    avg = state.avg_px
+    exponent = avg.as_tuple().exponent
+    if isinstance(exponent, int) and -exponent > AVG_PX_PLACES:
+        rounded = avg.quantize(Decimal(1).scaleb(-AVG_PX_PLACES)).normalize()
+        return dataclasses.replace(state, avg_px=rounded)
+    return state
 
 
 def _capital(text: str | None) -> str | None:
