@@ -160,6 +160,39 @@ def test_isolated_run_kills_a_worker_stuck_out_of_reach_of_signals() -> None:
     assert failure["error"].startswith("Killed")
 
 
+class Leaky(fuzz.Target):
+    """Keeps 20 KB of every input: a leak."""
+
+    name = "leaky"
+
+    def __init__(self) -> None:
+        self.kept: list[bytearray] = []
+
+    def run(self, rng: random.Random, case: dict[str, Any]) -> dict[str, int]:
+        self.kept.append(bytearray(b"x" * 20_000))
+        return {}
+
+    def close(self) -> None:
+        self.kept.clear()
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/self/statm"), reason="needs the current RSS")
+def test_leaking_target_fails_the_memory_check() -> None:
+    options = fuzz.FuzzOptions(inputs=3000, seed=1, max_rss_growth_mb=10.0)
+    report = fuzz.fuzz(options, [Leaky()])
+    assert report.crashes == report.violations == report.hangs == 0
+    assert report.rss_growth_mb > 10.0
+    assert not report.memory_ok and not report.ok
+
+
+def test_memory_growth_counts_what_the_second_half_of_the_run_adds() -> None:
+    report = fuzz.FuzzReport(fuzz.FuzzOptions(max_rss_growth_mb=5.0))
+    report.rss_samples_mb = [60.0, 90.0, 95.0, 95.5, 96.0, 96.0, 95.0, 95.5]  # caches, then flat
+    assert report.rss_growth_mb == pytest.approx(0.5) and report.memory_ok
+    report.rss_samples_mb = [60.0, 70.0, 80.0, 90.0, 100.0, 110.0, 120.0, 130.0]  # a leak
+    assert report.rss_growth_mb == pytest.approx(40.0) and not report.memory_ok
+
+
 @pytest.mark.parametrize("name", sorted(fuzz.TARGETS))
 def test_input_is_a_function_of_seed_and_index(name: str) -> None:
     target = fuzz.TARGETS[name]()
