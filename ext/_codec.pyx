@@ -1141,6 +1141,9 @@ cdef class Parser:
             if n - start >= 32:
                 return self._drop(buf, start, n, R_BAD_BEGIN_STRING, used)
             return None
+        if _find_byte(buf, 61, start + 2, soh) >= 0:
+            # "8=FIX" inside garbage run into a real frame ("8=FIX34=8=FIX.4.4|...")
+            return self._drop(buf, start, n, R_BAD_BEGIN_STRING, used)
         # BodyLength(9): second field, one to nine digits
         if n < soh + 3:
             return None

@@ -547,6 +547,9 @@ class Parser:
             if n - start >= 32:
                 return self._drop(buf, start, n, GarbleReason.BAD_BEGIN_STRING)
             return None, 0
+        if buf.find(b"=", start + 2, soh) >= 0:
+            # "8=FIX" inside garbage run into a real frame ("8=FIX34=8=FIX.4.4|...")
+            return self._drop(buf, start, n, GarbleReason.BAD_BEGIN_STRING)
         # BodyLength(9): second field, one to nine digits
         if n < soh + 3:
             return None, 0

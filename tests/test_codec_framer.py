@@ -393,3 +393,12 @@ def test_compiled_parser_refuses_reentrant_feeding(
     assert messages(items) == [HB]
     monkeypatch.undo()
     assert messages(parser.feed(NOS)) == [NOS]
+
+
+def test_garbage_ending_in_8_equals_fix_does_not_swallow_the_next_frame(codec: Any) -> None:
+    # "8=FIX34=" sums to 0 mod 256: glued to a good frame it would even pass the
+    # CheckSum, so the BeginString itself must be checked (no "=" inside it)
+    good = b"8=FIX.4.4\x019=16\x0135=D\x0111=THE-ONE\x0110=121\x01"
+    items = codec.Parser().feed(b"8=FIX34=" + good)
+    assert [type(i).__name__ for i in items] == ["GarbledMessage", "Message"]
+    assert items[0].reason is GarbleReason.BAD_BEGIN_STRING and items[1].raw == good
