@@ -603,7 +603,7 @@ def chunkings(rng: random.Random, data: bytes) -> list[bytes]:
     return [data[k : k + 1] for k in range(n)]
 
 
-# -- factories, shared per process ------------------------------------------------------------
+# -- factories, cached per process ------------------------------------------------------------
 _factories: dict[tuple[str, str | None], MessageFactory] = {}
 _dictionaries: dict[str, DataDictionary] = {}
 
