@@ -14,8 +14,8 @@ from collections.abc import Sequence
 # command path -> module implementing it
 COMMANDS: dict[tuple[str, ...], str] = {
     ("bench", "codec"): "fixengine.bench.codec",
-    ("bench", "load"): "fixengine.bench.load",
     ("bench", "fuzz"): "fixengine.bench.fuzz",
+    ("bench", "load"): "fixengine.bench.load",
     ("bench", "roundtrip"): "fixengine.bench.roundtrip",
     ("decode",): "fixengine.decode",
     ("demo",): "fixengine.demo",
@@ -41,8 +41,9 @@ def build_parser() -> argparse.ArgumentParser:
         else:
             if path[0] not in groups:
                 grp = top.add_parser(path[0], help=f"{path[0]} commands")
-                groups[path[0]] = grp.add_subparsers(dest="subcommand", metavar="SUBCOMMAND",
-                                                     required=True)
+                groups[path[0]] = grp.add_subparsers(
+                    dest="subcommand", metavar="SUBCOMMAND", required=True
+                )
             sub = groups[path[0]].add_parser(path[1], help=help_text, description=help_text)
         module.add_arguments(sub)
         sub.set_defaults(_run=module.run)
