@@ -14,6 +14,7 @@ from collections.abc import Sequence
 # command path -> module implementing it
 COMMANDS: dict[tuple[str, ...], str] = {
     ("bench", "codec"): "fixengine.bench.codec",
+    ("bench", "crash"): "fixengine.bench.crash",
     ("bench", "fuzz"): "fixengine.bench.fuzz",
     ("bench", "load"): "fixengine.bench.load",
     ("bench", "roundtrip"): "fixengine.bench.roundtrip",
