@@ -504,7 +504,8 @@ class OrderHandle:
         self.ack_latency: float | None = None
         self._sent_at: float | None = None  # perf_counter when the NewOrderSingle was handed over
         self._signal = _Signal()
-        self._streams: weakref.WeakSet[_UpdateQueue] = weakref.WeakSet()
+        # made by the first updates() call: most orders are never watched one by one
+        self._streams: weakref.WeakSet[_UpdateQueue] | None = None
         self._requests: dict[str, RequestHandle] = {}  # cancel/replace not settled yet
         self.anomalies: list[Anomaly] = []
 
@@ -666,6 +667,8 @@ class OrderHandle:
         if history:
             for update in self.history:
                 queue.put(update)
+        if self._streams is None:
+            self._streams = weakref.WeakSet()
         if self.order.is_done or self._router.closed:
             queue.close()
         else:
@@ -686,9 +689,10 @@ class OrderHandle:
         self._signal.fire()
 
     def _close(self) -> None:
-        for queue in list(self._streams):
-            queue.close()
-        self._streams.clear()
+        if self._streams:
+            for queue in list(self._streams):
+                queue.close()
+            self._streams.clear()
         self._signal.fire()
 
     def __repr__(self) -> str:
