@@ -170,7 +170,7 @@ class RunSpec:
     orders: int = 10_000
     warmup: int = 1_000
     window: int = 100
-    rate: float = 5_000.0
+    rate: float = 1_000.0
     logs: bool = True
     validate: bool = True
     timeout: float = 120.0
@@ -1072,7 +1072,7 @@ class BenchConfig:
     orders: int = 10_000
     warmup: int = 1_000
     window: int = 100
-    rate: float = 5_000.0
+    rate: float = 1_000.0
     runs: int = 1
     logs: bool = True
     validate: bool = True
@@ -1331,7 +1331,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--orders", type=_positive_int, default=10_000, help="timed orders per run")
     parser.add_argument("--warmup", type=_count, default=1_000, help="orders before timing")
     parser.add_argument("--window", type=_positive_int, default=100, help="outstanding (window)")
-    parser.add_argument("--rate", type=_positive_float, default=5_000.0, help="orders/s (rate)")
+    parser.add_argument("--rate", type=_positive_float, default=1_000.0, help="orders/s (rate)")
     parser.add_argument("--runs", type=_positive_int, default=1, help="repeat and take medians")
     parser.add_argument("--no-logs", action="store_true", help="no message logs on either side")
     parser.add_argument("--no-validate", action="store_true", help="no dictionary validation")
