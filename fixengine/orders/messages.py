@@ -177,9 +177,18 @@ VersionLike = FixVersion | str
 # -- helpers --------------------------------------------------------------------------------
 
 
+_stamp_second: list[Any] = [None, b""]  # [epoch second, its "YYYYMMDD-HH:MM:SS"]
+
+
 def _timestamp(now: float) -> bytes:
-    """UTCTimestamp with milliseconds for UTC epoch seconds."""
-    return format_utc_timestamp(round(now * 1000) * 1_000_000, 3)
+    """UTCTimestamp with milliseconds for UTC epoch seconds (the date and time of the
+    current second are formatted once: every order carries a TransactTime)."""
+    second, millis = divmod(round(now * 1000), 1000)
+    cache = _stamp_second
+    if cache[0] != second:
+        cache[1] = format_utc_timestamp(second * 1_000_000_000, 0)
+        cache[0] = second
+    return b"%b.%03d" % (cache[1], millis)
 
 
 def _put(msg: Message, tag: int, value: Any) -> None:
@@ -440,6 +449,26 @@ def _enum_field(msg: Message, tag: int, cls: type[_E], required: bool = False) -
     return _field(msg, tag, _enum_conv(cls), required)
 
 
+_DECIMALS: dict[bytes, Decimal] = {}
+
+
+def _decimal_field(msg: Message, tag: int) -> Decimal | None:
+    """``_field(msg, tag, parse_decimal)``; the Decimals of values seen before are reused
+    (quantities and prices repeat; a Decimal is immutable)."""
+    raw = msg.get(tag)
+    if raw:
+        value = _DECIMALS.get(raw)
+        if value is not None:
+            return value
+        value = _field(msg, tag, parse_decimal)
+        if value is not None and len(raw) <= 24:
+            if len(_DECIMALS) >= 4096:
+                _DECIMALS.clear()
+            _DECIMALS[bytes(raw)] = value
+        return value
+    return _field(msg, tag, parse_decimal)
+
+
 def _str_field(msg: Message, tag: int) -> str | None:
     """``_field(msg, tag, _str)`` without the converter call for the usual ASCII value."""
     raw = msg.get(tag)
@@ -480,16 +509,16 @@ def parse_execution_report(msg: Message) -> ExecutionReport:
         exec_ref_id=_str_field(msg, 19),
         symbol=_str_field(msg, 55),
         side=_enum_field(msg, 54, Side),
-        order_qty=_field(msg, 38, parse_decimal),
+        order_qty=_decimal_field(msg, 38),
         ord_type=_enum_field(msg, 40, OrdType),
-        price=_field(msg, 44, parse_decimal),
-        stop_px=_field(msg, 99, parse_decimal),
+        price=_decimal_field(msg, 44),
+        stop_px=_decimal_field(msg, 99),
         time_in_force=_enum_field(msg, 59, TimeInForce),
-        last_qty=_field(msg, 32, parse_decimal),
-        last_px=_field(msg, 31, parse_decimal),
-        cum_qty=_field(msg, 14, parse_decimal),
-        leaves_qty=_field(msg, 151, parse_decimal),
-        avg_px=_field(msg, 6, parse_decimal),
+        last_qty=_decimal_field(msg, 32),
+        last_px=_decimal_field(msg, 31),
+        cum_qty=_decimal_field(msg, 14),
+        leaves_qty=_decimal_field(msg, 151),
+        avg_px=_decimal_field(msg, 6),
         ord_rej_reason=_field(msg, 103, parse_int),
         exec_restatement_reason=_field(msg, 378, parse_int),
         account=_str_field(msg, 1),
