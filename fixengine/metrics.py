@@ -121,6 +121,7 @@ class SessionMetrics:
         "_disconnects",
         "_in",
         "_out",
+        "_round_trip",
         "connected",
         "heartbeats_missed",
         "inbound_throttled",
@@ -142,6 +143,7 @@ class SessionMetrics:
         self._out: dict[bytes, int] = {}
         self._disconnects: dict[str, Any] = {}
         self._connect_attempts: dict[str, Any] = {}
+        self._round_trip: Any = None  # the histogram's child, made by the first observation
         self.heartbeats_missed = metrics.heartbeats_missed.labels(session)
         self.inbound_throttled = metrics.inbound_throttled.labels(session)
         self.reconnects = metrics.reconnects.labels(session)
@@ -245,7 +247,10 @@ class SessionMetrics:
 
     def observe_round_trip(self, seconds: float) -> None:
         """Record one order round trip (e.g. NewOrderSingle to its first ExecutionReport)."""
-        self.metrics.round_trip.labels(self.session).observe(seconds)
+        child = self._round_trip
+        if child is None:  # labels() takes a lock and builds the key: once per session
+            child = self._round_trip = self.metrics.round_trip.labels(self.session)
+        child.observe(seconds)
 
 
 _ADMIN_COUNTED = frozenset({b"2", b"3", b"4", b"j"})
