@@ -213,3 +213,30 @@ def test_grafana_dashboard_queries_only_metrics_the_engine_exports() -> None:
     assert "fix_order_round_trip_seconds_bucket" in used
     variable = dashboard["templating"]["list"][1]
     assert variable["name"] == "session" and "fix_session_logged_on" in variable["definition"]
+
+
+def test_json_lists_skipped_runs_apart_so_every_result_has_numbers(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    measured = rt.Result("fixengine", "one", False, orders=10, window=1)
+    for key, value in rt.summarize([float(x) for x in range(1, 11)]).items():
+        setattr(measured, key, value)
+    measured.orders_per_s = 100.0
+    skipped = rt.Result("quickfix", "one", False, skipped="QuickFIX C++ programs unavailable")
+
+    def fake_run(config: rt.BenchConfig, progress: object = None) -> list[rt.Result]:
+        return [measured, skipped]
+
+    monkeypatch.setattr(rt, "run_benchmark", fake_run)
+    assert rt.main(["--json", "--modes", "one", "--pin", "no"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert [r["scenario"] for r in doc["results"]] == ["fixengine"]
+    assert doc["results"][0]["p50_us"] == 5.0 and doc["results"][0]["max_us"] == 10.0
+    assert doc["skipped"] == [
+        {
+            "scenario": "quickfix",
+            "mode": "one",
+            "pinned": False,
+            "reason": "QuickFIX C++ programs unavailable",
+        }
+    ]

@@ -450,7 +450,9 @@ def quickfix_programs() -> dict[str, Path]:
     """
     build_py = Path(__file__).resolve().parent.parent.parent / "bench" / "quickfix" / "build.py"
     if not build_py.exists():
-        raise RuntimeError("bench/quickfix/ not found (run from a source checkout)")
+        raise RuntimeError(
+            "QuickFIX programs: bench/quickfix/ not found (run from a source checkout)"
+        )
     import importlib.util
 
     module_spec = importlib.util.spec_from_file_location("_fixengine_qf_build", build_py)
@@ -1390,7 +1392,13 @@ def run(args: argparse.Namespace) -> int:
         note = plot(results, args.plot)
     if args.json:
         payload = {
-            "results": [r.to_dict() for r in results],
+            # measured runs only, so every number is a number; skipped ones say why
+            "results": [r.to_dict() for r in results if r.skipped is None],
+            "skipped": [
+                {"scenario": r.scenario, "mode": r.mode, "pinned": r.pinned, "reason": r.skipped}
+                for r in results
+                if r.skipped is not None
+            ],
             "config": dataclasses.asdict(config),
             "machine": {**_machine(), "loadavg_before": load_before},
         }
