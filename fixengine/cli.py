@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 # command path -> module implementing it
 COMMANDS: dict[tuple[str, ...], str] = {
@@ -23,6 +23,34 @@ COMMANDS: dict[tuple[str, ...], str] = {
     ("dictionary", "convert"): "fixengine.dictionary",
     ("sim",): "fixengine.sim.cli",
 }
+
+
+def whole_number(minimum: int = 0, maximum: int | None = None) -> Callable[[str], int]:
+    """An argparse ``type``: an int in [minimum, maximum], with a readable error."""
+
+    def parse(text: str) -> int:
+        try:
+            n = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+        if n < minimum:
+            raise argparse.ArgumentTypeError(f"must be at least {minimum}, not {n}")
+        if maximum is not None and n > maximum:
+            raise argparse.ArgumentTypeError(f"must be at most {maximum}, not {n}")
+        return n
+
+    return parse
+
+
+def positive_number(text: str) -> float:
+    """An argparse ``type``: a finite float above 0."""
+    try:
+        x = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not 0 < x < float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a positive number, not {text}")
+    return x
 
 
 def build_parser() -> argparse.ArgumentParser:

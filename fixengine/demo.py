@@ -34,6 +34,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from .cli import whole_number
 from .errors import FixError
 
 __all__ = ["add_arguments", "run"]
@@ -43,7 +44,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of ``fixengine demo``."""
     parser.add_argument(
         "--orders",
-        type=_positive_int,
+        type=whole_number(1),
         default=200,
         metavar="N",
         help="orders sent to measure the round-trip latency (default 200)",
@@ -70,16 +71,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=60.0,
         help="give up after this many seconds (default 60)",
     )
-
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError("must be at least 1")
-    return value
 
 
 class DemoError(Exception):

@@ -93,6 +93,8 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from ..cli import positive_number, whole_number
+
 __all__ = [
     "MODES",
     "SCENARIOS",
@@ -1283,36 +1285,6 @@ def _csv(choices: Sequence[str]) -> Callable[[str], tuple[str, ...]]:
     return parse
 
 
-def _positive_int(text: str) -> int:
-    try:
-        n = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
-    if n < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, not {n}")
-    return n
-
-
-def _count(text: str) -> int:
-    try:
-        n = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
-    if n < 0:
-        raise argparse.ArgumentTypeError(f"must not be negative: {n}")
-    return n
-
-
-def _positive_float(text: str) -> float:
-    try:
-        x = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-    if not x > 0 or math.isinf(x):
-        raise argparse.ArgumentTypeError(f"must be a positive number, not {text}")
-    return x
-
-
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of ``fixengine bench roundtrip``."""
     parser.add_argument(
@@ -1330,14 +1302,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default="both",
         help="run unpinned, pinned to CPU 0, or both (default)",
     )
-    parser.add_argument("--orders", type=_positive_int, default=10_000, help="timed orders per run")
-    parser.add_argument("--warmup", type=_count, default=1_000, help="orders before timing")
-    parser.add_argument("--window", type=_positive_int, default=100, help="outstanding (window)")
-    parser.add_argument("--rate", type=_positive_float, default=1_000.0, help="orders/s (rate)")
-    parser.add_argument("--runs", type=_positive_int, default=1, help="repeat and take medians")
+    parser.add_argument(
+        "--orders", type=whole_number(1), default=10_000, help="timed orders per run"
+    )
+    parser.add_argument(
+        "--warmup", type=whole_number(0), default=1_000, help="orders before timing"
+    )
+    parser.add_argument("--window", type=whole_number(1), default=100, help="outstanding (window)")
+    parser.add_argument("--rate", type=positive_number, default=1_000.0, help="orders/s (rate)")
+    parser.add_argument("--runs", type=whole_number(1), default=1, help="repeat and take medians")
     parser.add_argument("--no-logs", action="store_true", help="no message logs on either side")
     parser.add_argument("--no-validate", action="store_true", help="no dictionary validation")
-    parser.add_argument("--timeout", type=_positive_float, default=120.0, help="seconds per phase")
+    parser.add_argument("--timeout", type=positive_number, default=120.0, help="seconds per phase")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.add_argument("--plot", metavar="FILE", help="write a PNG percentile plot")
     parser.add_argument("--keep", metavar="DIR", help="keep settings, stores and logs under DIR")

@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from ..application import Application, Engine
+from ..cli import whole_number
 from ..errors import ConfigError
 from ..transport.acceptor import AcceptorOptions
 
@@ -83,16 +84,6 @@ def _port(text: str) -> int:
     return n
 
 
-def _positive(text: str) -> int:
-    try:
-        n = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
-    if n < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, not {n}")
-    return n
-
-
 def _fraction(text: str) -> float:
     try:
         x = float(text)
@@ -126,7 +117,7 @@ def _nonneg_float(text: str) -> float:
 def _refusals(text: str) -> int:
     if text.lower() in ("all", "y", "yes"):
         return -1
-    return _positive(text)
+    return whole_number(1)(text)
 
 
 _HELP = """\
@@ -219,18 +210,26 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     check.add_argument(
         "--heartbeat",
-        type=_positive,
+        type=whole_number(1),
         metavar="SECONDS",
         help="refuse Logons whose HeartBtInt(108) is not this",
     )
     faults = parser.add_argument_group("fault injection (every session)")
-    faults.add_argument("--drop-after", type=_positive, metavar="N", help="drop after N messages")
     faults.add_argument(
-        "--skip-seq", type=_positive, metavar="N", help="withhold the next N application messages"
+        "--drop-after", type=whole_number(1), metavar="N", help="drop after N messages"
+    )
+    faults.add_argument(
+        "--skip-seq",
+        type=whole_number(1),
+        metavar="N",
+        help="withhold the next N application messages",
     )
     faults.add_argument("--skip-mode", choices=SKIP_MODES, help="resend (default) or gap-fill")
     faults.add_argument(
-        "--garble-every", type=_positive, metavar="N", help="a garbled copy every N-th message"
+        "--garble-every",
+        type=whole_number(1),
+        metavar="N",
+        help="a garbled copy every N-th message",
     )
     faults.add_argument(
         "--delay-ms", type=_nonneg_float, metavar="MS", help="delay every outgoing message"
