@@ -63,6 +63,7 @@ if str(_ROOT) not in sys.path:  # run from a checkout without installing
     sys.path.insert(0, str(_ROOT))
 
 from fixengine.application import Application, Engine, SessionHandle  # noqa: E402
+from fixengine.bench.crash import Recorder, read_records  # noqa: E402
 from fixengine.codec import Message, decode  # noqa: E402
 from fixengine.errors import FixError  # noqa: E402
 from fixengine.fields import format_utc_timestamp  # noqa: E402
@@ -73,37 +74,6 @@ from fixengine.transport.loop import run as run_loop  # noqa: E402
 
 #: Session-message fields worth recording (never 554 Password / 925 NewPassword).
 _ADMIN_FIELDS = (7, 16, 36, 43, 45, 58, 98, 108, 123, 141, 372, 373, 553)
-
-
-class Recorder:
-    """Appends JSON lines to the record file with one unbuffered write each."""
-
-    def __init__(self, path: str) -> None:
-        self.path = path
-        self._fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
-
-    def write(self, ev: str, **fields: Any) -> None:
-        fields["ev"] = ev
-        fields["t"] = round(time.time(), 6)
-        os.write(self._fd, (json.dumps(fields, separators=(",", ":")) + "\n").encode())
-
-    def close(self) -> None:
-        os.close(self._fd)
-
-
-def read_records(path: str | os.PathLike[str]) -> list[dict[str, Any]]:
-    """Every complete line of a record file (a torn last line is skipped)."""
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except FileNotFoundError:
-        return []
-    out: list[dict[str, Any]] = []
-    for line in text.splitlines():
-        try:
-            out.append(json.loads(line))
-        except json.JSONDecodeError:
-            continue
-    return out
 
 
 def stream_message(origin: str, n: int) -> Message:
