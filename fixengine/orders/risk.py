@@ -430,21 +430,7 @@ class PreTradeRisk:
         known_cl_ord_ids: Container[str] = (),
     ) -> RiskDecision:
         """Decide on a NewOrderSingle. ``known_cl_ord_ids`` is e.g. an OrderRegistry."""
-        for decision in (
-            check_kill_switch(self.kill_switch, self.kill_reason),
-            check_duplicate(request.cl_ord_id, known_cl_ord_ids),
-            self._terms(
-                request.symbol,
-                request.quantity,
-                request.ord_type,
-                request.price,
-                request.stop_px,
-                reference_price,
-            ),
-        ):
-            if not decision.allowed:
-                return decision
-        return self._throttled(now)
+        return self._check_order(request, now, reference_price, known_cl_ord_ids)
 
     def check_replace(
         self,
@@ -455,6 +441,16 @@ class PreTradeRisk:
         known_cl_ord_ids: Container[str] = (),
     ) -> RiskDecision:
         """Decide on an OrderCancelReplaceRequest (its new terms meet every limit)."""
+        return self._check_order(request, now, reference_price, known_cl_ord_ids)
+
+    def _check_order(
+        self,
+        request: NewOrderRequest | ReplaceRequest,
+        now: float,
+        reference_price: Decimal | None,
+        known_cl_ord_ids: Container[str],
+    ) -> RiskDecision:
+        """Kill switch, duplicate ClOrdID, the order's terms, then the throttle."""
         for decision in (
             check_kill_switch(self.kill_switch, self.kill_reason),
             check_duplicate(request.cl_ord_id, known_cl_ord_ids),
