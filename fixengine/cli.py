@@ -42,6 +42,22 @@ def whole_number(minimum: int = 0, maximum: int | None = None) -> Callable[[str]
     return parse
 
 
+def number_in(minimum: float, maximum: float) -> Callable[[str], float]:
+    """An argparse ``type``: a float in [minimum, maximum], with a readable error."""
+
+    def parse(text: str) -> float:
+        try:
+            x = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+        if not minimum <= x <= maximum:
+            lo, hi = (int(v) if float(v).is_integer() else v for v in (minimum, maximum))
+            raise argparse.ArgumentTypeError(f"must be from {lo} to {hi}, not {text}")
+        return x
+
+    return parse
+
+
 def positive_number(text: str) -> float:
     """An argparse ``type``: a finite float above 0."""
     try:

@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from ..application import Application, Engine
-from ..cli import whole_number
+from ..cli import number_in, whole_number
 from ..errors import ConfigError
 from ..transport.acceptor import AcceptorOptions
 
@@ -84,16 +84,6 @@ def _port(text: str) -> int:
     return n
 
 
-def _fraction(text: str) -> float:
-    try:
-        x = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-    if not 0.0 <= x <= 1.0:
-        raise argparse.ArgumentTypeError(f"must be from 0 to 1, not {text}")
-    return x
-
-
 def _price(text: str) -> Decimal:
     try:
         d = Decimal(text)
@@ -102,16 +92,6 @@ def _price(text: str) -> Decimal:
     if not d.is_finite() or d <= 0:
         raise argparse.ArgumentTypeError(f"must be a positive price, not {text}")
     return d
-
-
-def _nonneg_float(text: str) -> float:
-    try:
-        x = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-    if not 0 <= x <= 3_600_000:
-        raise argparse.ArgumentTypeError(f"must be from 0 to 3600000, not {text}")
-    return x
 
 
 def _refusals(text: str) -> int:
@@ -174,13 +154,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="how a lone client's orders fill (default immediate)",
     )
     trade.add_argument(
-        "--partial-fraction", type=_fraction, metavar="SHARE", help="share per partial fill (0-1)"
+        "--partial-fraction",
+        type=number_in(0, 1),
+        metavar="SHARE",
+        help="share per partial fill (0-1)",
     )
     trade.add_argument(
         "--partial-interval", type=float, metavar="SECONDS", help="time between partial fills"
     )
     trade.add_argument(
-        "--reject-fraction", type=_fraction, metavar="SHARE", help="share of orders rejected"
+        "--reject-fraction", type=number_in(0, 1), metavar="SHARE", help="share of orders rejected"
     )
     trade.add_argument("--seed", type=int, metavar="N", help="random seed of the reject model")
     trade.add_argument(
@@ -232,7 +215,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="a garbled copy every N-th message",
     )
     faults.add_argument(
-        "--delay-ms", type=_nonneg_float, metavar="MS", help="delay every outgoing message"
+        "--delay-ms",
+        type=number_in(0, 3_600_000),
+        metavar="MS",
+        help="delay every outgoing message",
     )
     faults.add_argument(
         "--refuse-logon",
