@@ -238,6 +238,8 @@ class Session:
         self.peer_default_appl_ver_id: bytes | None = None
 
         self._store = store
+        # stores may hold writes back until the bytes leave the session (one write per batch)
+        self._flush_store: Callable[[], None] | None = getattr(store, "flush", None)
         self._log = log
         self._authenticator = authenticator
         self._precision = precision
@@ -323,7 +325,13 @@ class Session:
         return self._events.popleft() if self._events else None
 
     def data_to_send(self) -> bytes:
-        """Every byte queued for the peer since the last call (may be b"")."""
+        """Every byte queued for the peer since the last call (may be b"").
+
+        The store is flushed first: nothing reaches the peer before it is persisted.
+        """
+        flush = self._flush_store
+        if flush is not None:
+            flush()
         if not self._outbox:
             return b""
         data = b"".join(self._outbox)
