@@ -49,6 +49,8 @@ FieldValue = bytes | str | int | Decimal | bool | _dt.datetime | _dt.date | _dt.
 
 _EPOCH = _dt.datetime(1970, 1, 1, tzinfo=_dt.timezone.utc)
 _PRECISIONS = (0, 3, 6, 9)
+#: (epoch second, its ``YYYYMMDD-HH:MM:SS``) of the last integer timestamp formatted
+_last_second: tuple[int, bytes] = (-(1 << 80), b"")
 
 
 def to_bytes(value: FieldValue) -> bytes:
@@ -99,6 +101,10 @@ def _to_ns(value: _dt.datetime | int) -> int:
     return (delta.days * 86400 + delta.seconds) * 1_000_000_000 + delta.microseconds * 1000
 
 
+def _second_text(d: _dt.datetime) -> bytes:
+    return b"%04d%02d%02d-%02d:%02d:%02d" % (d.year, d.month, d.day, d.hour, d.minute, d.second)
+
+
 def format_utc_timestamp(value: _dt.datetime | int, precision: int = 3) -> bytes:
     """UTCTimestamp ``YYYYMMDD-HH:MM:SS[.s{precision}]``.
 
@@ -108,13 +114,29 @@ def format_utc_timestamp(value: _dt.datetime | int, precision: int = 3) -> bytes
     """
     if precision not in _PRECISIONS:
         raise ValueError(f"precision must be one of {_PRECISIONS}, not {precision}")
+    if type(value) is int:
+        # the common case (a clock in nanoseconds): the date and time of the second
+        # are formatted once per second
+        global _last_second
+        secs, frac = divmod(value, 1_000_000_000)
+        cached = _last_second  # one tuple, read once: safe against a concurrent update
+        if cached[0] == secs:
+            head = cached[1]
+        else:
+            head = _second_text(_EPOCH + _dt.timedelta(seconds=secs))
+            _last_second = (secs, head)
+        if precision == 3:
+            return b"%b.%03d" % (head, frac // 1_000_000)
+        if precision == 0:
+            return head
+        return b"%b.%b" % (head, (b"%09d" % frac)[:precision])
     if isinstance(value, _dt.datetime):
         d = value if value.tzinfo is None else value.astimezone(_dt.timezone.utc)
         frac = d.microsecond * 1000
     else:
         secs, frac = divmod(_to_ns(value), 1_000_000_000)
         d = _EPOCH + _dt.timedelta(seconds=secs)
-    head = b"%04d%02d%02d-%02d:%02d:%02d" % (d.year, d.month, d.day, d.hour, d.minute, d.second)
+    head = _second_text(d)
     if precision == 0:
         return head
     return b"%b.%b" % (head, (b"%09d" % frac)[:precision])
