@@ -1,10 +1,11 @@
 """Child process of the kill -9 store test (run by tests/test_store_crash.py).
 
-Opens a store and saves messages in a loop forever, writing one line to stdout
-after each call returns: ``S <seq>`` after save_sent, ``T <seq>`` after
-set_next_target_seq. The parent kills it with SIGKILL at a random moment.
-Message bytes are a pure function of the seq (:func:`payload`) so the parent can
-check them.
+Opens a store and saves messages in a loop forever, in batches of 1 to ``batch``
+calls each followed by ``flush()`` the way a session flushes before its bytes
+leave. Once the flush returns it writes one line per call of the batch to stdout:
+``S <seq>`` for save_sent, ``T <seq>`` for set_next_target_seq. The parent kills
+it with SIGKILL at a random moment. Message bytes are a pure function of the seq
+(:func:`payload`) so the parent can check them.
 """
 
 from __future__ import annotations
@@ -28,17 +29,22 @@ def payload(seq: int) -> bytes:
 
 
 def main() -> None:
-    kind, path, fsync = sys.argv[1], sys.argv[2], sys.argv[3]
+    kind, path, fsync, batch = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
     store = open_store(kind, SID, path, fsync)
     out = sys.stdout.fileno()
+    rng = random.Random()
     while True:
-        seq = store.next_sender_seq()
-        store.save_sent(seq, payload(seq))
-        os.write(out, b"S %d\n" % seq)
-        if seq % 3 == 0:
-            target = store.next_target_seq() + 1
-            store.set_next_target_seq(target)
-            os.write(out, b"T %d\n" % target)
+        acks = []
+        for _ in range(rng.randint(1, batch)):
+            seq = store.next_sender_seq()
+            store.save_sent(seq, payload(seq))
+            acks.append(b"S %d\n" % seq)
+            if seq % 3 == 0:
+                target = store.next_target_seq() + 1
+                store.set_next_target_seq(target)
+                acks.append(b"T %d\n" % target)
+        store.flush()
+        os.write(out, b"".join(acks))
 
 
 if __name__ == "__main__":

@@ -224,6 +224,22 @@ def test_many_messages_then_reopen(store: MessageStore, opener: Opener) -> None:
     store.close()
 
 
+def test_flushed_calls_survive_reopen(store: MessageStore, opener: Opener) -> None:
+    store.flush()  # nothing held: harmless
+    store.save_sent(1, b"a")
+    store.set_next_sender_seq(3)
+    store.set_next_target_seq(4)
+    store.flush()
+    store.flush()
+    store.save_sent(3, b"c")
+    assert store.get_sent(1, 5) == [(1, b"a"), (3, b"c")]  # held calls are visible
+    store.flush()
+    store = reopen(store, opener)
+    assert (store.next_sender_seq(), store.next_target_seq()) == (4, 4)
+    assert store.get_sent(1, 5) == [(1, b"a"), (3, b"c")]
+    store.close()
+
+
 def test_close_is_idempotent(opener: Opener) -> None:
     s = opener()
     s.close()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import time
 from pathlib import Path
 
@@ -36,6 +37,129 @@ def filled(root: Path, n: int = 3) -> tuple[list[int], int]:
             s.save_sent(seq, b"message %d \x01 body" % seq)
             sizes.append(s.size)
     return sizes, start
+
+
+def snapshot(root: Path, into: Path) -> Path:
+    """Copy a session's files as they are on disk now: what a kill -9 here would leave."""
+    shutil.copytree(root / session_dir_name(SID), into / session_dir_name(SID))
+    return into
+
+
+# A store written by the version before writes were held until flush(): the log
+# (header, M 1, M 2, S 5, M 5; zero-filled tail cut off) and the two target slots.
+OLD_LOG = bytes.fromhex(
+    "46495853544f5231f1582100000041121ab54800002040fc54d94125fa4b8f278cee0d0100000000000000"
+    "0100000000000000f1581d000000819fc2054d0100000000000000383d4649582e342e340133353d410133"
+    "343d3101f1581d000000c2e4097e4d0200000000000000383d4649582e342e340133353d440133343d3201"
+    "f15809000000bd3fde8b530500000000000000f1581d0000006e75662d4d0500000000000000383d464958"
+    "2e342e340133353d300133343d3501"
+)
+OLD_SLOTS = (
+    bytes.fromhex("020000000000000025fa4b8f278cee0d04000000000000003b8aaffc"),
+    bytes.fromhex("010000000000000025fa4b8f278cee0d03000000000000000a2a74ae"),
+)
+OLD_MESSAGES = [
+    (1, b"8=FIX.4.4\x0135=A\x0134=1\x01"),
+    (2, b"8=FIX.4.4\x0135=D\x0134=2\x01"),
+    (5, b"8=FIX.4.4\x0135=0\x0134=5\x01"),
+]
+OLD_HEADER_SIZE = 8 + 10 + 33  # file magic, header record
+
+
+def test_opens_a_store_written_by_the_previous_version(tmp_path: Path) -> None:
+    log_path(tmp_path).parent.mkdir(parents=True)
+    log_path(tmp_path).write_bytes(OLD_LOG)
+    log_path(tmp_path).with_name("seqnums").write_bytes(
+        OLD_SLOTS[0] + bytes(4096 - len(OLD_SLOTS[0])) + OLD_SLOTS[1]
+    )
+    with FileStore(tmp_path, SID) as s:
+        assert (s.next_sender_seq(), s.next_target_seq()) == (6, 4)
+        assert s.creation_time == 1_700_000_000.5
+        assert s.get_sent(1, 10) == OLD_MESSAGES
+        s.save_sent(6, b"new")
+        s.set_next_target_seq(5)
+    with FileStore(tmp_path, SID) as s:
+        assert (s.next_sender_seq(), s.next_target_seq()) == (7, 5)
+        assert s.get_sent(1, 10) == [*OLD_MESSAGES, (6, b"new")]
+
+
+def test_records_are_byte_identical_to_the_previous_version(tmp_path: Path) -> None:
+    with FileStore(tmp_path, SID, fsync="never", now=1_700_000_000.5) as s:
+        s.save_sent(1, OLD_MESSAGES[0][1])
+        s.save_sent(2, OLD_MESSAGES[1][1])
+        s.set_next_sender_seq(5)
+        s.flush()
+        s.save_sent(5, OLD_MESSAGES[2][1])
+    log = log_path(tmp_path).read_bytes().rstrip(b"\0")
+    assert log[OLD_HEADER_SIZE:] == OLD_LOG[OLD_HEADER_SIZE:]  # the header's token is random
+
+
+def test_calls_reach_the_disk_at_flush(tmp_path: Path) -> None:
+    with FileStore(tmp_path, SID, fsync="never") as s:
+        s.save_sent(1, b"one")
+        s.save_sent(2, b"two")
+        s.set_next_target_seq(7)
+        assert s.get_sent(1, 2) == [(1, b"one"), (2, b"two")]  # a read flushes first
+        s.save_sent(3, b"three")
+        s.set_next_sender_seq(9)
+        s.set_next_target_seq(8)
+        killed = snapshot(tmp_path, tmp_path / "before-flush")
+        s.flush()
+        flushed = snapshot(tmp_path, tmp_path / "after-flush")
+        s.save_sent(9, b"nine")
+    with FileStore(killed, SID) as k:  # the state of the last flush (get_sent's)
+        assert (k.next_sender_seq(), k.next_target_seq()) == (3, 7)
+        assert k.get_sent(1, 10) == [(1, b"one"), (2, b"two")]
+    with FileStore(flushed, SID) as f:
+        assert (f.next_sender_seq(), f.next_target_seq()) == (9, 8)
+        assert f.get_sent(1, 10) == [(1, b"one"), (2, b"two"), (3, b"three")]
+    with FileStore(tmp_path, SID) as s:  # close flushed the rest
+        assert s.next_sender_seq() == 10
+        assert s.get_sent(9, 9) == [(9, b"nine")]
+
+
+def test_a_flush_writes_all_held_records_with_one_call(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    s = FileStore(tmp_path, SID, fsync="never")
+    s.save_sent(1, b"first")
+    s.flush()  # writes the zeros ahead too
+    calls: list[int] = []
+    real = os.pwritev
+    monkeypatch.setattr(
+        store_file.os, "pwritev", lambda fd, bufs, off: (calls.append(fd), real(fd, bufs, off))[1]
+    )
+    for seq in range(2, 102):
+        s.save_sent(seq, b"message %d" % seq)
+    s.flush()
+    assert len(calls) == 1
+    monkeypatch.undo()
+    s.close()
+    with FileStore(tmp_path, SID) as s:
+        got = s.get_sent(1, 200)
+        assert [seq for seq, _ in got] == list(range(1, 102))
+        assert got[-1] == (101, b"message 101")
+
+
+def test_many_held_records_are_written_without_waiting_for_flush(tmp_path: Path) -> None:
+    with FileStore(tmp_path, SID, fsync="never") as s:
+        seq = 0
+        while log_path(tmp_path).stat().st_size < store_file._HOLD_BYTES:
+            seq += 1
+            s.save_sent(seq, bytes(1000))
+            assert seq < 1000, "held records were never written"
+        killed = snapshot(tmp_path, tmp_path / "killed")
+    with FileStore(killed, SID) as k:
+        assert k.next_sender_seq() == seq + 1  # everything up to the call that wrote
+
+
+def test_a_buffer_changed_after_save_sent_does_not_change_the_record(tmp_path: Path) -> None:
+    data = bytearray(b"original")
+    with FileStore(tmp_path, SID) as s:
+        s.save_sent(1, data)
+        data[:] = b"changed!"
+    with FileStore(tmp_path, SID) as s:
+        assert s.get_sent(1, 1) == [(1, b"original")]
 
 
 def test_layout_is_one_directory_per_session(tmp_path: Path) -> None:
@@ -97,12 +221,15 @@ def test_zero_filled_tail_is_free_space(tmp_path: Path) -> None:
 def test_appends_overwrite_space_written_ahead(tmp_path: Path) -> None:
     with FileStore(tmp_path, SID) as s:
         s.save_sent(1, b"a")
+        s.flush()
         allocated = log_path(tmp_path).stat().st_size
         for seq in range(2, 200):
             s.save_sent(seq, b"m" * 100)
+            s.flush()
         assert log_path(tmp_path).stat().st_size == allocated  # no growth per append
         assert s.size < allocated
         s.save_sent(200, b"x" * allocated)  # larger than the space left: grows
+        s.flush()
         assert log_path(tmp_path).stat().st_size > allocated
     with FileStore(tmp_path, SID) as s:
         assert s.next_sender_seq() == 201
@@ -168,7 +295,9 @@ def test_second_open_of_same_session_is_refused(tmp_path: Path) -> None:
 def test_torn_newest_target_slot_falls_back_to_previous_value(tmp_path: Path) -> None:
     with FileStore(tmp_path, SID) as s:
         s.set_next_target_seq(7)
+        s.flush()
         s.set_next_target_seq(8)
+        s.flush()
     seqnums = log_path(tmp_path).with_name("seqnums")
     raw = bytearray(seqnums.read_bytes())
     raw[0] ^= 0xFF  # the slot written last (counter 2 -> offset 0)
@@ -184,6 +313,7 @@ def test_target_file_never_grows(tmp_path: Path) -> None:
     with FileStore(tmp_path, SID, fsync="never") as s:
         for seq in range(2, 2000):
             s.set_next_target_seq(seq)
+            s.flush()
     assert log_path(tmp_path).with_name("seqnums").stat().st_size <= 8192
 
 
@@ -207,25 +337,53 @@ def test_reset_ignores_target_slots_of_the_old_period(tmp_path: Path) -> None:
         assert s.next_target_seq() == 2
 
 
-def test_failed_write_leaves_no_partial_record(
+def test_failed_flush_leaves_no_partial_record_and_keeps_the_records_held(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     s = FileStore(tmp_path, SID)
     s.save_sent(1, b"ok")
+    s.flush()
+    written = log_path(tmp_path).read_bytes().rstrip(b"\0")
 
-    def half_then_fail(fd: int, data: bytes, offset: int) -> None:
-        os.pwrite(fd, data[: len(data) // 2], offset)
+    def half_then_fail(fd: int, pieces: list[bytes], offset: int, size: int) -> None:
+        os.pwrite(fd, b"".join(pieces)[: size // 2], offset)
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(store_file, "_write_all", half_then_fail)
+    monkeypatch.setattr(store_file, "_write_records", half_then_fail)
+    s.save_sent(2, b"x" * 1000)
+    s.save_sent(3, b"y")
     with pytest.raises(StoreError, match="No space left"):
-        s.save_sent(2, b"x" * 1000)
-    assert s.next_sender_seq() == 2
+        s.flush()
+    assert log_path(tmp_path).read_bytes() == written  # cut back to the last whole flush
+    assert s.next_sender_seq() == 4
+    with pytest.raises(StoreError, match="No space left"):
+        s.get_sent(1, 3)  # a read needs the held records written
     monkeypatch.undo()
-    s.save_sent(2, b"fine")
+    s.flush()  # the disk has room again: the held records go out
+    assert s.get_sent(1, 5) == [(1, b"ok"), (2, b"x" * 1000), (3, b"y")]
     s.close()
     with FileStore(tmp_path, SID) as s:
-        assert s.get_sent(1, 5) == [(1, b"ok"), (2, b"fine")]
+        assert s.get_sent(1, 5) == [(1, b"ok"), (2, b"x" * 1000), (3, b"y")]
+        assert s.next_sender_seq() == 4
+
+
+def test_failed_target_write_is_retried_by_the_next_flush(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    s = FileStore(tmp_path, SID, fsync="never")
+    s.set_next_target_seq(5)
+
+    def fail(fd: int, data: bytes, offset: int) -> int:
+        raise OSError(5, "Input/output error")
+
+    monkeypatch.setattr(store_file.os, "pwrite", fail)
+    with pytest.raises(StoreError, match="cannot write target seq"):
+        s.flush()
+    monkeypatch.undo()
+    s.flush()
+    s.close()
+    with FileStore(tmp_path, SID) as s:
+        assert s.next_target_seq() == 5
 
 
 def test_closed_store_refuses_calls(tmp_path: Path) -> None:
@@ -237,9 +395,9 @@ def test_closed_store_refuses_calls(tmp_path: Path) -> None:
         s.get_sent(1, 1)
 
 
-@pytest.mark.parametrize(("policy", "syncs_per_call"), [("always", 1), ("never", 0)])
-def test_fsync_policy_controls_syncs(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, policy: str, syncs_per_call: int
+@pytest.mark.parametrize(("policy", "syncs_per_file"), [("always", 1), ("never", 0)])
+def test_fsync_policy_controls_syncs_per_flush(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, policy: str, syncs_per_file: int
 ) -> None:
     s = open_store("file", SID, str(tmp_path), policy)
     calls: list[int] = []
@@ -247,7 +405,14 @@ def test_fsync_policy_controls_syncs(
     for seq in range(1, 11):
         s.save_sent(seq, b"m")
         s.set_next_target_seq(seq + 1)
-    assert len(calls) == 20 * syncs_per_call
+    assert calls == []  # held: nothing written or synced before the flush
+    s.flush()
+    assert len(calls) == 2 * syncs_per_file  # the log and the seqnums file, once each
+    s.save_sent(11, b"m")
+    s.flush()
+    assert len(calls) == 3 * syncs_per_file  # only the log was written
+    s.flush()  # nothing held: no write, no sync
+    assert len(calls) == 3 * syncs_per_file
     s.close()
 
 
@@ -260,14 +425,15 @@ def test_batch_policy_syncs_in_the_background(
     s = FileStore(tmp_path, SID, fsync="batch", batch_interval_ms=10)
     for seq in range(1, 51):
         s.save_sent(seq, b"m")
-    assert len(calls) < 50  # not one per call
+        s.flush()
+    assert len(calls) < 50  # not one per flush
     deadline = time.monotonic() + 5
     while not calls and time.monotonic() < deadline:
         time.sleep(0.005)
     assert calls, "the background thread never synced"
     calls.clear()
     s.save_sent(51, b"last")
-    s.close()  # close syncs what the thread has not
+    s.close()  # close flushes and syncs what the thread has not
     assert calls
     assert s._syncer is not None and not s._syncer.is_alive()
 

@@ -61,6 +61,11 @@ class StoresAgree(RuleBasedStateMachine):
             s.reset(now)
 
     @rule()
+    def flush(self) -> None:
+        for s in self._all():
+            s.flush()
+
+    @rule()
     def reopen(self) -> None:
         for s in self.durable:
             s.close()

@@ -13,13 +13,21 @@ step; ``set_next_target_seq`` persists the expected incoming MsgSeqNum. ``reset`
 starts a new session period (both numbers back to 1, messages dropped, a new
 ``creation_time`` kept for the session schedule).
 
+A store may hold its writes back until ``flush()``: the session calls it at the
+start of ``data_to_send()``, before any byte it queued can leave, so a batch of
+messages costs one write (and one sync) instead of one per call. Until then the
+calls are visible to this store object (reads flush first) but not on the medium;
+a process that dies before the flush loses only messages no peer has seen.
+``flush`` is optional for stores written before it existed: the session calls it
+only when the store has it.
+
 Stores:
 
 * :class:`MemoryStore` - everything in memory; for tests and throw-away sessions.
 * :class:`~fixengine.session.store_file.FileStore` - the default: an append-only
   record log per session with a CRC per record (see that module).
 * :class:`~fixengine.session.store_sqlite.SqliteStore` - one SQLite transaction
-  per update.
+  per flush.
 
 :func:`open_store` builds any of them from the settings a session has
 (``StoreType``, ``FileStorePath``, ``FsyncPolicy``).
@@ -99,6 +107,7 @@ class MessageStore(Protocol):
         """Persist outgoing message ``seq`` (wire bytes) and set next sender seq to seq+1.
 
         Both happen as one step: after a crash either both or neither are visible.
+        A store with :meth:`flush` may persist it as late as the next ``flush``.
         """
         ...
 
@@ -112,6 +121,17 @@ class MessageStore(Protocol):
 
     def refresh(self) -> None:
         """Reload state from the backing medium (no-op for memory)."""
+        ...
+
+    def flush(self) -> None:
+        """Write what the store holds back, honouring its fsync policy.
+
+        Called before the bytes of stored messages are handed to the transport: once
+        it returns, every earlier call is on the medium (as far as the policy says).
+        Stores that write on every call implement it as a no-op. The session also
+        accepts stores without this method (written before it existed) and then
+        relies on each call being persisted when it returns.
+        """
         ...
 
     def close(self) -> None:
@@ -148,12 +168,14 @@ class MemoryStore:
         self._sender = seq
 
     def set_next_target_seq(self, seq: int) -> None:
-        _check_seq(seq)
+        if type(seq) is not int or seq < 1:
+            _check_seq(seq)
         self._target = seq
 
     def save_sent(self, seq: int, data: bytes) -> None:
-        _check_seq(seq)
-        self._messages[seq] = bytes(data)
+        if type(seq) is not int or seq < 1:
+            _check_seq(seq)
+        self._messages[seq] = data if type(data) is bytes else bytes(data)
         self._sender = seq + 1
 
     def get_sent(self, begin: int, end: int) -> list[tuple[int, bytes]]:
@@ -169,6 +191,9 @@ class MemoryStore:
         self._messages.clear()
 
     def refresh(self) -> None:
+        return None
+
+    def flush(self) -> None:
         return None
 
     def close(self) -> None:

@@ -11,18 +11,16 @@ One directory per session: ``<FileStorePath>/<session_dir_name(session_id)>/`` w
 
     * ``M`` - a sent message: ``seq`` + the wire bytes. Replaying it both indexes
       the message and sets next sender seq to ``seq + 1``, so ``save_sent`` is
-      one append: after a crash the record is either whole (both effects) or
+      one record: after a crash the record is either whole (both effects) or
       torn (neither).
     * ``S`` - ``set_next_sender_seq``.
 
     Every record is ``magic(2) length(4) crc32(4) body``; the CRC covers the length
-    and the body. Records are written with one ``pwrite`` (never through a Python
-    buffer), so once a call returns the record is in the OS page cache and a killed
-    process loses nothing; ``fsync`` decides what survives an OS crash.
+    and the body.
 
 ``seqnums``
-    Next target MsgSeqNum, updated on every incoming message, so it is kept out of
-    the log: two fixed 28-byte slots (4 KiB apart) written alternately, each
+    Next target MsgSeqNum, updated for nearly every incoming message, so it is kept
+    out of the log: two fixed 28-byte slots (4 KiB apart) written alternately, each
     ``counter, period token, target seq, crc32``. Opening takes the valid slot with
     the highest counter whose token matches the log header; a torn slot write
     leaves the other slot, which holds the previous value. The file never grows,
@@ -32,6 +30,26 @@ One directory per session: ``<FileStorePath>/<session_dir_name(session_id)>/`` w
     ``flock``-ed while the store is open: a second process (or a second store
     object) for the same session fails with :class:`StoreLockedError` instead of
     interleaving writes. The kernel drops the lock when the process dies.
+
+Writes are held until :meth:`FileStore.flush`. ``save_sent`` and
+``set_next_sender_seq`` encode their record (CRC included) into a list of records
+held in memory, and ``set_next_target_seq`` only remembers the value. ``flush``
+writes every held record with one ``pwritev`` at the end of the log, then the
+latest target seq into the next slot with one ``pwrite`` (log first: after a crash
+between the two, the target seq is behind, which makes the peer resend messages -
+never ahead of messages we answered). The session calls ``flush`` at the start of
+``data_to_send()``, before any byte it queued can reach the peer, so one flush
+covers every message of a batch. ``get_sent``, ``reset``, ``refresh`` and
+``close`` flush first; more than ``_HOLD_BYTES`` held are flushed at once.
+
+What is on disk when: once ``flush`` returns, every call before it is in the OS
+page cache (and survives a killed process); ``fsync`` decides what survives an
+OS crash. A process killed before a ``flush`` loses the calls held since the
+previous one; none of their bytes has reached the peer, and the store reopens
+with the sequence numbers of the last flush (a ``flush`` cut short by the kill
+leaves a whole prefix of its records and a torn tail, handled below). A ``flush``
+that fails (e.g. disk full) truncates what it wrote, keeps the records held for
+the next ``flush`` and raises :class:`StoreError`, so nothing unwritten is sent.
 
 Opening replays the log into an in-memory index ``seq -> (offset, length)``;
 ``get_sent`` reads the records back with ``pread`` and checks their CRC.
@@ -46,11 +64,12 @@ is the atomic switch to the new session period. Old ``seqnums`` slots carry the
 old token and are ignored from then on. Creation and reset are always fsynced,
 whatever the policy.
 
-fsync policy: ``"always"`` - ``fdatasync`` before ``save_sent`` /
-``set_next_target_seq`` returns; ``"batch"`` - a background thread syncs at
-most every ``batch_interval_ms`` while there are unsynced writes (an OS crash or
-power loss can lose the writes of the last interval); ``"never"`` - left to the
-OS (an OS crash can lose any unsynced write; a process crash loses nothing).
+fsync policy: ``"always"`` - ``flush`` calls ``fdatasync`` on each file it wrote
+before it returns; ``"batch"`` - a background thread syncs at most every
+``batch_interval_ms`` while there are unsynced writes (an OS crash or power loss
+can lose the flushes of the last interval); ``"never"`` - left to the OS (an OS
+crash can lose any unsynced write; a killed process loses only what it had not
+flushed).
 """
 
 from __future__ import annotations
@@ -87,12 +106,18 @@ _REC_HEAD = struct.Struct("<2sII")  # magic, body length, crc32(length + body)
 _LEN = struct.Struct("<I")
 _HEADER_BODY = struct.Struct("<cdQQQ")  # b"H", creation time, token, sender, target
 _SEQ_BODY = struct.Struct("<cQ")  # b"M" + seq (+ data) / b"S" + seq
+_CRC_HEAD = struct.Struct("<IcQ")  # what the CRC of an M/S record starts with: length, kind, seq
+_SEQ_REC_HEAD = struct.Struct("<2sIIcQ")  # magic, length, crc, kind, seq: all but the data
+_SEQ_BODY_SIZE = _SEQ_BODY.size
+_REC_HEAD_SIZE = _REC_HEAD.size
 _SLOT = struct.Struct("<QQQ")  # counter, token, target seq
 _SLOT_CRC = struct.Struct("<I")
 _SLOT_SIZE = _SLOT.size + _SLOT_CRC.size
 _SLOT_OFFSETS = (0, 4096)
 _MAX_BODY = 1 << 31
 _PREALLOC = 1 << 20  # zero-filled space written ahead of the log's end
+_HOLD_BYTES = 256 * 1024  # records held beyond this are written without waiting for flush()
+_IOV_MAX = 1024  # buffers per pwritev (Linux's IOV_MAX)
 
 LOG_NAME = "messages.log"
 SEQNUMS_NAME = "seqnums"
@@ -113,7 +138,14 @@ def _fsync_dir(path: str) -> None:
         os.close(fd)
 
 
-def _write_all(fd: int, data: bytes, offset: int) -> None:
+def _seq_record(kind: bytes, seq: int, data: bytes) -> tuple[bytes, bytes]:
+    """An ``M`` or ``S`` record as (everything but ``data``, ``data``)."""
+    n = _SEQ_BODY_SIZE + len(data)
+    crc = zlib.crc32(data, zlib.crc32(_CRC_HEAD.pack(n, kind, seq)))
+    return _SEQ_REC_HEAD.pack(REC_MAGIC, n, crc, kind, seq), data
+
+
+def _write_all(fd: int, data: bytes | bytearray | memoryview, offset: int) -> None:
     view = memoryview(data)
     while view:
         n = os.pwrite(fd, view, offset)
@@ -121,6 +153,13 @@ def _write_all(fd: int, data: bytes, offset: int) -> None:
             raise OSError("short write")
         view = view[n:]
         offset += n
+
+
+def _write_records(fd: int, pieces: list[bytes], offset: int, size: int) -> None:
+    """Write the concatenation of ``pieces`` (``size`` bytes) at ``offset``: one ``pwritev``."""
+    n = os.pwritev(fd, pieces, offset) if len(pieces) <= _IOV_MAX else 0
+    if n != size:  # too many pieces for one call, or a short write
+        _write_all(fd, memoryview(b"".join(pieces))[n:], offset + n)
 
 
 class FileStore:
@@ -148,7 +187,10 @@ class FileStore:
         self._seq_fd = -1
         self._lock_fd = -1
         self._index: dict[int, tuple[int, int]] = {}
-        self._end = 0
+        self._end = 0  # end of the log including the records held in memory
+        self._held: list[bytes] = []  # records not written yet, in call order
+        self._held_at = 0  # log offset of the first held record (end of what is written)
+        self._target_held = False  # self._target not written to a slot yet
         self._alloc_end = 0
         self._created = 0.0
         self._token = 0
@@ -257,7 +299,8 @@ class FileStore:
             os.ftruncate(fd, pos)  # torn tail from a crash in the middle of an append
             os.fsync(fd)
             alloc_end = pos
-        self._end = pos
+        self._end = self._held_at = pos
+        self._held.clear()
         self._alloc_end = alloc_end
         self._index = index
         self._created = created
@@ -313,6 +356,7 @@ class FileStore:
             self._slot_counter, self._target = best
         else:
             self._slot_counter = 0
+        self._target_held = False
 
     # -- the MessageStore protocol ---------------------------------------------
 
@@ -327,37 +371,59 @@ class FileStore:
         return self._target
 
     def set_next_sender_seq(self, seq: int) -> None:
+        """Hold an ``S`` record (written by the next :meth:`flush`)."""
         _check_seq(seq)
-        self._append(_record(_SEQ_BODY.pack(b"S", seq)))
+        self._ensure_open()
+        self._hold(*_seq_record(b"S", seq, b""))
         self._sender = seq
 
     def save_sent(self, seq: int, data: bytes) -> None:
-        _check_seq(seq)
-        head = _SEQ_BODY.pack(b"M", seq)
-        n = len(head) + len(data)
-        crc = zlib.crc32(data, zlib.crc32(head, zlib.crc32(_LEN.pack(n))))
-        rec = b"".join((_REC_HEAD.pack(REC_MAGIC, n, crc), head, data))
+        """Hold an ``M`` record (written by the next :meth:`flush`) and index it."""
+        if type(seq) is not int or seq < 1:
+            _check_seq(seq)  # raises, unless seq is an int subclass (bool) >= 1
+        if self._log_fd < 0:
+            self._ensure_open()
+        if type(data) is not bytes:
+            data = bytes(data)  # held until flush: never keep a buffer the caller may change
+        n = len(data) + _SEQ_BODY_SIZE
+        head = _SEQ_REC_HEAD.pack(
+            REC_MAGIC, n, zlib.crc32(data, zlib.crc32(_CRC_HEAD.pack(n, b"M", seq))), b"M", seq
+        )
+        held = self._held
+        held.append(head)
+        held.append(data)
         start = self._end
-        self._append(rec)
-        self._index[seq] = (start, len(rec))
+        size = n + _REC_HEAD_SIZE
+        self._end = end = start + size
+        self._index[seq] = (start, size)
         self._sender = seq + 1
+        if end - self._held_at > _HOLD_BYTES:
+            self._flush_log()
 
     def set_next_target_seq(self, seq: int) -> None:
-        _check_seq(seq)
-        self._ensure_open()
-        counter = self._slot_counter + 1
-        slot = _SLOT.pack(counter, self._token, seq)
-        slot += _SLOT_CRC.pack(zlib.crc32(slot))
-        try:
-            os.pwrite(self._seq_fd, slot, _SLOT_OFFSETS[counter & 1])
-            self._synced(self._seq_fd)
-        except OSError as exc:
-            raise StoreError(f"{self._seq_path}: cannot write target seq: {exc}") from exc
-        self._slot_counter = counter
+        """Remember the value; the next :meth:`flush` writes the latest one to a slot."""
+        if type(seq) is not int or seq < 1:
+            _check_seq(seq)
+        if self._log_fd < 0:
+            self._ensure_open()
         self._target = seq
+        self._target_held = True
+
+    def flush(self) -> None:
+        """Write what is held: the records with one ``pwritev``, then the target slot.
+
+        Applies the fsync policy (``"always"``: ``fdatasync`` of each file written
+        before returning). On failure the held writes stay held and
+        :class:`StoreError` is raised: nothing of them may be sent yet.
+        """
+        if self._held:
+            self._flush_log()
+        if self._target_held:
+            self._flush_target()
 
     def get_sent(self, begin: int, end: int) -> list[tuple[int, bytes]]:
         self._ensure_open()
+        self.flush()
         index = self._index
         if end - begin < len(index):
             seqs = [s for s in range(max(begin, 1), end + 1) if s in index]
@@ -377,6 +443,7 @@ class FileStore:
 
     def reset(self, now: float) -> None:
         self._ensure_open()
+        self.flush()  # a reset that fails leaves the old period whole
         with self._sync_lock:
             self._write_new_log(now)
             os.close(self._log_fd)
@@ -384,11 +451,13 @@ class FileStore:
             self._dirty = False
         self._replay()
         self.set_next_target_seq(1)
+        self._flush_target()
         if self.fsync_policy != "always":
             os.fsync(self._seq_fd)
 
     def refresh(self) -> None:
         self._ensure_open()
+        self.flush()
         with self._sync_lock:
             os.close(self._log_fd)
             os.close(self._seq_fd)
@@ -399,15 +468,22 @@ class FileStore:
         self._read_slots()
 
     def close(self) -> None:
+        """Flush, sync (policy ``"batch"``) and release the files and the lock."""
         if self._closed:
             return
-        self._closed = True
-        self._stop.set()
-        if self._syncer is not None:
-            self._syncer.join()
-        if self.fsync_policy == "batch":
-            self._sync_now()
-        self._release()
+        try:
+            if self._log_fd >= 0:
+                self.flush()
+        finally:
+            self._closed = True
+            self._stop.set()
+            if self._syncer is not None:
+                self._syncer.join()
+            try:
+                if self.fsync_policy == "batch":
+                    self._sync_now()
+            finally:
+                self._release()
 
     def __enter__(self) -> FileStore:
         return self
@@ -422,34 +498,56 @@ class FileStore:
 
     @property
     def size(self) -> int:
-        """Bytes in the message log (for monitoring)."""
+        """Bytes in the message log, records held for the next flush included (monitoring)."""
         return self._end
 
     def _ensure_open(self) -> None:
         if self._closed or self._log_fd < 0:
             raise StoreError(f"{self.directory}: store is closed")
 
-    def _append(self, rec: bytes) -> None:
-        self._ensure_open()
-        start = self._end
-        need = start + len(rec)
+    def _hold(self, head: bytes, data: bytes) -> None:
+        self._held += (head, data)
+        self._end += len(head) + len(data)
+        if self._end - self._held_at > _HOLD_BYTES:
+            self._flush_log()
+
+    def _flush_log(self) -> None:
+        """Write the held records at the end of the log (one ``pwritev``), then sync."""
+        fd = self._log_fd
+        start = self._held_at
+        end = self._end
         try:
-            if need > self._alloc_end:
+            if end > self._alloc_end:
                 # Write zeros ahead so that later appends overwrite allocated blocks:
                 # their fdatasync then flushes data only, not the file's size and extents.
-                new_end = (need + _PREALLOC + 4095) & ~4095
-                _write_all(self._log_fd, bytes(new_end - self._alloc_end), self._alloc_end)
+                new_end = (end + _PREALLOC + 4095) & ~4095
+                _write_all(fd, bytes(new_end - self._alloc_end), self._alloc_end)
                 self._alloc_end = new_end
-            _write_all(self._log_fd, rec, start)
-            self._synced(self._log_fd)
+            _write_records(fd, self._held, start, end - start)
+            self._synced(fd)
         except OSError as exc:
-            try:  # leave no partial record behind (e.g. disk full)
-                os.ftruncate(self._log_fd, start)
+            try:  # leave no partial record behind (e.g. disk full); retried by the next flush
+                os.ftruncate(fd, start)
                 self._alloc_end = start
             except OSError:
                 pass
             raise StoreError(f"{self._log_path}: cannot append: {exc}") from exc
-        self._end = need
+        self._held.clear()
+        self._held_at = end
+
+    def _flush_target(self) -> None:
+        """Write the latest target seq into the older slot, then sync."""
+        counter = self._slot_counter + 1
+        slot = _SLOT.pack(counter, self._token, self._target)
+        try:
+            os.pwrite(
+                self._seq_fd, slot + _SLOT_CRC.pack(zlib.crc32(slot)), _SLOT_OFFSETS[counter & 1]
+            )
+            self._synced(self._seq_fd)
+        except OSError as exc:
+            raise StoreError(f"{self._seq_path}: cannot write target seq: {exc}") from exc
+        self._slot_counter = counter
+        self._target_held = False
 
     def _synced(self, fd: int) -> None:
         policy = self.fsync_policy

@@ -8,16 +8,22 @@ several sessions::
     sessions(session PRIMARY KEY, creation_time, next_sender, next_target)
     messages(session, seq, data BLOB, PRIMARY KEY (session, seq))
 
-Every protocol call that changes state is one transaction: ``save_sent`` inserts
-(or replaces) the message *and* updates ``next_sender`` inside the same
-``BEGIN IMMEDIATE ... COMMIT``, so after a crash SQLite's journal shows both or
-neither. ``reset`` deletes the session's messages and rewrites its row in one
-transaction too.
+Calls that change state are held in memory until :meth:`SqliteStore.flush`
+(the session calls it before the bytes of its messages can leave), which writes
+them all in one ``BEGIN IMMEDIATE ... COMMIT``: the held messages are inserted (or
+replaced) and the session row gets the latest ``next_sender`` and
+``next_target``. After a crash SQLite's journal shows the whole flush or none of
+it, so a message and the sender seq it implies are never apart. A process killed
+before a flush loses the calls held since the previous one, none of which has
+reached the peer. Reads (``get_sent``), ``refresh``, ``reset`` and ``close`` flush
+first. ``reset`` deletes the session's messages and rewrites its row in one
+transaction.
 
 The database runs in WAL mode. The fsync policy maps onto SQLite's
 ``synchronous`` pragma: ``"always"`` -> ``FULL`` (the WAL is synced at every
-commit), ``"batch"`` -> ``NORMAL`` (the WAL is synced at checkpoints only: an OS
-crash can lose the last commits; a process crash cannot), ``"never"`` -> ``OFF``.
+commit, i.e. every flush), ``"batch"`` -> ``NORMAL`` (the WAL is synced at
+checkpoints only: an OS crash can lose the last commits; a process crash cannot),
+``"never"`` -> ``OFF``.
 
 ``path`` is a directory (one ``<session_dir_name>.sqlite3`` per session) or a file
 name ending in ``.db``, ``.sqlite`` or ``.sqlite3`` (a database shared by
@@ -96,6 +102,8 @@ class SqliteStore:
         self._created = 0.0
         self._sender = 1
         self._target = 1
+        self._held: list[tuple[str, int, bytes]] = []  # (session, seq, data) to insert
+        self._held_seqs = False  # _sender/_target (and _held) not committed yet
         try:
             os.makedirs(parent, exist_ok=True)
             self._lock(f"{self.database}.{session_dir_name(session_id)}.lock")
@@ -153,12 +161,24 @@ class SqliteStore:
         except sqlite3.DatabaseError as exc:
             raise StoreCorruptError(f"{self.database}: cannot read session row: {exc}") from exc
         self._created, self._sender, self._target = float(row[0]), int(row[1]), int(row[2])
+        self._held.clear()
+        self._held_seqs = False
 
-    def _transaction(self, *statements: tuple[str, tuple[object, ...]]) -> None:
+    def _transaction(
+        self,
+        *statements: tuple[str, tuple[object, ...]],
+        many: list[tuple[str, int, bytes]] | None = None,
+    ) -> None:
+        """Run ``statements`` (after inserting the messages ``many``) as one transaction."""
         conn = self._db()
         try:
             conn.execute("BEGIN IMMEDIATE")
             try:
+                if many:
+                    conn.executemany(
+                        "INSERT OR REPLACE INTO messages (session, seq, data) VALUES (?, ?, ?)",
+                        many,
+                    )
                 for sql, params in statements:
                     conn.execute(sql, params)
             except BaseException:
@@ -166,6 +186,8 @@ class SqliteStore:
                 raise
             conn.execute("COMMIT")
         except sqlite3.Error as exc:
+            if conn.in_transaction:  # COMMIT itself failed (e.g. busy): leave no transaction open
+                conn.execute("ROLLBACK")
             raise StoreError(f"{self.database}: write failed: {exc}") from exc
 
     # -- the MessageStore protocol ---------------------------------------------
@@ -182,30 +204,47 @@ class SqliteStore:
 
     def set_next_sender_seq(self, seq: int) -> None:
         _check_seq(seq)
-        self._transaction(
-            ("UPDATE sessions SET next_sender = ? WHERE session = ?", (seq, self._key))
-        )
+        self._db()
         self._sender = seq
+        self._held_seqs = True
 
     def set_next_target_seq(self, seq: int) -> None:
-        _check_seq(seq)
-        self._transaction(
-            ("UPDATE sessions SET next_target = ? WHERE session = ?", (seq, self._key))
-        )
+        if type(seq) is not int or seq < 1:
+            _check_seq(seq)
+        if self._closed:
+            self._db()
         self._target = seq
+        self._held_seqs = True
 
     def save_sent(self, seq: int, data: bytes) -> None:
-        _check_seq(seq)
+        if type(seq) is not int or seq < 1:
+            _check_seq(seq)
+        if self._closed:
+            self._db()
+        self._held.append((self._key, seq, data if type(data) is bytes else bytes(data)))
+        self._sender = seq + 1
+        self._held_seqs = True
+
+    def flush(self) -> None:
+        """Commit the held calls in one transaction (synced as the fsync policy says).
+
+        On failure nothing of them is committed, they stay held for the next flush
+        and :class:`StoreError` is raised.
+        """
+        if not self._held_seqs:
+            return
         self._transaction(
             (
-                "INSERT OR REPLACE INTO messages (session, seq, data) VALUES (?, ?, ?)",
-                (self._key, seq, bytes(data)),
+                "UPDATE sessions SET next_sender = ?, next_target = ? WHERE session = ?",
+                (self._sender, self._target, self._key),
             ),
-            ("UPDATE sessions SET next_sender = ? WHERE session = ?", (seq + 1, self._key)),
+            many=self._held,
         )
-        self._sender = seq + 1
+        self._held.clear()
+        self._held_seqs = False
 
     def get_sent(self, begin: int, end: int) -> list[tuple[int, bytes]]:
+        self.flush()
         try:
             rows = self._db().execute(
                 "SELECT seq, data FROM messages WHERE session = ? AND seq BETWEEN ? AND ? "
@@ -217,6 +256,7 @@ class SqliteStore:
             raise StoreCorruptError(f"{self.database}: cannot read messages: {exc}") from exc
 
     def reset(self, now: float) -> None:
+        self.flush()  # a reset that fails leaves the old period whole
         self._transaction(
             ("DELETE FROM messages WHERE session = ?", (self._key,)),
             (
@@ -228,13 +268,18 @@ class SqliteStore:
         self._created, self._sender, self._target = now, 1, 1
 
     def refresh(self) -> None:
+        self.flush()
         self._load(time.time())
 
     def close(self) -> None:
+        """Flush and release the database and the lock."""
         if self._closed:
             return
-        self._closed = True
-        self._release()
+        try:
+            self.flush()
+        finally:
+            self._closed = True
+            self._release()
 
     def __enter__(self) -> SqliteStore:
         return self

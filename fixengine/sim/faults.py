@@ -253,6 +253,11 @@ class FaultyStore:
     def refresh(self) -> None:
         self.inner.refresh()
 
+    def flush(self) -> None:
+        flush = getattr(self.inner, "flush", None)
+        if flush is not None:  # stores without flush() write on every call
+            flush()
+
     def close(self) -> None:
         self.inner.close()
 
