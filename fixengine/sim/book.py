@@ -67,7 +67,7 @@ from ..orders.model import (
     Side,
     TimeInForce,
 )
-from .fills import FillModel
+from .fills import FillModel, ImmediateFill
 
 __all__ = [
     "BookEvent",
@@ -703,6 +703,98 @@ class MatchingEngine:
         self._work(order, now, events, entry=True)
         self._trigger_stops(book, now, events)
         return events
+
+    def fill_at_once(
+        self,
+        owner: str,
+        cl_ord_id: str,
+        symbol: str,
+        side: Side,
+        quantity: Decimal,
+        ord_type: OrdType,
+        price: Decimal | None,
+        tif: TimeInForce,
+        account: str | None,
+        now: float,
+    ) -> tuple[str, Decimal, Decimal] | None:
+        """:meth:`submit` for the order the house fills whole on arrival, without events.
+
+        Taken only when that is the one possible outcome: ``owner`` has the immediate
+        fill model; the ClOrdID is new and the symbol accepted; a Buy or Sell market
+        order, or limit order, Day, GTC or IOC, on the tick; nothing on the other side
+        of the book it would trade with; no stop orders waiting on the symbol; a price
+        to fill at. The engine is then left exactly as :meth:`submit` leaves it (the
+        order remembered as filled, the match ID and the last price taken) and the
+        result is (OrderID, LastPx, AvgPx): the events :meth:`submit` would return are
+        OrderAccepted and one house Trade of the whole quantity. Otherwise None, with
+        nothing changed: use :meth:`submit`.
+        """
+        if (owner, cl_ord_id) in self._by_client:
+            return None
+        if type(self._models.get(owner)) is not ImmediateFill:
+            return None
+        book = self._books.get(symbol)
+        if book is None or book._stops:
+            return None
+        if self.symbols is not None and symbol not in self.symbols:
+            return None
+        if (
+            tif is not TimeInForce.DAY
+            and tif is not TimeInForce.GOOD_TILL_CANCEL
+            and tif is not TimeInForce.IMMEDIATE_OR_CANCEL
+        ):
+            return None
+        if side is Side.BUY:
+            opposite = book._prices[False]
+            best = opposite[0] if opposite else None
+        elif side is Side.SELL:
+            opposite = book._prices[True]
+            best = opposite[-1] if opposite else None
+        else:
+            return None
+        fill_px: Decimal | None
+        if ord_type is OrdType.MARKET:
+            if best is not None:
+                return None
+            fill_px = self.reference_prices.get(symbol)
+            if fill_px is None:
+                fill_px = book.last_price
+            if fill_px is None:
+                return None
+        elif ord_type is OrdType.LIMIT and price is not None:
+            if best is not None and (best <= price if side is Side.BUY else best >= price):
+                return None
+            if self.tick_size is not None and self._off_tick(symbol, price) is not None:
+                return None
+            fill_px = price
+        else:
+            return None
+        order = _Order(
+            self._new_id(),
+            owner,
+            cl_ord_id,
+            symbol,
+            side,
+            ord_type,
+            quantity,
+            price,
+            None,
+            tif,
+            next(self._seq),
+            account=account,
+        )
+        order_id = order.order_id
+        self._orders[order_id] = order
+        self._remember(owner, cl_ord_id, order)
+        qty = order.quantity - order.cum
+        order.cum += qty
+        order.notional += qty * fill_px
+        order.status = OrdStatus.FILLED
+        order.version = 3  # planned, carried out, finished and planned again: as submit()
+        self._finish(order)
+        next(self._match_ids)
+        book.last_price = fill_px
+        return order_id, fill_px, order.notional / order.cum
 
     def _remember(self, owner: str, cl_ord_id: str, order: _Order) -> None:
         self._by_client[(owner, cl_ord_id)] = order.order_id

@@ -46,13 +46,13 @@ import time
 from collections.abc import Callable, Iterable
 from decimal import ROUND_HALF_EVEN, Context, Decimal, Inexact
 from functools import cache
-from typing import Protocol
+from typing import Any, Protocol
 
 from ..codec import Message
 from ..dictionary import DataDictionary
 from ..dictionary import load as load_dictionary
 from ..errors import ConfigError, LocalProtocolError
-from ..fields import format_utc_timestamp
+from ..fields import format_utc_timestamp, parse_decimal
 from ..orders.messages import (
     CancelReject,
     ExecutionReport,
@@ -87,11 +87,14 @@ __all__ = [
     "AVG_PX_PLACES",
     "BadRequest",
     "IdSource",
+    "NewOrderTerms",
     "OrderView",
     "Reports",
     "Request",
     "average_price",
     "parse_request",
+    "read_new_order",
+    "round_avg_px",
     "session_version",
 ]
 
@@ -172,6 +175,154 @@ def parse_request(msg: Message) -> Request:
     return request
 
 
+#: A NewOrderSingle as :func:`read_new_order` reads it: ClOrdID, Symbol, Side, OrderQty,
+#: OrdType, Price, TimeInForce, Account, each typed, then the values its reports repeat as
+#: field bytes: ClOrdID, Symbol, Side, OrderQty, OrdType, Price, TimeInForce, Account.
+NewOrderTerms = tuple[
+    str,
+    str,
+    Side,
+    Decimal,
+    OrdType,
+    Decimal | None,
+    TimeInForce,
+    str | None,
+    bytes,
+    bytes,
+    bytes,
+    bytes,
+    bytes,
+    bytes | None,
+    bytes,
+    bytes | None,
+]
+
+#: Tags of a NewOrderSingle that :func:`read_new_order` leaves to :func:`parse_request`
+#: (each is checked there): HandlInst, ExecInst, MinQty, MaxFloor, ExpireTime,
+#: ExpireDate, Text, Currency, SecurityID, SecurityIDSource, ExDestination, StopPx.
+_LEFT_TO_PARSER = (21, 18, 110, 111, 126, 432, 58, 15, 48, 22, 100, 99)
+_LEAN_SIDES = {b"1": Side.BUY, b"2": Side.SELL}
+_LEAN_ORD_TYPES = {b"1": OrdType.MARKET, b"2": OrdType.LIMIT}
+_LEAN_TIF = {
+    b"0": TimeInForce.DAY,
+    b"1": TimeInForce.GOOD_TILL_CANCEL,
+    b"3": TimeInForce.IMMEDIATE_OR_CANCEL,
+}
+_CACHE_LIMIT = 4096
+_texts: dict[bytes, str] = {}  # Symbol / Account values seen, checked
+_quantities: dict[bytes, tuple[Decimal, bytes]] = {}  # positive OrderQty -> (value, bytes)
+_prices: dict[bytes, tuple[Decimal, bytes]] = {}  # Price -> (value, bytes)
+
+
+def _lean_text(raw: bytes) -> str | None:
+    """A Symbol or Account the parser would take as is (ASCII, no SOH), else None."""
+    text = _texts.get(raw)
+    if text is None:
+        if not raw or not raw.isascii() or b"\x01" in raw:
+            return None
+        if len(_texts) >= _CACHE_LIMIT:
+            _texts.clear()
+        text = _texts[raw] = raw.decode("ascii")
+    return text
+
+
+def _lean_decimal(
+    raw: bytes, cache: dict[bytes, tuple[Decimal, bytes]], positive: bool
+) -> tuple[Decimal, bytes] | None:
+    """(value, field bytes) of a decimal the parser would accept, else None."""
+    try:
+        value = parse_decimal(raw)
+    except ValueError:
+        return None
+    if positive and not value > 0:
+        return None
+    if len(cache) >= _CACHE_LIMIT:
+        cache.clear()
+    pair = cache[raw] = (value, format(value, "f").encode())
+    return pair
+
+
+def read_new_order(msg: Message) -> NewOrderTerms | None:
+    """The common NewOrderSingle, read without building a request, or None.
+
+    Reads a market or limit order, Buy or Sell, Day, GTC or IOC, with optional
+    Account and nothing else :func:`parse_request` would have to check. Whatever it
+    returns is what :func:`parse_request` makes of the message, value for value (the
+    test suite compares the two); None means "use :func:`parse_request`", which takes
+    every other message, right or wrong, and raises the same :class:`BadRequest`.
+    Quantities and prices come from the wire (no exponent), so ``0 + qty`` and
+    ``qty - 0`` print as ``qty``.
+    """
+    get = msg.get
+    for tag in _LEFT_TO_PARSER:
+        if get(tag) is not None:
+            return None
+    raw_cl = get(11)
+    if not raw_cl or not raw_cl.isascii():
+        return None
+    cl_ord_id = raw_cl.decode("ascii")
+    if not cl_ord_id.isprintable() or " " in cl_ord_id:
+        return None
+    raw_symbol = get(55)
+    if raw_symbol is None:
+        return None
+    symbol = _lean_text(raw_symbol)
+    raw_side = get(54)
+    side = _LEAN_SIDES.get(raw_side) if raw_side is not None else None
+    raw_qty = get(38)
+    if symbol is None or side is None or raw_side is None or raw_qty is None:
+        return None
+    qty = _quantities.get(raw_qty) or _lean_decimal(raw_qty, _quantities, True)
+    raw_type = get(40)
+    ord_type = _LEAN_ORD_TYPES.get(raw_type) if raw_type is not None else None
+    if qty is None or ord_type is None or raw_type is None:
+        return None
+    raw_px = get(44)
+    price: Decimal | None = None
+    px_bytes: bytes | None = None
+    if ord_type is OrdType.LIMIT:
+        if not raw_px:
+            return None
+        px = _prices.get(raw_px) or _lean_decimal(raw_px, _prices, False)
+        if px is None:
+            return None
+        price, px_bytes = px
+    elif raw_px is not None:
+        return None
+    raw_tif = get(59)
+    if raw_tif is None:
+        tif, raw_tif = TimeInForce.DAY, b"0"
+    else:
+        found = _LEAN_TIF.get(raw_tif)
+        if found is None:
+            return None
+        tif = found
+    raw_account = get(1)
+    account: str | None = None
+    if raw_account is not None:
+        account = _lean_text(raw_account)
+        if account is None:
+            return None
+    return (
+        cl_ord_id,
+        symbol,
+        side,
+        qty[0],
+        ord_type,
+        price,
+        tif,
+        account,
+        raw_cl,
+        raw_symbol,
+        raw_side,
+        qty[1],
+        raw_type,
+        px_bytes,
+        raw_tif,
+        raw_account,
+    )
+
+
 def session_version(begin_string: str, default_appl_ver_id: str | None = None) -> FixVersion:
     """The application version of a session: its BeginString, or DefaultApplVerID (FIXT.1.1).
 
@@ -208,6 +359,15 @@ def _supported(version: FixVersion, tag: int, value: int, fallback: int) -> int:
     return fallback
 
 
+def round_avg_px(avg: Decimal) -> Decimal:
+    """An AvgPx(6) as reports show it: rounded to :data:`AVG_PX_PLACES` decimals (and
+    normalized) when it has more, else ``avg`` itself."""
+    exponent = avg.as_tuple().exponent
+    if isinstance(exponent, int) and -exponent > AVG_PX_PLACES:
+        return avg.quantize(Decimal(1).scaleb(-AVG_PX_PLACES)).normalize()
+    return avg
+
+
 def average_price(notional: Decimal, quantity: Decimal) -> Decimal:
     """``notional / quantity`` exactly when it terminates, else to :data:`AVG_PX_PLACES`."""
     if not quantity:
@@ -236,6 +396,7 @@ class IdSource:
         self._orders = itertools.count(1)
         self._execs = itertools.count(1)
         self._reports = itertools.count(1)
+        self._exec_prefix: tuple[str, bytes] = (prefix, f"E-{prefix}-".encode())
 
     def order_id(self) -> str:
         """A new OrderID(37)."""
@@ -244,6 +405,12 @@ class IdSource:
     def exec_id(self) -> str:
         """A new ExecID(17)."""
         return f"E-{self.prefix}-{next(self._execs)}"
+
+    def exec_id_bytes(self) -> bytes:
+        """:meth:`exec_id` as the bytes of the field (the same counter)."""
+        if self._exec_prefix[0] is not self.prefix:
+            self._exec_prefix = (self.prefix, f"E-{self.prefix}-".encode())
+        return b"%b%d" % (self._exec_prefix[1], next(self._execs))
 
     def report_id(self) -> str:
         """A new ID for a mass cancel report (its OrderID and MassActionReportID)."""
@@ -295,8 +462,22 @@ class OrderView(Protocol):
     def status(self) -> OrdStatus: ...
 
 
+_stamp_second: list[Any] = [None, b""]  # [epoch second, its "YYYYMMDD-HH:MM:SS"]
+
+
+def _stamp(now: float) -> bytes:
+    """TransactTime with milliseconds for UTC epoch seconds ``now``; the date and time
+    of the current second are formatted once (every report carries one)."""
+    second, millis = divmod(round(now * 1000), 1000)
+    cache = _stamp_second
+    if cache[0] != second:
+        cache[1] = format_utc_timestamp(second * 1_000_000_000, 0)
+        cache[0] = second
+    return b"%b.%03d" % (cache[1], millis)
+
+
 def _timestamp(now: float) -> str:
-    return format_utc_timestamp(round(now * 1000) * 1_000_000, 3).decode()
+    return _stamp(now).decode()
 
 
 @dataclasses.dataclass
@@ -305,6 +486,9 @@ class Reports:
 
     version: FixVersion
     ids: IdSource = dataclasses.field(default_factory=IdSource)
+    _last_px: tuple[Decimal | None, bytes] = dataclasses.field(
+        default=(None, b""), init=False, repr=False, compare=False
+    )
 
     # -- execution reports ---------------------------------------------------------------
     def execution(
@@ -345,6 +529,83 @@ class Reports:
             transact_time=_timestamp(now),
         )
         return execution_report_message(report, self.version)
+
+    def filled_at_once(
+        self,
+        order_id: str,
+        terms: NewOrderTerms,
+        last_px: Decimal,
+        avg: Decimal,
+        now: float,
+    ) -> tuple[Message, Message]:
+        """ExecutionReports New and Fill of an order filled whole on arrival, at ``last_px``
+        (AvgPx ``avg``, as the order state computes it).
+
+        The same two messages :meth:`execution` builds from the engine's events, field for
+        field, laid straight from the order's terms as read by :func:`read_new_order`.
+        """
+        raw_cl, raw_symbol, raw_side, qty, raw_type, px, raw_tif, raw_account = terms[8:]
+        oid = order_id.encode()
+        stamp = _stamp(now)
+        fix42 = self.version is FixVersion.FIX42
+        next_exec_id = self.ids.exec_id_bytes
+        if last_px is not self._last_px[0]:
+            self._last_px = (last_px, format(last_px, "f").encode())
+        avg_text = format(avg, "f")
+        dot = avg_text.find(".")
+        if dot >= 0 and len(avg_text) - dot - 1 > AVG_PX_PLACES:
+            avg_text = format(round_avg_px(avg), "f")
+
+        new = Message(b"8")
+        put = new.append
+        put(37, oid)
+        put(11, raw_cl)
+        put(17, next_exec_id())
+        if fix42:
+            put(20, b"0")
+        put(150, b"0")
+        put(39, b"0")
+        if raw_account is not None:
+            put(1, raw_account)
+        put(55, raw_symbol)
+        put(54, raw_side)
+        put(38, qty)
+        put(40, raw_type)
+        if px is not None:
+            put(44, px)
+        put(59, raw_tif)
+        put(151, qty)
+        put(14, b"0")
+        put(6, b"0")
+        put(60, stamp)
+
+        fill = Message(b"8")
+        put = fill.append
+        put(37, oid)
+        put(11, raw_cl)
+        put(17, next_exec_id())
+        if fix42:
+            put(20, b"0")
+            put(150, b"2")
+        else:
+            put(150, b"F")
+        put(39, b"2")
+        if raw_account is not None:
+            put(1, raw_account)
+        put(55, raw_symbol)
+        put(54, raw_side)
+        put(38, qty)
+        put(40, raw_type)
+        if px is not None:
+            put(44, px)
+        put(59, raw_tif)
+        put(32, qty)
+        put(31, self._last_px[1])
+        put(151, b"0")
+        put(14, qty)
+        put(6, avg_text.encode())
+        put(60, stamp)
+        return new, fill
 
     def status(self, order: OrderView, *, now: float, text: str | None = None) -> Message:
         """The answer to an OrderStatusRequest on a known order (ExecType I / ExecTransType 3)."""
