@@ -54,14 +54,28 @@ from decimal import Decimal as _Decimal
 
 from fixengine import fields as _fields
 from fixengine._codec_py import (
+    _LAST_SECOND,
     _LENGTH_OF,
     _MAX_FRAME_LIMIT,
+    _RULES,
     DATA_FIELDS,
     DEFAULT_MAX_MESSAGE_SIZE,
     HEADER_TAGS,
+    RULE_ANY,
+    RULE_CALL,
+    RULE_CHAR,
+    RULE_DECIMAL,
+    RULE_DIGITS,
+    RULE_ENUM,
+    RULE_GROUP,
+    RULE_INT,
+    RULE_TIMESTAMP,
+    RULES_TAG_LIMIT,
     SECRET_TAGS,
     MAX_TAG,
     TRAILER_TAGS,
+    _header_bytes,
+    format_sending_time,
 )
 from fixengine.errors import GarbledMessage, GarbleReason, LocalProtocolError
 
@@ -77,11 +91,24 @@ __all__ = [
     "DEFAULT_MAX_MESSAGE_SIZE",
     "HEADER_TAGS",
     "MAX_TAG",
+    "RULES_TAG_LIMIT",
+    "RULE_ANY",
+    "RULE_CALL",
+    "RULE_CHAR",
+    "RULE_DECIMAL",
+    "RULE_DIGITS",
+    "RULE_ENUM",
+    "RULE_GROUP",
+    "RULE_INT",
+    "RULE_TIMESTAMP",
+    "FieldRules",
+    "HeaderTemplate",
     "Message",
     "Parser",
     "checksum",
     "decode",
     "encode",
+    "format_sending_time",
 ]
 
 cdef enum:
@@ -1281,3 +1308,457 @@ def decode(data):
         if isinstance(item, GarbledMessage):
             raise item
     raise GarbledMessage(R_BAD_BODY_LENGTH, bytes(data))
+
+
+# -- validation in one pass ----------------------------------------------------------
+cdef enum:
+    C_RULE_ANY = 1
+    C_RULE_DIGITS = 2
+    C_RULE_INT = 3
+    C_RULE_DECIMAL = 4
+    C_RULE_CHAR = 5
+    C_RULE_TIMESTAMP = 6
+    C_RULE_ENUM = 7
+    C_RULE_CALL = 8
+    C_RULE_GROUP = 9
+    C_RULE_BYTE_ENUM = 10   # RULE_ENUM whose values are all one byte: a bitmap
+    C_RULES_TAG_LIMIT = 65536
+    C_SEEN_WORDS = 1024     # C_RULES_TAG_LIMIT bits
+
+assert (RULE_ANY, RULE_DIGITS, RULE_INT, RULE_DECIMAL, RULE_CHAR, RULE_TIMESTAMP, RULE_ENUM,
+        RULE_CALL, RULE_GROUP, RULES_TAG_LIMIT) == (1, 2, 3, 4, 5, 6, 7, 8, 9, 65536)
+
+
+cdef inline bint _digits(const char* p, Py_ssize_t n) noexcept:
+    cdef Py_ssize_t i
+    for i in range(n):
+        if not (48 <= p[i] <= 57):
+            return False
+    return n > 0
+
+
+cdef inline bint _two(const char* p, int lo, int hi) noexcept:
+    """Two ASCII digits forming a number from lo to hi."""
+    if not (48 <= p[0] <= 57 and 48 <= p[1] <= 57):
+        return False
+    cdef int v = (p[0] - 48) * 10 + (p[1] - 48)
+    return lo <= v <= hi
+
+
+cdef bint _rule_int(const char* p, Py_ssize_t n) noexcept:
+    if n and p[0] == b'-':
+        return _digits(p + 1, n - 1)
+    return _digits(p, n)
+
+
+cdef bint _rule_decimal(const char* p, Py_ssize_t n) noexcept:
+    cdef Py_ssize_t i = 0, whole = 0, frac = 0
+    if n and p[0] == b'-':
+        i = 1
+    while i < n and 48 <= p[i] <= 57:
+        i += 1
+        whole += 1
+    if i < n and p[i] == b'.':
+        i += 1
+        while i < n and 48 <= p[i] <= 57:
+            i += 1
+            frac += 1
+    return i == n and (whole > 0 or frac > 0)
+
+
+cdef bint _rule_timestamp(const char* p, Py_ssize_t n) noexcept:
+    if n != 17 and not (19 <= n <= 27 and p[17] == b'.' and _digits(p + 18, n - 18)):
+        return False
+    return (_digits(p, 4) and _two(p + 4, 1, 12) and _two(p + 6, 1, 31) and p[8] == b'-'
+            and _two(p + 9, 0, 23) and p[11] == b':' and _two(p + 12, 0, 59)
+            and p[14] == b':' and _two(p + 15, 0, 60))
+
+
+cdef class FieldRules:
+    """The fields a message of one type may carry, checked in one pass over the message.
+
+    See the pure twin (``fixengine._codec_py.FieldRules``) for the contract. Here the
+    per-tag rules are C tables indexed by tag and the values are read in place.
+    """
+
+    cdef Py_ssize_t _size           # tags 1.._size-1 have table entries
+    cdef uint8_t* _rule             # per tag: 0 (not allowed) or a C_RULE_*
+    cdef uint8_t* _section
+    cdef int32_t* _arg              # per tag: index into _args, or into _bits (byte enums)
+    cdef list _args
+    cdef uint64_t* _bits            # 4 words per one-byte enumeration
+    cdef int32_t* _required
+    cdef Py_ssize_t _nreq
+    cdef bint _have_values
+    cdef bint _strict
+
+    def __dealloc__(self):
+        PyMem_Free(self._rule)
+        PyMem_Free(self._section)
+        PyMem_Free(self._arg)
+        PyMem_Free(self._bits)
+        PyMem_Free(self._required)
+
+    def __init__(self, entries, required, have_values=True, strict_order=True):
+        cdef Py_ssize_t size = 1, nbits = 0, i
+        cdef int rule
+        cdef uint64_t* words
+        items = list(entries.items())
+        for tag, (section, rule_value, arg) in items:
+            if rule_value not in _RULES:
+                raise ValueError(f"unknown rule {rule_value!r} for tag {tag}")
+            if not 0 <= section <= 2:
+                raise ValueError(f"section of tag {tag} must be 0, 1 or 2, not {section!r}")
+            if rule_value == RULE_CALL and not callable(arg):
+                raise ValueError(f"RULE_CALL of tag {tag} needs a callable")
+            if 0 < tag < C_RULES_TAG_LIMIT and tag >= size:
+                size = tag + 1
+        req = [t for t in frozenset(required)]
+        PyMem_Free(self._rule)
+        PyMem_Free(self._section)
+        PyMem_Free(self._arg)
+        PyMem_Free(self._bits)
+        PyMem_Free(self._required)
+        self._bits = NULL
+        self._rule = <uint8_t*>PyMem_Malloc(size)
+        self._section = <uint8_t*>PyMem_Malloc(size)
+        self._arg = <int32_t*>PyMem_Malloc(size * sizeof(int32_t))
+        self._required = <int32_t*>PyMem_Malloc((len(req) + 1) * sizeof(int32_t))
+        if self._rule == NULL or self._section == NULL or self._arg == NULL or self._required == NULL:
+            raise MemoryError()
+        memset(self._rule, 0, size)
+        self._size = size
+        self._args = []
+        enums = []
+        for tag, (section, rule_value, arg) in items:
+            if not 0 < tag < C_RULES_TAG_LIMIT:
+                continue
+            rule = rule_value
+            self._arg[tag] = -1
+            if rule == C_RULE_ENUM:
+                values = frozenset(arg)
+                if values and all(type(v) is bytes and len(v) == 1 for v in values):
+                    rule = C_RULE_BYTE_ENUM
+                    self._arg[tag] = len(enums)
+                    enums.append(values)
+                else:
+                    self._arg[tag] = len(self._args)
+                    self._args.append(values)
+            elif rule == C_RULE_CALL:
+                self._arg[tag] = len(self._args)
+                self._args.append(arg)
+            self._rule[tag] = <uint8_t>rule
+            self._section[tag] = <uint8_t>section
+        if enums:
+            self._bits = <uint64_t*>PyMem_Malloc(len(enums) * 4 * sizeof(uint64_t))
+            if self._bits == NULL:
+                raise MemoryError()
+            memset(self._bits, 0, len(enums) * 4 * sizeof(uint64_t))
+            for i in range(len(enums)):
+                words = self._bits + 4 * i
+                for v in enums[i]:
+                    rule = (<bytes>v)[0]
+                    words[rule >> 6] |= (<uint64_t>1) << (rule & 63)
+        self._nreq = 0
+        for t in req:
+            if type(t) is not int or not 0 < t < C_RULES_TAG_LIMIT:
+                self._required[self._nreq] = 0  # can never be present: never certain
+            else:
+                self._required[self._nreq] = <int32_t>t
+            self._nreq += 1
+        self._have_values = bool(have_values)
+        self._strict = bool(strict_order)
+
+    def check(self, msg):
+        """True when ``msg`` certainly passes (see the pure twin)."""
+        cdef Message m
+        cdef uint64_t seen[C_SEEN_WORDS]
+        cdef Fld* f
+        cdef Py_ssize_t i, n
+        cdef int32_t tag
+        cdef int section = 0, sec, rule
+        cdef uint64_t bit
+        cdef const char* p
+        cdef uint64_t* words
+        if type(msg) is not Message or self._rule == NULL:
+            return False
+        m = <Message>msg
+        memset(seen, 0, ((self._size + 63) >> 6) * sizeof(uint64_t))
+        f = m._flds()
+        for i in range(m._n):
+            tag = f[i].tag
+            if tag <= 0 or tag >= self._size:
+                return False
+            rule = self._rule[tag]
+            if rule == 0 or rule == C_RULE_GROUP:
+                return False
+            sec = self._section[tag]
+            if sec < section:
+                if self._strict:
+                    return False
+            else:
+                section = sec
+            bit = (<uint64_t>1) << (tag & 63)
+            if seen[tag >> 6] & bit:
+                return False
+            seen[tag >> 6] |= bit
+            n = f[i].len
+            if n == 0:
+                if self._have_values:
+                    return False
+                continue
+            p = m._ptr(&f[i])
+            if rule == C_RULE_ANY:
+                continue
+            elif rule == C_RULE_BYTE_ENUM:
+                if n != 1:
+                    return False
+                words = self._bits + 4 * self._arg[tag]
+                if not (words[(<uint8_t>p[0]) >> 6] >> ((<uint8_t>p[0]) & 63)) & 1:
+                    return False
+            elif rule == C_RULE_DIGITS:
+                if not _digits(p, n):
+                    return False
+            elif rule == C_RULE_DECIMAL:
+                if not _rule_decimal(p, n):
+                    return False
+            elif rule == C_RULE_INT:
+                if not _rule_int(p, n):
+                    return False
+            elif rule == C_RULE_CHAR:
+                if n != 1 or p[0] == 1:
+                    return False
+            elif rule == C_RULE_TIMESTAMP:
+                if not _rule_timestamp(p, n):
+                    return False
+            elif rule == C_RULE_ENUM:
+                if PyBytes_FromStringAndSize(p, n) not in <frozenset>self._args[self._arg[tag]]:
+                    return False
+            else:  # C_RULE_CALL
+                if not self._args[self._arg[tag]](PyBytes_FromStringAndSize(p, n)):
+                    return False
+        for i in range(self._nreq):
+            tag = self._required[i]
+            if tag <= 0 or tag >= self._size or not (seen[tag >> 6] >> (tag & 63)) & 1:
+                return False
+        return True
+
+
+# -- the session's header --------------------------------------------------------------
+cdef int64_t C_LAST_SECOND = _LAST_SECOND
+cdef double[10] _POW10_D = [1.0, 10.0, 100.0, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9]
+
+
+cdef char* _put_second(char* w, int64_t secs) noexcept:
+    """``YYYYMMDD-HH:MM:SS`` of epoch second ``secs`` (0 <= secs < year 10000)."""
+    cdef int64_t days = secs // 86400, rem = secs % 86400
+    cdef int64_t z = days + 719468
+    cdef int64_t era = z // 146097
+    cdef int64_t doe = z - era * 146097
+    cdef int64_t yoe = (doe - doe // 1460 + doe // 36524 - doe // 146096) // 365
+    cdef int64_t year = yoe + era * 400
+    cdef int64_t doy = doe - (365 * yoe + yoe // 4 - yoe // 100)
+    cdef int64_t mp = (5 * doy + 2) // 153
+    cdef int64_t day = doy - (153 * mp + 2) // 5 + 1
+    cdef int64_t month = mp + 3 if mp < 10 else mp - 9
+    if month <= 2:
+        year += 1
+    w = _put_uint(w, <uint64_t>year, 4)
+    w = _put_uint(w, <uint64_t>month, 2)
+    w = _put_uint(w, <uint64_t>day, 2)
+    w[0] = b'-'
+    w = _put_uint(w + 1, <uint64_t>(rem // 3600), 2)
+    w[0] = b':'
+    w = _put_uint(w + 1, <uint64_t>(rem % 3600 // 60), 2)
+    w[0] = b':'
+    return _put_uint(w + 1, <uint64_t>(rem % 60), 2)
+
+
+cdef class HeaderTemplate:
+    """Writes whole messages with a session's standard header, in one call.
+
+    See the pure twin (``fixengine._codec_py.HeaderTemplate``) for the contract. The
+    output is sized first and written into one ``bytes`` object; the second of
+    SendingTime is formatted once.
+    """
+
+    cdef bytes _begin
+    cdef bytes _leading
+    cdef bytes _trailing
+    cdef frozenset _skip
+    cdef uint8_t _skip_bit[TAG_TABLE]
+    cdef int _precision
+    cdef int64_t _second
+    cdef char _second_text[17]
+
+    def __init__(self, begin_string, leading, trailing, skip, precision=3):
+        begin = bytes(begin_string)
+        if not begin or b"\x01" in begin:
+            raise LocalProtocolError(f"BeginString {begin!r} is empty or contains SOH")
+        if precision not in (0, 3, 6, 9):
+            raise ValueError(f"precision must be 0, 3, 6 or 9, not {precision!r}")
+        self._begin = begin
+        self._leading = _header_bytes(leading)
+        self._trailing = _header_bytes(trailing)
+        self._skip = frozenset(skip) | {8, 9, 10, 35}
+        memset(self._skip_bit, 0, sizeof(self._skip_bit))
+        for t in self._skip:
+            if type(t) is int and 0 <= t < TAG_TABLE:
+                self._skip_bit[<int>t] = 1
+        self._precision = precision
+        self._second = -1
+
+    cdef object _stamp(self, object now, char* out, Py_ssize_t* length):
+        """Write SendingTime into ``out`` (room for 32), its length into ``length[0]``
+        and return None; or return it as bytes made the general way."""
+        cdef double t
+        cdef int64_t second, frac, top
+        cdef int p = self._precision
+        cdef char* w
+        if type(now) is float or type(now) is int:
+            t = now
+            if 0.0 <= t < <double>C_LAST_SECOND:
+                second = <int64_t>t
+                if second != self._second:
+                    _put_second(self._second_text, second)
+                    self._second = second
+                memcpy(out, self._second_text, 17)
+                if p == 0:
+                    length[0] = 17
+                    return None
+                top = <int64_t>_POW10_D[p]
+                frac = <int64_t>((t - <double>second) * _POW10_D[p])
+                if frac > top - 1:
+                    frac = top - 1
+                out[17] = b'.'
+                w = _put_uint(out + 18, <uint64_t>frac, p)
+                length[0] = w - out
+                return None
+        return format_sending_time(now, p)
+
+    def sending_time(self, now):
+        """SendingTime for ``now``: ``format_sending_time`` with this precision."""
+        cdef char buf[32]
+        cdef Py_ssize_t n = 0
+        slow = self._stamp(now, buf, &n)
+        if slow is not None:
+            return slow
+        return PyBytes_FromStringAndSize(buf, n)
+
+    cdef inline bint _skipped(self, int32_t tag) except -1:
+        if 0 <= tag < TAG_TABLE:
+            return self._skip_bit[tag] != 0
+        return tag in self._skip
+
+    def encode(self, msg, msg_type, seq, now, orig_sending_time=None):
+        """Wire bytes of ``msg`` as message ``seq`` of type ``msg_type`` sent at ``now``."""
+        cdef Message m
+        cdef char stamp_buf[32]
+        cdef char seq_buf[24]
+        cdef const char* stamp
+        cdef Py_ssize_t stamp_n = 0, seq_n = 0, orig_n, content, total, i, mt_n
+        cdef const char* seqp
+        cdef const char* origp = NULL
+        cdef long long v
+        cdef int overflow = 0
+        cdef Fld* f
+        cdef int32_t tag
+        cdef char* w
+        cdef char* start
+        cdef int kind
+        cdef unsigned int cks
+        if type(msg) is not Message:
+            raise TypeError(f"encode() needs a Message, not {type(msg).__name__}")
+        m = <Message>msg
+        if type(msg_type) is not bytes:
+            msg_type = b"%b" % (msg_type,)
+        mt_n = PyBytes_GET_SIZE(msg_type)
+        seq_text = None
+        if type(seq) is int:
+            v = PyLong_AsLongLongAndOverflow(seq, &overflow)
+            if not overflow:
+                seq_n = _put_int(seq_buf, v) - seq_buf
+                seqp = seq_buf
+        if type(seq) is not int or overflow:
+            seq_text = b"%d" % (seq,)
+            seqp = PyBytes_AS_STRING(seq_text)
+            seq_n = PyBytes_GET_SIZE(seq_text)
+        slow = self._stamp(now, stamp_buf, &stamp_n)
+        if slow is not None:
+            stamp = PyBytes_AS_STRING(slow)
+            stamp_n = PyBytes_GET_SIZE(slow)
+        else:
+            stamp = stamp_buf
+        orig_n = -1
+        if orig_sending_time is not None:
+            if type(orig_sending_time) is not bytes:
+                orig_sending_time = b"%b" % (orig_sending_time,)
+            orig_n = PyBytes_GET_SIZE(orig_sending_time)
+            origp = PyBytes_AS_STRING(orig_sending_time)
+            if orig_n == 0:
+                origp = stamp
+                orig_n = stamp_n
+        f = m._flds()
+        content = (4 + mt_n + PyBytes_GET_SIZE(self._leading) + 4 + seq_n + 4 + stamp_n
+                   + PyBytes_GET_SIZE(self._trailing))
+        if orig_n >= 0:
+            content += 5 + 5 + orig_n
+        for i in range(m._n):
+            if not self._skipped(f[i].tag):
+                content += _int_len(f[i].tag) + 2 + f[i].len
+        total = 2 + PyBytes_GET_SIZE(self._begin) + 3 + _ndigits(content) + 1 + content + 7
+        out = PyBytes_FromStringAndSize(NULL, total)
+        start = PyBytes_AS_STRING(out)
+        w = start
+        memcpy(w, b"8=", 2)
+        memcpy(w + 2, PyBytes_AS_STRING(self._begin), PyBytes_GET_SIZE(self._begin))
+        w += 2 + PyBytes_GET_SIZE(self._begin)
+        memcpy(w, b"\x019=", 3)
+        w = _put_uint(w + 3, <uint64_t>content, _ndigits(content))
+        memcpy(w, b"\x0135=", 4)
+        memcpy(w + 4, PyBytes_AS_STRING(msg_type), mt_n)
+        w += 4 + mt_n
+        w[0] = 1
+        w += 1
+        memcpy(w, PyBytes_AS_STRING(self._leading), PyBytes_GET_SIZE(self._leading))
+        w += PyBytes_GET_SIZE(self._leading)
+        memcpy(w, b"34=", 3)
+        memcpy(w + 3, seqp, seq_n)
+        w += 3 + seq_n
+        w[0] = 1
+        w += 1
+        if orig_n >= 0:
+            memcpy(w, b"43=Y\x01", 5)
+            w += 5
+        memcpy(w, b"52=", 3)
+        memcpy(w + 3, stamp, stamp_n)
+        w += 3 + stamp_n
+        w[0] = 1
+        w += 1
+        if orig_n >= 0:
+            memcpy(w, b"122=", 4)
+            memcpy(w + 4, origp, orig_n)
+            w += 4 + orig_n
+            w[0] = 1
+            w += 1
+        memcpy(w, PyBytes_AS_STRING(self._trailing), PyBytes_GET_SIZE(self._trailing))
+        w += PyBytes_GET_SIZE(self._trailing)
+        # kind 0: header, 1: body, 2: trailer (as encode)
+        for kind in range(3):
+            for i in range(m._n):
+                tag = f[i].tag
+                if self._skipped(tag):
+                    continue
+                if 0 <= tag < TAG_TABLE and _header_bit[tag]:
+                    if kind == 0:
+                        w = _put_field(w, m, &f[i])
+                elif 0 <= tag < TAG_TABLE and _trailer_bit[tag]:
+                    if kind == 2:
+                        w = _put_field(w, m, &f[i])
+                elif kind == 1:
+                    w = _put_field(w, m, &f[i])
+        cks = _sum(start, w - start) & 0xFF
+        memcpy(w, b"10=", 3)
+        w = _put_uint(w + 3, cks, 3)
+        w[0] = 1
+        return out

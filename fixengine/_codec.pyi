@@ -13,11 +13,24 @@ __all__ = [
     "DEFAULT_MAX_MESSAGE_SIZE",
     "HEADER_TAGS",
     "MAX_TAG",
+    "RULES_TAG_LIMIT",
+    "RULE_ANY",
+    "RULE_CALL",
+    "RULE_CHAR",
+    "RULE_DECIMAL",
+    "RULE_DIGITS",
+    "RULE_ENUM",
+    "RULE_GROUP",
+    "RULE_INT",
+    "RULE_TIMESTAMP",
+    "FieldRules",
+    "HeaderTemplate",
     "Message",
     "Parser",
     "checksum",
     "decode",
     "encode",
+    "format_sending_time",
 ]
 
 DATA_FIELDS: dict[int, int]
@@ -25,6 +38,16 @@ DEFAULT_MAX_MESSAGE_SIZE: int
 HEADER_TAGS: frozenset[int]
 TRAILER_TAGS: frozenset[int]
 MAX_TAG: int
+RULE_ANY: int
+RULE_DIGITS: int
+RULE_INT: int
+RULE_DECIMAL: int
+RULE_CHAR: int
+RULE_TIMESTAMP: int
+RULE_ENUM: int
+RULE_CALL: int
+RULE_GROUP: int
+RULES_TAG_LIMIT: int
 
 def checksum(data: bytes) -> int: ...
 
@@ -84,3 +107,33 @@ class Parser:
     def feed(self, data: bytes) -> list[Message | GarbledMessage]: ...
 
 def decode(data: bytes) -> Message: ...
+def format_sending_time(now: float, precision: int) -> bytes: ...
+
+class FieldRules:
+    def __init__(
+        self,
+        entries: Mapping[int, tuple[int, int, Any]],
+        required: Iterable[int],
+        have_values: bool = True,
+        strict_order: bool = True,
+    ) -> None: ...
+    def check(self, msg: Message) -> bool: ...
+
+class HeaderTemplate:
+    def __init__(
+        self,
+        begin_string: bytes,
+        leading: Iterable[tuple[int, bytes]],
+        trailing: Iterable[tuple[int, bytes]],
+        skip: Iterable[int],
+        precision: int = 3,
+    ) -> None: ...
+    def sending_time(self, now: float) -> bytes: ...
+    def encode(
+        self,
+        msg: Message,
+        msg_type: bytes,
+        seq: int,
+        now: float,
+        orig_sending_time: bytes | None = None,
+    ) -> bytes: ...

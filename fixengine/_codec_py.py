@@ -47,6 +47,8 @@ twin keeps offsets instead and makes the bytes only when a value is read.
 
 from __future__ import annotations
 
+import re
+import time
 from collections.abc import Iterable, Iterator, Mapping
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
@@ -62,12 +64,25 @@ __all__ = [
     "DEFAULT_MAX_MESSAGE_SIZE",
     "HEADER_TAGS",
     "MAX_TAG",
+    "RULES_TAG_LIMIT",
+    "RULE_ANY",
+    "RULE_CALL",
+    "RULE_CHAR",
+    "RULE_DECIMAL",
+    "RULE_DIGITS",
+    "RULE_ENUM",
+    "RULE_GROUP",
+    "RULE_INT",
+    "RULE_TIMESTAMP",
     "SECRET_TAGS",
+    "FieldRules",
+    "HeaderTemplate",
     "Message",
     "Parser",
     "checksum",
     "decode",
     "encode",
+    "format_sending_time",
 ]
 
 SOH = b"\x01"
@@ -660,3 +675,264 @@ def decode(data: bytes) -> Message:
         if isinstance(item, GarbledMessage):
             raise item
     raise GarbledMessage(GarbleReason.BAD_BODY_LENGTH, bytes(data))
+
+
+# -- validation in one pass ------------------------------------------------------------------
+#: Value rules of :class:`FieldRules` (what a field's value must look like).
+RULE_ANY = 1  # anything
+RULE_DIGITS = 2  # ASCII digits (FIX Length, SeqNum, NumInGroup, TagNum)
+RULE_INT = 3  # -?digits
+RULE_DECIMAL = 4  # -?(digits[.digits*] | .digits)
+RULE_CHAR = 5  # one byte, not SOH
+RULE_TIMESTAMP = 6  # UTCTimestamp: YYYYMMDD-HH:MM:SS[.s{1,9}] with calendar ranges
+RULE_ENUM = 7  # one of the values of a frozenset of bytes (the rule's argument)
+RULE_CALL = 8  # the argument, a callable, returns something true
+RULE_GROUP = 9  # a NumInGroup: the message is left to the caller
+_RULES = range(RULE_ANY, RULE_GROUP + 1)
+#: Tags :class:`FieldRules` tables cover: a field outside is left to the caller.
+RULES_TAG_LIMIT = 65536
+
+_INT_VALUE = re.compile(rb"-?[0-9]+").fullmatch
+_DECIMAL_VALUE = re.compile(rb"-?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)").fullmatch
+_TIMESTAMP_VALUE = re.compile(
+    rb"[0-9]{4}(?:0[1-9]|1[0-2])(?:0[1-9]|[12][0-9]|3[01])"
+    rb"-(?:[01][0-9]|2[0-3]):[0-5][0-9]:(?:[0-5][0-9]|60)(?:\.[0-9]{1,9})?"
+).fullmatch
+
+
+def _is_char(value: bytes) -> bool:
+    return len(value) == 1 and value != SOH
+
+
+class _Group:
+    """Marker of a NumInGroup in a :class:`FieldRules` table."""
+
+
+_GROUP_TEST = _Group()
+
+
+class FieldRules:
+    """The fields a message of one type may carry, checked in one pass over the message.
+
+    ``entries`` maps each allowed tag to (section, rule, argument): section 0
+    (header), 1 (body) or 2 (trailer), a ``RULE_*`` value and its argument (a frozenset
+    for RULE_ENUM, a callable for RULE_CALL, else None). ``required`` are the tags that
+    must be present.
+
+    :meth:`check` is True when every field of the message has an allowed tag that is
+    not a NumInGroup, appears once, comes in section order (when ``strict_order``),
+    has a value (when ``have_values``) that passes its rule, and every required tag is
+    there. False means "not certainly valid": the caller decides (a data dictionary
+    validator then runs its exact checks). Tags from ``RULES_TAG_LIMIT`` up and
+    messages of the other codec twin are always left to the caller.
+    """
+
+    __slots__ = ("_entries", "_have_values", "_required", "_strict")
+
+    def __init__(
+        self,
+        entries: Mapping[int, tuple[int, int, Any]],
+        required: Iterable[int],
+        have_values: bool = True,
+        strict_order: bool = True,
+    ) -> None:
+        table: dict[int, tuple[int, Any]] = {}
+        for tag, (section, rule, arg) in entries.items():
+            if rule not in _RULES:
+                raise ValueError(f"unknown rule {rule!r} for tag {tag}")
+            if not 0 <= section <= 2:
+                raise ValueError(f"section of tag {tag} must be 0, 1 or 2, not {section!r}")
+            if not 0 < tag < RULES_TAG_LIMIT:
+                continue
+            test: Any
+            if rule == RULE_ANY:
+                test = None
+            elif rule == RULE_DIGITS:
+                test = bytes.isdigit
+            elif rule == RULE_INT:
+                test = _INT_VALUE
+            elif rule == RULE_DECIMAL:
+                test = _DECIMAL_VALUE
+            elif rule == RULE_CHAR:
+                test = _is_char
+            elif rule == RULE_TIMESTAMP:
+                test = _TIMESTAMP_VALUE
+            elif rule == RULE_ENUM:
+                test = frozenset(arg).__contains__
+            elif rule == RULE_CALL:
+                if not callable(arg):
+                    raise ValueError(f"RULE_CALL of tag {tag} needs a callable")
+                test = arg
+            else:
+                test = _GROUP_TEST
+            table[tag] = (section, test)
+        self._entries = table
+        self._required = frozenset(required)
+        self._have_values = bool(have_values)
+        self._strict = bool(strict_order)
+
+    def check(self, msg: Message) -> bool:
+        """True when ``msg`` certainly passes (see the class docstring)."""
+        if type(msg) is not Message:
+            return False
+        table = self._entries
+        strict = self._strict
+        have_values = self._have_values
+        seen: set[int] = set()
+        section = 0
+        for tag, value in msg._fields:
+            entry = table.get(tag)
+            if entry is None:
+                return False
+            sec, test = entry
+            if test is _GROUP_TEST:
+                return False
+            if sec < section:
+                if strict:
+                    return False
+            else:
+                section = sec
+            if tag in seen:
+                return False
+            seen.add(tag)
+            if value:
+                if test is not None and not test(value):
+                    return False
+            elif have_values:
+                return False
+        return self._required <= seen
+
+
+# -- the session's header ----------------------------------------------------------------------
+def format_sending_time(now: float, precision: int) -> bytes:
+    """UTCTimestamp of epoch seconds ``now`` with 0, 3, 6 or 9 fractional digits (truncated)."""
+    second = int(now)
+    head = time.strftime("%Y%m%d-%H:%M:%S", time.gmtime(second)).encode()
+    if precision == 0:
+        return head
+    frac = min(int((now - second) * 10**precision), 10**precision - 1)
+    return b"%b.%0*d" % (head, precision, frac)
+
+
+class HeaderTemplate:
+    """Writes whole messages with a session's standard header, in one call.
+
+    The wire order is 8, 9, 35, the ``leading`` fields (SenderCompID, TargetCompID),
+    34, [43=Y], 52, [122], the ``trailing`` fields (sub and location IDs), then the
+    message's own fields as :func:`encode` orders them (header, body, trailer), less
+    8, 9, 10, 35 and the ``skip`` tags. It is what encoding a new message built from
+    those fields gives, byte for byte. SendingTime(52) is ``now`` (UTC epoch seconds)
+    with ``precision`` digits; the text of the current second is kept.
+    """
+
+    __slots__ = (
+        "_begin",
+        "_leading",
+        "_precision",
+        "_second",
+        "_second_text",
+        "_skip",
+        "_trailing",
+    )
+
+    def __init__(
+        self,
+        begin_string: bytes,
+        leading: Iterable[tuple[int, bytes]],
+        trailing: Iterable[tuple[int, bytes]],
+        skip: Iterable[int],
+        precision: int = 3,
+    ) -> None:
+        begin = bytes(begin_string)
+        if not begin or SOH in begin:
+            raise LocalProtocolError(f"BeginString {begin!r} is empty or contains SOH")
+        if precision not in (0, 3, 6, 9):
+            raise ValueError(f"precision must be 0, 3, 6 or 9, not {precision!r}")
+        self._begin = begin
+        self._leading = _header_bytes(leading)
+        self._trailing = _header_bytes(trailing)
+        self._skip = frozenset(skip) | {8, 9, 10, 35}
+        self._precision = precision
+        self._second = -1
+        self._second_text = b""
+
+    def sending_time(self, now: float) -> bytes:
+        """SendingTime for ``now``: :func:`format_sending_time` with this precision."""
+        if not 0.0 <= now < _LAST_SECOND:
+            return format_sending_time(now, self._precision)
+        second = int(now)
+        if second != self._second:
+            self._second_text = format_sending_time(second, 0)
+            self._second = second
+        p = self._precision
+        if p == 0:
+            return self._second_text
+        frac = min(int((now - second) * 10**p), 10**p - 1)
+        return b"%b.%0*d" % (self._second_text, p, frac)
+
+    def encode(
+        self,
+        msg: Message,
+        msg_type: bytes,
+        seq: int,
+        now: float,
+        orig_sending_time: bytes | None = None,
+    ) -> bytes:
+        """Wire bytes of ``msg`` as message ``seq`` of type ``msg_type`` sent at ``now``.
+
+        ``orig_sending_time`` not None marks a possible duplicate: 43=Y, and 122 with
+        that value, or with the SendingTime when it is empty.
+        """
+        if type(msg) is not Message:
+            raise TypeError(f"encode() needs a Message, not {type(msg).__name__}")
+        stamp = self.sending_time(now)
+        if orig_sending_time is None:
+            head = b"35=%b\x01%b34=%d\x0152=%b\x01%b" % (
+                msg_type,
+                self._leading,
+                seq,
+                stamp,
+                self._trailing,
+            )
+        else:
+            head = b"35=%b\x01%b34=%d\x0143=Y\x0152=%b\x01122=%b\x01%b" % (
+                msg_type,
+                self._leading,
+                seq,
+                stamp,
+                orig_sending_time or stamp,
+                self._trailing,
+            )
+        skip = self._skip
+        header: list[bytes] = []
+        body: list[bytes] = []
+        trailer: list[bytes] = []
+        for tag, value in msg._fields:
+            if tag in skip:
+                continue
+            part = b"%d=%b\x01" % (tag, value)
+            if tag in HEADER_TAGS:
+                header.append(part)
+            elif tag in TRAILER_TAGS:
+                trailer.append(part)
+            else:
+                body.append(part)
+        content = head + b"".join(header) + b"".join(body) + b"".join(trailer)
+        out = b"8=" + self._begin + b"\x019=%d\x01" % len(content) + content
+        return out + b"10=%03d\x01" % (sum(out) & 0xFF)
+
+
+#: First epoch second of the year 10000: later times do not fit a UTCTimestamp's year.
+_LAST_SECOND = 253402300800
+
+
+def _header_bytes(fields: Iterable[tuple[int, bytes]]) -> bytes:
+    out = []
+    for tag, value in fields:
+        if type(tag) is not int or not 0 < tag <= MAX_TAG:
+            raise ValueError(f"header tag {tag!r} is not a tag number")
+        data = bytes(value)
+        if SOH in data:
+            raise ValueError(f"value of tag {tag} contains SOH")
+        out.append(b"%d=%b\x01" % (tag, data))
+    return b"".join(out)

@@ -1,5 +1,9 @@
 """Public codec: :class:`Message`, :class:`Parser`, :func:`encode`, :func:`decode`.
 
+Also the two one-pass helpers of the session's hot path: :class:`HeaderTemplate`
+(a message with the session's standard header, written in one call) and
+:class:`FieldRules` (a message type's fields checked in one pass, for validation).
+
 Uses the compiled core (``fixengine._codec``, built from ``ext/_codec.pyx``) unless
 it is missing or ``FIXENGINE_NO_EXTENSIONS=1`` is set, in which case the pure-Python
 twin (``fixengine._codec_py``) is used. :data:`ACCELERATED` says which. Both
@@ -21,11 +25,24 @@ if TYPE_CHECKING:
         DEFAULT_MAX_MESSAGE_SIZE,
         HEADER_TAGS,
         MAX_TAG,
+        RULE_ANY,
+        RULE_CALL,
+        RULE_CHAR,
+        RULE_DECIMAL,
+        RULE_DIGITS,
+        RULE_ENUM,
+        RULE_GROUP,
+        RULE_INT,
+        RULE_TIMESTAMP,
+        RULES_TAG_LIMIT,
+        FieldRules,
+        HeaderTemplate,
         Message,
         Parser,
         checksum,
         decode,
         encode,
+        format_sending_time,
     )
 else:
     from . import _codec_py as _impl
@@ -47,6 +64,19 @@ else:
     DATA_FIELDS = _impl.DATA_FIELDS
     DEFAULT_MAX_MESSAGE_SIZE = _impl.DEFAULT_MAX_MESSAGE_SIZE
     MAX_TAG = _impl.MAX_TAG
+    FieldRules = _impl.FieldRules
+    HeaderTemplate = _impl.HeaderTemplate
+    format_sending_time = _impl.format_sending_time
+    RULE_ANY = _impl.RULE_ANY
+    RULE_CALL = _impl.RULE_CALL
+    RULE_CHAR = _impl.RULE_CHAR
+    RULE_DECIMAL = _impl.RULE_DECIMAL
+    RULE_DIGITS = _impl.RULE_DIGITS
+    RULE_ENUM = _impl.RULE_ENUM
+    RULE_GROUP = _impl.RULE_GROUP
+    RULE_INT = _impl.RULE_INT
+    RULE_TIMESTAMP = _impl.RULE_TIMESTAMP
+    RULES_TAG_LIMIT = _impl.RULES_TAG_LIMIT
 
 __all__ = [
     "ACCELERATED",
@@ -54,9 +84,22 @@ __all__ = [
     "DEFAULT_MAX_MESSAGE_SIZE",
     "HEADER_TAGS",
     "MAX_TAG",
+    "RULES_TAG_LIMIT",
+    "RULE_ANY",
+    "RULE_CALL",
+    "RULE_CHAR",
+    "RULE_DECIMAL",
+    "RULE_DIGITS",
+    "RULE_ENUM",
+    "RULE_GROUP",
+    "RULE_INT",
+    "RULE_TIMESTAMP",
+    "FieldRules",
+    "HeaderTemplate",
     "Message",
     "Parser",
     "checksum",
     "decode",
     "encode",
+    "format_sending_time",
 ]
