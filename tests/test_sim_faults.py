@@ -235,3 +235,61 @@ def _fast() -> Any:
     from test_sim_exchange import FAST
 
     return FAST
+
+
+class _StubSession:
+    """The sans-IO session API, scripted: each input queues one event and some bytes."""
+
+    def __init__(self) -> None:
+        self.events: list[object] = []
+        self.out = b""
+        self.is_logged_on = True
+        self.session_id = "stub"
+        self.state = "LOGGED_ON"
+        self.next_sender_seq = 7
+        self.next_target_seq = 9
+
+    def receive_data(self, data: bytes, now: float) -> None:
+        self.events.append(("received", data))
+
+    def send(self, msg: object, now: float) -> int:
+        self.out += b"8=FIX.4.4\x019=5\x0135=8\x0110=000\x01"
+        return 1
+
+    def next_event(self) -> object | None:
+        return self.events.pop(0) if self.events else None
+
+    def data_to_send(self) -> bytes:
+        out, self.out = self.out, b""
+        return out
+
+    def get_timer(self) -> float | None:
+        return None
+
+    def handle_timer(self, now: float) -> None:
+        pass
+
+
+def test_faulty_session_hands_output_on_unqueued_until_a_fault_is_set() -> None:
+    from fixengine.codec import Message
+
+    inner = _StubSession()
+    faults = Faults()
+    session = FaultySession(inner, faults)
+    session.receive_data(b"x", 1.0)
+    session.send(Message(b"8"), 1.0)
+    assert not session._events and not session._out  # nothing copied through the wrapper
+    assert session.next_event() == ("received", b"x") and session.next_event() is None
+    assert session.data_to_send().startswith(b"8=FIX.4.4")
+    assert (session.state, session.next_sender_seq, session.next_target_seq) == ("LOGGED_ON", 7, 9)
+
+    faults.delay_ms = 100  # set at run time: applies from the next message on
+    assert faults.active
+    session.send(Message(b"8"), 2.0)
+    assert session.data_to_send() == b"" and session.get_timer() == pytest.approx(2.1)
+    session.handle_timer(2.1)
+    assert session.data_to_send().startswith(b"8=FIX.4.4")
+    faults.delay_ms = 0
+    assert not faults.active and session.stats.delayed == 1
+    session.receive_data(b"y", 3.0)
+    assert not session._events and session.next_event() == ("received", b"y")

@@ -99,6 +99,10 @@ class Faults:
     def __post_init__(self) -> None:
         self.validate()
 
+    def __setattr__(self, name: str, value: Any) -> None:
+        object.__setattr__(self, name, value)
+        object.__setattr__(self, "_active", None)  # worked out again when next asked
+
     def validate(self) -> None:
         """Raise ValueError naming the first setting out of range."""
         if self.drop_after is not None and self.drop_after < 1:
@@ -121,14 +125,18 @@ class Faults:
     @property
     def active(self) -> bool:
         """True when any fault is configured."""
-        return (
-            self.drop_after is not None
-            or self.skip_seq > 0
-            or self.garble_every is not None
-            or self.delay_ms > 0
-            or self.refuse_logons != 0
-            or not self.heartbeats
-        )
+        active: bool | None = self.__dict__.get("_active")
+        if active is None:
+            active = (
+                self.drop_after is not None
+                or self.skip_seq > 0
+                or self.garble_every is not None
+                or self.delay_ms > 0
+                or self.refuse_logons != 0
+                or not self.heartbeats
+            )
+            object.__setattr__(self, "_active", active)
+        return active
 
 
 @dataclasses.dataclass
@@ -310,11 +318,17 @@ class FaultySession:
 
     def receive_data(self, data: bytes, now: float) -> None:
         self.inner.receive_data(data, now)
-        self._collect(now)
+        if self._passive():
+            self._now = now
+        else:
+            self._collect(now)
 
     def send(self, msg: Message, now: float) -> int:
-        seq = int(self.inner.send(msg, now))
-        self._collect(now)
+        seq: int = self.inner.send(msg, now)
+        if self._passive():
+            self._now = now
+        else:
+            self._collect(now)
         return seq
 
     def logout(self, now: float, text: str | None = None) -> None:
@@ -343,9 +357,19 @@ class FaultySession:
         self._collect(now)
 
     def next_event(self) -> Event | None:
+        if self._events:
+            return self._events.popleft()
+        if self._passive():
+            event: Event | None = self.inner.next_event()
+            return event
+        self._collect(self._now)  # a fault was set since the last input
         return self._events.popleft() if self._events else None
 
     def data_to_send(self) -> bytes:
+        if self._passive():
+            data: bytes = self.inner.data_to_send()
+            return data
+        self._collect(self._now)  # anything the session queued while nothing was set
         out = self._out
         if not out:
             return b""
@@ -355,11 +379,35 @@ class FaultySession:
             parts.append(out.popleft()[1])
         return b"".join(parts)
 
+    # the attributes the transport and its metrics read on every pump
+    @property
+    def state(self) -> Any:
+        return self.inner.state
+
+    @property
+    def next_sender_seq(self) -> Any:
+        return self.inner.next_sender_seq
+
+    @property
+    def next_target_seq(self) -> Any:
+        return self.inner.next_target_seq
+
     def __getattr__(self, name: str) -> Any:
         return getattr(self.inner, name)
 
     def __repr__(self) -> str:
         return f"<FaultySession {self.inner!r} {self.faults}>"
+
+    def _passive(self) -> bool:
+        """True while there is nothing to apply: no fault set, nothing held or marked.
+        The session's events and output are then handed on as they are, unqueued."""
+        store = self._store
+        return (
+            not self._events
+            and not self._out
+            and not self.faults.active
+            and (store is None or not store.marked)
+        )
 
     # -- run-time controls ------------------------------------------------------------------
     def inject_garbled(self) -> None:
@@ -372,6 +420,7 @@ class FaultySession:
         hb.append(34, inner.next_sender_seq)
         hb.append(52, format_utc_timestamp(time.time_ns(), 3))
         frame = garble(hb.encode(cfg.begin_string))
+        self._collect(self._now)  # what the session queued before goes out first
         self._report("garble", "sent a garbled Heartbeat (wrong CheckSum)")
         self.stats.garbled += 1
         self._queue(frame)
