@@ -62,6 +62,7 @@ from .model import (
     Side,
     StatusRequest,
     TimeInForce,
+    frozen_init,
 )
 
 __all__ = [
@@ -73,6 +74,7 @@ __all__ = [
     "cancel_reject_message",
     "execution_report_message",
     "new_order_single",
+    "new_order_single_as",
     "order_cancel_replace_request",
     "order_cancel_request",
     "order_mass_cancel_request",
@@ -213,6 +215,10 @@ def _handl_inst(value: HandlInst | None, version: FixVersion) -> HandlInst | Non
     return value
 
 
+_HANDL_INST_REQUIRED = frozenset(v for v in FixVersion if v.requires_handl_inst)
+assert HandlInst.AUTOMATED_PRIVATE.value == "1"
+
+
 # -- builders (initiator side) ----------------------------------------------------------------
 
 
@@ -221,10 +227,52 @@ def new_order_single(req: NewOrderRequest, version: VersionLike, *, now: float) 
     v = FixVersion.parse(version)
     if req.cl_ord_id is None:
         raise LocalProtocolError("ClOrdID(11) is not assigned (OrderRegistry.new_order does)")
+    return new_order_single_as(req, req.cl_ord_id, v, now)
+
+
+def new_order_single_as(
+    req: NewOrderRequest, cl_ord_id: str, version: FixVersion, now: float
+) -> Message:
+    """:func:`new_order_single` for ``req`` sent as ``cl_ord_id`` (whatever ``req`` carries).
+
+    What the router uses: the ClOrdID the registry assigned goes on the wire without a
+    copy of the request being made for it. The usual order (no optional terms) is
+    written field by field without the checks for the optional ones.
+    """
+    if (
+        req.account is None
+        and req.handl_inst is None
+        and req.exec_inst is None
+        and req.min_qty is None
+        and req.max_floor is None
+        and req.ex_destination is None
+        and req.security_id is None
+        and req.security_id_source is None
+        and req.stop_px is None
+        and req.currency is None
+        and req.expire_time is None
+        and req.expire_date is None
+        and req.text is None
+        and not req.extra_fields
+    ):
+        msg = Message(b"D")
+        append = msg.append
+        append(11, cl_ord_id)
+        if version in _HANDL_INST_REQUIRED:
+            append(21, b"1")  # automated execution, private (see _handl_inst)
+        append(55, req.symbol)
+        append(54, req.side._value_)
+        append(60, _timestamp(now))
+        append(38, req.quantity)
+        append(40, req.ord_type._value_)
+        if req.price is not None:
+            append(44, req.price)
+        append(59, req.time_in_force._value_)
+        return msg
     msg = Message("D")
-    msg.append(11, req.cl_ord_id)
+    msg.append(11, cl_ord_id)
     _put(msg, 1, req.account)
-    _put(msg, 21, _handl_inst(req.handl_inst, v))
+    _put(msg, 21, _handl_inst(req.handl_inst, version))
     _put(msg, 18, req.exec_inst)
     _put(msg, 110, req.min_qty)
     _put(msg, 111, req.max_floor)
@@ -345,6 +393,7 @@ def build_request(req: Request, version: VersionLike, *, now: float) -> Message:
 # -- reports -----------------------------------------------------------------------------------
 
 
+@frozen_init
 @dataclasses.dataclass(frozen=True, slots=True)
 class ExecutionReport:
     """An ExecutionReport (35=8), typed. ``message`` is the message it came from, if any."""
@@ -386,6 +435,7 @@ class ExecutionReport:
         )
 
 
+@frozen_init
 @dataclasses.dataclass(frozen=True, slots=True)
 class CancelReject:
     """An OrderCancelReject (35=9), typed."""
@@ -452,9 +502,29 @@ def _enum_field(msg: Message, tag: int, cls: type[_E], required: bool = False) -
 _DECIMALS: dict[bytes, Decimal] = {}
 
 
+def wire_decimal(raw: bytes) -> Decimal:
+    """``parse_decimal(raw)`` (ValueError if malformed); the Decimals of values seen
+    before are reused (quantities and prices repeat; a Decimal is immutable)."""
+    value = _DECIMALS.get(raw)
+    if value is None:
+        value = parse_decimal(raw)
+        if len(raw) <= 24:
+            if len(_DECIMALS) >= 4096:
+                _DECIMALS.clear()
+            _DECIMALS[bytes(raw)] = value
+    return value
+
+
+def wire_enum(cls: type[_E]) -> dict[bytes, _E]:
+    """``{wire value: member}`` of a FIX enumeration (what ``cls(raw.decode())`` gives)."""
+    table = _ENUM_TABLES.get(cls)
+    if table is None:
+        table = _ENUM_TABLES[cls] = {m.value.encode(): m for m in cls}
+    return table
+
+
 def _decimal_field(msg: Message, tag: int) -> Decimal | None:
-    """``_field(msg, tag, parse_decimal)``; the Decimals of values seen before are reused
-    (quantities and prices repeat; a Decimal is immutable)."""
+    """``_field(msg, tag, parse_decimal)`` through :func:`wire_decimal`'s cache."""
     raw = msg.get(tag)
     if raw:
         value = _DECIMALS.get(raw)

@@ -109,6 +109,7 @@ class RiskDecision:
 
 
 ALLOW = RiskDecision(Action.ALLOW)
+_ALLOW = Action.ALLOW
 
 
 def _refuse(reason: RefusalReason, text: str) -> RiskDecision:
@@ -451,21 +452,30 @@ class PreTradeRisk:
         known_cl_ord_ids: Container[str],
     ) -> RiskDecision:
         """Kill switch, duplicate ClOrdID, the order's terms, then the throttle."""
-        for decision in (
-            check_kill_switch(self.kill_switch, self.kill_reason),
-            check_duplicate(request.cl_ord_id, known_cl_ord_ids),
-            self._terms(
+        if self.kill_switch:
+            return check_kill_switch(True, self.kill_reason)
+        cl_ord_id = request.cl_ord_id
+        if cl_ord_id is not None and cl_ord_id in known_cl_ord_ids:
+            return check_duplicate(cl_ord_id, known_cl_ord_ids)
+        lim = self.limits
+        if (
+            lim.allowed_symbols is not None
+            or lim.max_order_qty is not None
+            or lim.max_notional is not None
+            or lim.price_collar_pct is not None
+        ):
+            decision = self._terms(
                 request.symbol,
                 request.quantity,
                 request.ord_type,
                 request.price,
                 request.stop_px,
                 reference_price,
-            ),
-        ):
-            if not decision.allowed:
+            )
+            if decision.action is not _ALLOW:
                 return decision
-        return self._throttled(now)
+        throttle = self.throttle
+        return ALLOW if throttle is None else throttle.acquire(now)
 
     def check_cancel(
         self,

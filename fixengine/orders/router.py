@@ -97,7 +97,13 @@ from ..session.config import SessionConfig
 from ..session.events import Event, MessageReceived
 from ..session.store import FsyncPolicy, StoreError
 from .journal import OrderJournal, journal_path_for
-from .messages import FixVersion, build_request
+from .messages import (
+    CancelReject,
+    ExecutionReport,
+    FixVersion,
+    build_request,
+    new_order_single_as,
+)
 from .model import (
     CancelRequest,
     Fill,
@@ -109,9 +115,17 @@ from .model import (
     ReplaceRequest,
     Side,
     TimeInForce,
+    frozen_init,
 )
 from .risk import Action, PreTradeRisk, RefusalReason, RiskDecision
-from .state import Anomaly, ClOrdIdGenerator, ExecEvent, OrderRegistry, OrderUpdate
+from .state import (
+    Anomaly,
+    ClOrdIdGenerator,
+    ExecEvent,
+    OrderRegistry,
+    OrderUpdate,
+    QuickUpdate,
+)
 
 __all__ = [
     "MassCancelResult",
@@ -239,6 +253,7 @@ class UpdateKind(enum.Enum):
     ANOMALY = "anomaly"  # something that matched no order, or a report our session rejected
 
 
+@frozen_init
 @dataclasses.dataclass(frozen=True, slots=True)
 class RouterUpdate:
     """One change, as a snapshot taken when it happened.
@@ -466,8 +481,9 @@ class _Signal:
             finally:
                 if not waiter.done():
                     waiter.cancel()
-                with contextlib.suppress(ValueError):
-                    self._waiters.remove(waiter)
+                if waiter.cancelled():  # fire() resolved and dropped the others already
+                    with contextlib.suppress(ValueError):
+                        self._waiters.remove(waiter)
             result = check()
             if result is not None:
                 return result
@@ -594,6 +610,10 @@ class OrderHandle:
         ``timeout`` seconds, :class:`RouterClosed` if the router stops.
         """
 
+        status = self.order.status
+        if status in _ACKED:  # the answer is often in before the caller asks
+            return status
+
         def check() -> OrdStatus | None:
             status = self.order.status
             if status is OrdStatus.REJECTED:
@@ -702,6 +722,7 @@ class OrderHandle:
         )
 
 
+@frozen_init
 @dataclasses.dataclass(frozen=True, slots=True)
 class MassCancelResult:
     """What an OrderMassCancelReport (35=r) said."""
@@ -804,6 +825,9 @@ def latency_summary(samples: Iterable[float]) -> dict[str, float | int]:
 _ORDER_REPORTS = (b"8", b"9")
 _SETTLE = 0.05  # seconds after a Logon before reconciling (its gap, if any, is known by then)
 _REJECTABLE = ("new", "cancel", "replace")
+_MAX_SENT = 100_000  # requests remembered by MsgSeqNum, for matching session rejects
+_ALLOW = Action.ALLOW
+_ZERO = Decimal(0)
 
 
 class OrderRouter:
@@ -1097,7 +1121,7 @@ class OrderRouter:
     async def _send(self, msg: Message, kind: str, cl_ord_id: str) -> int:
         seq = await self.session.send(msg)
         self._sent[seq] = (kind, cl_ord_id)
-        while len(self._sent) > 100_000:
+        while len(self._sent) > _MAX_SENT:
             self._sent.popitem(last=False)
         return seq
 
@@ -1110,36 +1134,44 @@ class OrderRouter:
         Raises :class:`OrderRefused` (nothing sent) when a pre-trade check refuses
         it or the session cannot take it.
         """
-        self._check_running()
+        if self._closed:
+            self._check_running()
         ref = (
             reference_price if reference_price is not None else self.reference_price(request.symbol)
         )
-        decision = self.risk.check_new(
+        risk = self.risk
+        decision = risk.check_new(
             request, self._clock(), reference_price=ref, known_cl_ord_ids=self.registry
         )
-        await self._admit(decision)
-        if self.risk.kill_switch:  # engaged while the order waited for its slot
+        if decision.action is not _ALLOW:
+            await self._admit(decision)
+        if risk.kill_switch:  # engaged while the order waited for its slot
             raise OrderRefused(RefusalReason.KILL_SWITCH, "kill switch engaged while queued")
         now = self._clock()
         try:
-            request = self.registry.new_order(request, now)
+            order = self.registry.register(request, now)
         except LocalProtocolError as exc:  # the same ClOrdID went out while this one waited
             raise OrderRefused(RefusalReason.DUPLICATE_CL_ORD_ID, str(exc)) from None
-        assert request.cl_ord_id is not None
-        order = self.registry[request.cl_ord_id]
-        handle = self._handle_for(order)
-        msg = build_request(request, self.version, now=now)
-        self._record(order)
+        cl = order.cl_ord_id
+        handle = OrderHandle(self, order)
+        self._handles[cl] = handle
+        msg = new_order_single_as(request, cl, self.version, now)
+        if self.journal is not None:
+            self._record(order)
         handle._sent_at = time.perf_counter()
         try:
-            await self._send(msg, "new", request.cl_ord_id)
+            seq = await self.session.send(msg)
         except (FixError, OSError) as exc:
-            update = self.registry.request_rejected(request.cl_ord_id, self._clock(), str(exc))
+            update = self.registry.request_rejected(cl, self._clock(), str(exc))
             self._record(order)
             self._publish(
                 handle, self._from_update(UpdateKind.REQUEST_REJECTED, update, text=str(exc))
             )
             raise OrderRefused(None, f"the session did not take the order: {exc}") from exc
+        sent = self._sent
+        sent[seq] = ("new", cl)
+        if len(sent) > _MAX_SENT:
+            sent.popitem(last=False)
         self._publish(handle, self._snapshot(UpdateKind.SENT, order, now, text="new order"))
         return handle
 
@@ -1540,6 +1572,10 @@ class OrderRouter:
 
     def _on_report(self, msg: Message) -> None:
         now = self._clock()
+        quick = self.registry.apply_quick(msg, now)
+        if quick is not None:
+            self._on_quick_report(quick)
+            return
         update = self.registry.apply(msg, now)
         order = update.order
         if order is None:
@@ -1568,13 +1604,7 @@ class OrderRouter:
                 order.ord_rej_reason = getattr(update.report, "ord_rej_reason", None)
             update = dataclasses.replace(update, status=order.status)
         if handle._sent_at is not None and handle.ack_latency is None and not update.duplicate:
-            latency = time.perf_counter() - handle._sent_at
-            handle.ack_latency = latency
-            self.latencies.append(latency)
-            metrics = getattr(self.session, "metrics", None)
-            observe = getattr(metrics, "observe_round_trip", None)
-            if observe is not None:
-                observe(latency)
+            self._round_trip(handle)
         if not update.duplicate:
             self._record(order)
         kind = UpdateKind.REPORT if msg.msg_type == b"8" else UpdateKind.CANCEL_REJECT
@@ -1585,15 +1615,73 @@ class OrderRouter:
         self._publish(handle, snapshot)
         self._settle_requests(handle, update)
 
+    def _on_quick_report(self, quick: QuickUpdate) -> None:
+        """What :meth:`_on_report` does for a report :meth:`OrderRegistry.apply_quick`
+        applied: the same update, without the intermediate objects."""
+        order, event, previous, fill, text, poss_dup = quick
+        handle = self._handles.get(order.chain[0])
+        if handle is None or handle.order is not order:
+            handle = self._handle_for(order)
+        if handle._sent_at is not None and handle.ack_latency is None:
+            self._round_trip(handle)
+        if self.journal is not None:
+            self._record(order)
+        cum, notional = order._sums()
+        status = order.status
+        snapshot = RouterUpdate(
+            UpdateKind.REPORT,
+            self._clock(),
+            order.cl_ord_id,
+            status,
+            previous,
+            event,
+            order.quantity,
+            order.price,
+            cum,
+            order.leaves_qty,
+            notional / cum if cum else _ZERO,
+            fill,
+            False,
+            poss_dup,
+            None,
+            text,
+            (),
+            order,
+        )
+        self._publish(handle, snapshot)
+        self._settle(handle, event, None)
+
+    def _round_trip(self, handle: OrderHandle) -> None:
+        """The first report on an order: its round trip is measured."""
+        assert handle._sent_at is not None
+        latency = time.perf_counter() - handle._sent_at
+        handle.ack_latency = latency
+        self.latencies.append(latency)
+        metrics = getattr(self.session, "metrics", None)
+        observe = getattr(metrics, "observe_round_trip", None)
+        if observe is not None:
+            observe(latency)
+
     def _settle_requests(self, handle: OrderHandle, update: OrderUpdate | None = None) -> None:
         """Settle the handle's cancel/replace/status requests the last change decided."""
+        if update is None:
+            self._settle(handle, None, None)
+        else:
+            self._settle(handle, update.event, update.report)
+
+    def _settle(
+        self,
+        handle: OrderHandle,
+        event: ExecEvent | None,
+        report: ExecutionReport | CancelReject | None,
+    ) -> None:
         order = handle.order
-        if (update is not None and update.event is ExecEvent.STATUS) or order.is_done:
-            for waiter in self._status_waiters.pop(handle.key, []):
+        if event is ExecEvent.STATUS or order.is_done:
+            waiters = self._status_waiters.pop(handle.key, None) if self._status_waiters else None
+            for waiter in waiters or ():
                 waiter._settle(True)
         if not handle._requests:
             return
-        report = update.report if update is not None else None
         pending = {p.cl_ord_id for p in order.pending}
         rejected = set(order.rejected_requests)
         for cl, rh in list(handle._requests.items()):

@@ -56,7 +56,7 @@ import secrets
 import string
 from collections.abc import Iterator, Mapping
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeAlias
 
 from ..codec import Message
 from ..errors import LocalProtocolError
@@ -66,6 +66,8 @@ from .messages import (
     MessageError,
     parse_cancel_reject,
     parse_execution_report,
+    wire_decimal,
+    wire_enum,
 )
 from .model import (
     CancelRequest,
@@ -84,6 +86,7 @@ from .model import (
     Side,
     StatusRequest,
     TimeInForce,
+    frozen_init,
 )
 
 __all__ = [
@@ -97,6 +100,7 @@ __all__ = [
     "OrderUpdate",
     "apply_cancel_reject",
     "apply_execution_report",
+    "apply_quick",
     "classify",
 ]
 
@@ -154,6 +158,7 @@ class AnomalyKind(enum.Enum):
     UNSOLICITED_REPLACE = "replace report without a matching replace request"
 
 
+@frozen_init
 @dataclasses.dataclass(frozen=True, slots=True)
 class Anomaly:
     """A report that did not fit; ``text`` says how, with the values involved."""
@@ -165,6 +170,7 @@ class Anomaly:
     time: float = 0.0
 
 
+@frozen_init
 @dataclasses.dataclass(frozen=True, slots=True)
 class OrderUpdate:
     """What applying one report did.
@@ -673,6 +679,167 @@ def apply_cancel_reject(order: Order, reject: CancelReject, now: float) -> Order
     )
 
 
+# -- the common reports, quickly ---------------------------------------------------------------
+
+#: ExecType values of the reports :func:`apply_quick` takes (acknowledgements and fills).
+_QUICK_EXEC_TYPES: dict[bytes | None, ExecEvent] = {
+    b"0": E.NEW,
+    b"F": E.TRADE,
+    b"1": E.TRADE,
+    b"2": E.TRADE,
+}
+#: Tags whose presence leaves a report to the general path (:func:`apply_execution_report`).
+_QUICK_ABSENT = (20, 41, 19, 99, 103, 378)
+_ORD_STATUSES = wire_enum(OrdStatus)
+_SIDES = wire_enum(Side)
+_ORD_TYPES = wire_enum(OrdType)
+_TIME_IN_FORCES = wire_enum(TimeInForce)
+_E_NEW = E.NEW
+_E_TRADE = E.TRADE
+_S_PENDING_NEW = S.PENDING_NEW
+_S_NEW = S.NEW
+_S_PARTIALLY_FILLED = S.PARTIALLY_FILLED
+_S_FILLED = S.FILLED
+_ZERO = Decimal(0)
+
+#: What :func:`apply_quick` returns: the order, the event, the status before, the fill
+#: added (or None), the report's Text(58) and whether it was flagged PossDup/PossResend.
+QuickUpdate: TypeAlias = tuple[Order, ExecEvent, OrdStatus, Fill | None, str | None, bool]
+
+
+def _quick_decimal(raw: bytes | None) -> Decimal | None:
+    """The Decimal of a present value; ValueError if malformed (the caller gives up)."""
+    return wire_decimal(raw) if raw else None
+
+
+def _quick_text(raw: bytes | None) -> str | None:
+    """An ASCII text value; ValueError for anything else (the caller gives up)."""
+    if not raw:
+        return None
+    if not raw.isascii():
+        raise ValueError("not ASCII")
+    return raw.decode("ascii")
+
+
+def apply_quick(by_cl_ord_id: Mapping[str, Order], msg: Message, now: float) -> QuickUpdate | None:
+    """Apply the most common ExecutionReports - an acknowledgement (ExecType New) or a fill
+    of an order with no cancel/replace pending, that agree with the order in every field
+    - straight from the message; None (nothing changed) for anything else.
+
+    The order ends exactly as :func:`apply_execution_report` would leave it, with no
+    anomaly; every report that could give one, be a duplicate or be malformed is left
+    to it (and to :func:`~fixengine.orders.messages.parse_execution_report`), which
+    then decides. This is what spares the order router building an
+    :class:`ExecutionReport` and an :class:`OrderUpdate` for nearly every report.
+    """
+    get = msg.get
+    event = _QUICK_EXEC_TYPES.get(get(150))
+    if event is None or msg.msg_type != b"8":
+        return None
+    for tag in _QUICK_ABSENT:
+        if get(tag):
+            return None
+    raw = get(39)
+    reported = _ORD_STATUSES.get(raw) if raw else None
+    raw_exec_id = get(17)
+    raw_cl = get(11)
+    if reported is None or not raw_exec_id or not raw_cl:
+        return None
+    if not (raw_exec_id.isascii() and raw_cl.isascii()):
+        return None
+    order = by_cl_ord_id.get(raw_cl.decode("ascii"))
+    if order is None or order.pending or order.cl_ord_id != raw_cl.decode("ascii"):
+        return None
+    exec_id = raw_exec_id.decode("ascii")
+    if exec_id in order.exec_ids:
+        return None  # a duplicate: the general path says so
+    base = order.base_status
+    if event is _E_NEW:
+        if base is _S_PENDING_NEW:
+            by_qty = True
+        elif base is _S_NEW:
+            by_qty = False
+        else:
+            return None
+    elif base is _S_PENDING_NEW or base is _S_NEW or base is _S_PARTIALLY_FILLED:
+        by_qty = True
+    else:
+        return None
+    try:
+        order_id = _quick_text(get(37))
+        symbol = _quick_text(get(55))
+        raw = get(54)
+        if raw and _SIDES.get(raw) is not order.side:
+            return None
+        raw = get(40)
+        if raw and raw not in _ORD_TYPES:
+            return None
+        raw = get(59)
+        if raw and raw not in _TIME_IN_FORCES:
+            return None
+        order_qty = _quick_decimal(get(38))
+        _quick_decimal(get(44))
+        last_qty = _quick_decimal(get(32))
+        last_px = _quick_decimal(get(31))
+        cum_qty = _quick_decimal(get(14))
+        leaves_qty = _quick_decimal(get(151))
+        avg_px = _quick_decimal(get(6))
+        _quick_text(get(1))
+        text = _quick_text(get(58))
+        transact_time = _quick_text(get(60))
+    except ValueError:
+        return None
+    if symbol is not None and symbol != order.symbol:
+        return None
+    if (
+        order_id is not None
+        and order_id != "NONE"
+        and order.order_id is not None
+        and order_id != order.order_id
+    ):
+        return None
+    quantity = order.quantity
+    if order_qty is not None and order_qty != quantity:
+        return None
+    cum, notional = order._sums()
+    if event is _E_TRADE:
+        if last_qty is None or last_px is None or last_qty <= 0:
+            return None
+        cum = cum + last_qty
+        notional = notional + last_qty * last_px
+        if cum > quantity:
+            return None
+    if by_qty:
+        status = _S_FILLED if cum >= quantity else _S_PARTIALLY_FILLED if cum > 0 else _S_NEW
+    else:
+        status = _S_FILLED if cum >= quantity else base
+    if reported is not status:
+        return None
+    if cum_qty is not None and cum_qty != cum:
+        return None
+    if leaves_qty is not None and leaves_qty != (_ZERO if status is _S_FILLED else quantity - cum):
+        return None
+    if avg_px is not None and cum > 0:
+        exact = notional / cum
+        if avg_px != exact and abs(avg_px - exact) >= _ulp(avg_px):
+            return None
+    # the report fits: apply it as apply_execution_report does
+    order.exec_ids.add(exec_id)
+    order.last_reported_status = reported
+    if order_id is not None and order_id != "NONE":
+        order.order_id = order_id
+    fill: Fill | None = None
+    if event is _E_TRADE:
+        assert last_qty is not None and last_px is not None
+        fill = Fill(exec_id, last_qty, last_px, now, transact_time)
+        order.add_fill(fill)
+    order.base_status = status
+    if text is not None:
+        order.text = text
+    order.updated_at = now
+    return order, event, base, fill, text, get(43) == b"Y" or get(97) == b"Y"
+
+
 # -- ClOrdIDs -------------------------------------------------------------------------------
 
 _DIGITS = string.digits + string.ascii_lowercase
@@ -807,12 +974,14 @@ class OrderRegistry:
 
     # -- creating requests ------------------------------------------------------------------
     def _fresh_id(self, wanted: str | None) -> str:
-        cl = wanted if wanted is not None else self.ids.next()
-        while wanted is None and cl in self:
+        if wanted is None:
             cl = self.ids.next()
-        if cl in self:
-            raise LocalProtocolError(f"duplicate ClOrdID {cl!r}: it is already in use")
-        return cl
+            while cl in self._by_cl or cl in self._used_ids:
+                cl = self.ids.next()
+            return cl
+        if wanted in self:
+            raise LocalProtocolError(f"duplicate ClOrdID {wanted!r}: it is already in use")
+        return wanted
 
     def _index(self, cl_ord_id: str, order: Order) -> None:
         self._by_cl[cl_ord_id] = order
@@ -821,30 +990,34 @@ class OrderRegistry:
 
     def new_order(self, request: NewOrderRequest, now: float) -> NewOrderRequest:
         """Register a new order; returns the request with its ClOrdID, ready to send."""
+        cl = self.register(request, now).cl_ord_id
+        return request if request.cl_ord_id == cl else request.with_cl_ord_id(cl)
+
+    def register(self, request: NewOrderRequest, now: float) -> Order:
+        """:meth:`new_order` returning the new :class:`Order` (its ``cl_ord_id`` is the
+        ClOrdID to send) rather than a copy of the request carrying it."""
         cl = self._fresh_id(request.cl_ord_id)
-        if request.cl_ord_id != cl:
-            request = request.with_cl_ord_id(cl)
         order = Order(
-            cl_ord_id=cl,
-            symbol=request.symbol,
-            side=request.side,
-            quantity=request.quantity,
-            ord_type=request.ord_type,
-            price=request.price,
-            stop_px=request.stop_px,
-            time_in_force=request.time_in_force,
-            created_at=now,
-            account=request.account,
-            handl_inst=request.handl_inst,
-            exec_inst=request.exec_inst,
-            min_qty=request.min_qty,
-            max_floor=request.max_floor,
-            expire_time=request.expire_time,
-            expire_date=request.expire_date,
+            cl,
+            request.symbol,
+            request.side,
+            request.quantity,
+            request.ord_type,
+            request.price,
+            request.stop_px,
+            request.time_in_force,
+            now,
+            request.account,
+            request.handl_inst,
+            request.exec_inst,
+            request.min_qty,
+            request.max_floor,
+            request.expire_time,
+            request.expire_date,
         )
         self._orders.append(order)
-        self._index(cl, order)
-        return request
+        self._by_cl[cl] = order  # the first ID of its chain: no alias
+        return order
 
     def _open_order(self, cl_ord_id: str, action: str) -> Order:
         order = self.get(cl_ord_id)
@@ -973,6 +1146,17 @@ class OrderRegistry:
             for cl in (*order.chain, *(p.cl_ord_id for p in order.pending)):
                 if cl not in self._by_cl:
                     self._index(cl, order)
+            if order.order_id is not None:
+                self._by_order_id[order.order_id] = order
+        return update
+
+    def apply_quick(self, msg: Message, now: float) -> QuickUpdate | None:
+        """:func:`apply_quick` on this registry's orders: the common ExecutionReport
+        applied (as :meth:`apply` would, with no anomaly), or None when it is left to
+        :meth:`apply`."""
+        update = apply_quick(self._by_cl, msg, now)
+        if update is not None:
+            order = update[0]
             if order.order_id is not None:
                 self._by_order_id[order.order_id] = order
         return update
