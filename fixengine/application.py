@@ -25,9 +25,18 @@ Events flow one way, in order. The transport drains every event from the session
 * the :class:`Application` callbacks - QuickFIX's ``onCreate``/``onLogon``/
   ``onLogout``/``fromApp``/``fromAdmin`` become ``on_create``/``on_logon``/
   ``on_logout``/``on_message``/``on_admin_message`` (plus ``on_reject``,
-  ``on_disconnect`` and ``on_event``), run on one task per session, one event at a
-  time, so a callback may be ``async`` and is awaited before the next event;
+  ``on_disconnect`` and ``on_event``), one event at a time, so a callback may be
+  ``async`` and is awaited before the next event;
 * every ``async for event in handle.events()`` iterator that is open.
+
+Callbacks run on one task per session, the dispatcher, with a shortcut for the
+common case: when the dispatcher has nothing queued, an event's callbacks are called
+at once, from the transport, and a plain (non-``async``) callback is done before the
+next event is even drained - no queue, no task switch, and what it sends leaves in
+the same write as the rest of that read's answers. The first callback that returns
+an awaitable ends the shortcut: awaiting it (and the event's remaining callbacks)
+is the dispatcher's job, and later events queue behind it, so the order stays the
+same either way. ``async def`` callbacks therefore always run on the dispatcher task.
 
 Each consumer has its own queue. When a queue holds more than ``event_backlog``
 events the handle stops reading from the counterparty's socket (TCP pushes back on
@@ -62,8 +71,9 @@ import inspect
 import logging
 import os
 import ssl as _ssl
+import types
 import weakref
-from collections.abc import Awaitable, Callable, Iterator, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 from .codec import Message
@@ -148,9 +158,10 @@ class UnsupportedMessageType(BusinessReject):
 class Application:
     """Callbacks for session life-cycle and messages; override what you need.
 
-    Every method may be a plain function or ``async def``. They run on one task
-    per session, in event order: a callback that awaits delays the next event of
-    that session only.
+    Every method may be a plain function or ``async def``. They run one event at a
+    time per session, in event order: a callback that awaits delays the next event
+    of that session only. Plain functions may be called straight from the transport
+    (see the module documentation); ``async`` ones run on the session's task.
     """
 
     def on_create(self, session: SessionHandle) -> None:
@@ -195,7 +206,7 @@ class _Queue:
     __slots__ = ("__weakref__", "_items", "_waiter", "closed", "types")
 
     def __init__(self, types: tuple[type, ...] = ()) -> None:
-        self._items: collections.deque[Event] = collections.deque()
+        self._items: collections.deque[Any] = collections.deque()
         self._waiter: asyncio.Future[None] | None = None
         self.closed = False
         self.types = types
@@ -203,7 +214,7 @@ class _Queue:
     def __len__(self) -> int:
         return len(self._items)
 
-    def put(self, event: Event) -> bool:
+    def put(self, event: Any) -> bool:
         if self.closed or (self.types and not isinstance(event, self.types)):
             return False
         self._items.append(event)
@@ -214,14 +225,20 @@ class _Queue:
                 waiter.set_result(None)
         return True
 
+    def drop(self) -> list[Any]:
+        """Remove and return every item still queued."""
+        items = list(self._items)
+        self._items.clear()
+        return items
+
     def close(self) -> None:
         self.closed = True
         waiter = self._waiter
         if waiter is not None and not waiter.done():
             waiter.set_result(None)
 
-    async def get(self) -> Event | None:
-        """The next event, or None once closed and empty."""
+    async def get(self) -> Any:
+        """The next item, or None once closed and empty."""
         while not self._items:
             if self.closed:
                 return None
@@ -247,7 +264,8 @@ class EventStream:
         return self
 
     async def __anext__(self) -> Event:
-        event = await self._queue.get()
+        items = self._queue._items
+        event: Event | None = items.popleft() if items else await self._queue.get()
         self._handle._consumed()
         if event is None:
             raise StopAsyncIteration
@@ -304,6 +322,9 @@ class SessionHandle(SessionListener):
         self._streams: weakref.WeakSet[_Queue] = weakref.WeakSet()
         self._stream_cache: tuple[_Queue, ...] | None = None
         self._dispatcher: asyncio.Task[None] | None = None
+        self._busy = False  # the dispatcher task is handling an item
+        self._inline = False  # a callback is running outside the dispatcher task
+        self._handled: Callable[[int], None] | None = getattr(session, "message_handled", None)
         self._logged_on = asyncio.Event()
         self._logged_out = asyncio.Event()
         self._logged_out.set()
@@ -358,8 +379,10 @@ class SessionHandle(SessionListener):
         Waits first while the peer is not keeping up (write buffer above its
         high-water mark). Not logged on: see the session's ``send`` rule.
         """
-        await self.driver.drain()
-        return self.driver.send(message)
+        driver = self.driver
+        if driver.write_paused:
+            await driver.drain()
+        return driver.send(message)
 
     def send_nowait(self, message: Message) -> int:
         """Send without waiting for the write buffer (the transport still caps it)."""
@@ -448,24 +471,36 @@ class SessionHandle(SessionListener):
 
     def _confirm(self, message: Message) -> None:
         """Tell the session the application is done with ``message`` (at-least-once)."""
-        handled = getattr(self.session, "message_handled", None)
-        seq = message.get(34)
-        if handled is not None and seq is not None and seq.isdigit():
-            handled(int(seq))
+        handled = self._handled
+        if handled is not None:
+            seq = message.get(34)
+            if seq is not None and seq.isdigit():
+                handled(int(seq))
 
-    def _deliver(self, event: Event) -> None:
-        if self.engine.application is not None:
-            self._app_queue.put(event)
-            longest = len(self._app_queue)
-        else:
-            longest = 0
-            message = getattr(event, "message", None)
-            if type(event).__name__ == "MessageReceived" and isinstance(message, Message):
-                # event streams: handed over once queued
-                self._confirm(message)
-        for q in self._stream_queues():
+    def _deliver(self, event: Event, inline: bool = True) -> None:
+        longest = 0
+        queues = self._stream_cache
+        if queues is None:
+            queues = self._stream_queues()
+        for q in queues:
             if q.put(event) and len(q) > longest:
                 longest = len(q)
+        app = self.engine.application
+        if app is not None:
+            queue = self._app_queue
+            if not inline or queue or self._busy or self._inline or self._dispatcher is None:
+                queue.put(event)  # behind what the dispatcher task still has to do
+                if len(queue) > longest:
+                    longest = len(queue)
+            else:
+                self._call_inline(app, event)
+                if queue and len(queue) > longest:
+                    longest = len(queue)
+        elif _kind(type(event)) == _MESSAGE:
+            message = getattr(event, "message", None)
+            if isinstance(message, Message):
+                # event streams: handed over once queued
+                self._confirm(message)
         if longest > self._backlog and not self._paused:
             self._paused = True
             self.driver.pause_reading()
@@ -483,17 +518,18 @@ class SessionHandle(SessionListener):
 
     # -- SessionListener --------------------------------------------------------------------
     def on_session_event(self, driver: SessionDriver, event: Any) -> None:
-        name = type(event).__name__
-        if name == "LoggedOn":
+        kind = _kind(type(event))
+        if kind == _LOGGED_ON:
             self._logged_out.clear()
             self._logged_on.set()
-        elif name == "LoggedOut":
+        elif kind == _LOGGED_OUT:
             self._logged_on.clear()
             self._logged_out.set()
         self._deliver(event)
 
     def on_connected(self, driver: SessionDriver, connection: Connection) -> None:
-        self._deliver(Connected(connection.peer))
+        # through the dispatcher task: its callbacks see the session told connection_made
+        self._deliver(Connected(connection.peer), inline=False)
 
     def on_disconnected(self, driver: SessionDriver, connection: Connection, reason: str) -> None:
         if not self.session.is_logged_on:
@@ -519,61 +555,166 @@ class SessionHandle(SessionListener):
                 await asyncio.wait_for(task, 2.0)
             except (asyncio.TimeoutError, asyncio.CancelledError):
                 task.cancel()
+        for item in self._app_queue.drop():
+            if type(item) is _Rest:
+                item.close()  # never started: no "never awaited" warnings
 
     async def _dispatch(self) -> None:
         app = self.engine.application
         assert app is not None
         queue = self._app_queue
         while True:
-            event = await queue.get()
+            item = await queue.get()
             self._consumed()
-            if event is None:
+            if item is None:
                 return
+            self._busy = True
             try:
-                await self._call(app, event)
+                if type(item) is _Rest:
+                    await item.rest
+                else:
+                    rest = self._call_now(app, item)
+                    if rest is not None:
+                        await rest.rest
             except asyncio.CancelledError:
                 raise
             except Exception:
-                # not the event's repr: it shows the whole message, a Logon's Password too
-                what = type(event).__name__
-                msg = getattr(event, "message", None)
-                if isinstance(msg, Message):
-                    what += f" (MsgType {msg.get_str(35)}, MsgSeqNum {msg.get_str(34)})"
-                logger.exception("%s: application callback failed on %s", self.session_id, what)
+                self._failed(item.event if type(item) is _Rest else item)
+            finally:
+                self._busy = False
 
-    async def _call(self, app: Application, event: Event) -> None:
-        name = type(event).__name__
-        result: Awaitable[None] | None = None
-        if name == "MessageReceived":
+    def _call_inline(self, app: Application, event: Event) -> None:
+        """Run ``event``'s callbacks now, from the transport (the dispatcher task is idle
+        and has nothing queued); what an ``async`` callback awaits goes to the task."""
+        self._inline = True
+        try:
+            rest = self._call_now(app, event)
+            if rest is not None and not self._app_queue.put(rest):
+                rest.close()  # the engine is stopping
+        except (Exception, asyncio.CancelledError):
+            self._failed(event)  # a CancelledError leaves the message unconfirmed
+        finally:
+            self._inline = False
+
+    def _failed(self, event: Event) -> None:
+        # not the event's repr: it shows the whole message, a Logon's Password too
+        what = type(event).__name__
+        msg = getattr(event, "message", None)
+        if isinstance(msg, Message):
+            what += f" (MsgType {msg.get_str(35)}, MsgSeqNum {msg.get_str(34)})"
+        logger.exception("%s: application callback failed on %s", self.session_id, what)
+
+    def _call_now(self, app: Application, event: Event) -> _Rest | None:
+        """Call ``event``'s callbacks up to the first that returns an awaitable; the rest
+        (awaiting it, confirming a message, ``on_event``) is returned, not started."""
+        kind = _kind(type(event))
+        result: Any = None
+        if kind == _MESSAGE:
             message: Message = getattr(event, "message")  # noqa: B009
             try:
                 result = app.on_message(self, message)
-                if inspect.isawaitable(result):
-                    await result
             except BusinessReject as exc:
                 self.reject(message, exc.reason, exc.text)
-            except asyncio.CancelledError:
-                raise  # not handled: stays unconfirmed, asked for again after a restart
             except Exception:
                 self._confirm(message)  # the application failed on it: do not loop on it
                 raise
+            else:
+                if result is not None and _is_awaitable(result):
+                    return _Rest(self._finish_message(app, event, message, result), event, result)
             self._confirm(message)
             result = None
-        elif name == "LoggedOn":
+        elif kind == _LOGGED_ON:
             result = app.on_logon(self)
-        elif name == "LoggedOut":
+        elif kind == _LOGGED_OUT:
             result = app.on_logout(self, getattr(event, "text", None))
-        elif name == "AdminMessageReceived":
+        elif kind == _ADMIN:
             result = app.on_admin_message(self, getattr(event, "message"))  # noqa: B009
-        elif name in ("RejectReceived", "RejectSent"):
+        elif kind == _REJECT:
             result = app.on_reject(self, event)
-        elif isinstance(event, Disconnected):
-            result = app.on_disconnect(self, event.reason)
-        if inspect.isawaitable(result):
-            await result
+        elif kind == _DISCONNECTED:
+            result = app.on_disconnect(self, getattr(event, "reason"))  # noqa: B009
+        if result is not None and _is_awaitable(result):
+            return _Rest(self._finish(app, event, result), event, result)
         result = app.on_event(self, event)
-        if inspect.isawaitable(result):
+        if result is not None and _is_awaitable(result):
+            return _Rest(_await(result), event, result)
+        return None
+
+    async def _finish_message(
+        self, app: Application, event: Event, message: Message, pending: Awaitable[None]
+    ) -> None:
+        try:
+            await pending
+        except BusinessReject as exc:
+            self.reject(message, exc.reason, exc.text)
+        except asyncio.CancelledError:
+            raise  # not handled: stays unconfirmed, asked for again after a restart
+        except Exception:
+            self._confirm(message)  # the application failed on it: do not loop on it
+            raise
+        self._confirm(message)
+        result = app.on_event(self, event)
+        if result is not None and _is_awaitable(result):
             await result
+
+    async def _finish(self, app: Application, event: Event, pending: Awaitable[None]) -> None:
+        await pending
+        result = app.on_event(self, event)
+        if result is not None and _is_awaitable(result):
+            await result
+
+
+class _Rest:
+    """What is left of an event's callbacks after one returned an awaitable."""
+
+    __slots__ = ("event", "pending", "rest")
+
+    def __init__(
+        self, rest: Coroutine[Any, Any, None], event: Event, pending: Awaitable[None]
+    ) -> None:
+        self.rest = rest  # awaits ``pending``, then the event's remaining callbacks
+        self.event = event
+        self.pending = pending  # what the callback returned
+
+    def close(self) -> None:
+        """Discard it unstarted (the engine stopped first), without warnings that a
+        coroutine was never awaited."""
+        self.rest.close()
+        pending = self.pending
+        if type(pending) is types.CoroutineType:
+            pending.close()
+
+
+async def _await(pending: Awaitable[None]) -> None:
+    await pending
+
+
+def _is_awaitable(result: object) -> bool:
+    return type(result) is types.CoroutineType or inspect.isawaitable(result)
+
+
+# Event class -> what the handle does with it. Session events are matched by class
+# name (the handle depends on no concrete session event class), once per class.
+_OTHER, _MESSAGE, _LOGGED_ON, _LOGGED_OUT, _ADMIN, _REJECT, _DISCONNECTED = range(7)
+_KIND_BY_NAME = {
+    "MessageReceived": _MESSAGE,
+    "LoggedOn": _LOGGED_ON,
+    "LoggedOut": _LOGGED_OUT,
+    "AdminMessageReceived": _ADMIN,
+    "RejectReceived": _REJECT,
+    "RejectSent": _REJECT,
+}
+_KINDS: dict[type, int] = {}
+
+
+def _kind(cls: type) -> int:
+    kind = _KINDS.get(cls)
+    if kind is None:
+        kind = _KIND_BY_NAME.get(cls.__name__, _OTHER)
+        if kind == _OTHER and issubclass(cls, Disconnected):
+            kind = _DISCONNECTED
+        _KINDS[cls] = kind
+    return kind
 
 
 # -- the engine -----------------------------------------------------------------------------------

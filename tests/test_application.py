@@ -526,3 +526,89 @@ def test_an_engine_can_be_started_again_after_stop(run: Any) -> None:
         await engine.stop()
 
     run(scenario())
+
+
+def test_plain_and_async_callbacks_see_messages_in_order_and_confirm_each(run: Any) -> None:
+    class Mixed(Application):
+        """Every third order takes the slow (async) path; the others return at once."""
+
+        def __init__(self) -> None:
+            self.seen: list[int] = []
+            self.outside_task = 0
+
+        def on_message(self, session: SessionHandle, message: Message) -> Any:
+            n = int((message.get(11) or b"0")[1:])
+            if n % 3 == 0:
+                return self._slow(n)
+            if asyncio.current_task() is None:
+                self.outside_task += 1
+            self.seen.append(n)
+            if n % 5 == 0:
+                raise RuntimeError("a plain callback failing")
+            return None
+
+        async def _slow(self, n: int) -> None:
+            await asyncio.sleep(0.002)
+            self.seen.append(n)
+
+    async def scenario() -> None:
+        app = Mixed()
+        engine = Engine(app)
+        ini, acc = await start_pair(engine)
+        total = 60
+        for i in range(1, total + 1):
+            await ini.send(order(f"M{i}"))
+        await eventually(lambda: len(app.seen) == total, timeout=5)
+        assert app.seen == list(range(1, total + 1))
+        # plain callbacks with nothing queued before them run straight from the transport
+        assert app.outside_task > 0
+        # each message was confirmed (the failed ones too): the stored NextTargetSeq is
+        # past all of them
+        store = getattr(acc.session, "store")  # noqa: B009
+        await eventually(lambda: store.next_target_seq() == acc.next_target_seq)
+        await engine.stop()
+
+    run(scenario())
+
+
+def test_plain_callbacks_answer_in_the_same_write_as_the_session(run: Any) -> None:
+    class Echo(Application):
+        def on_message(self, session: SessionHandle, message: Message) -> None:
+            reply = Message("8")
+            reply.append(11, message.get(11) or b"")
+            session.send_nowait(reply)
+            session.send_nowait(reply)
+
+    async def scenario() -> None:
+        server, client = Engine(Echo()), Engine()
+        acc = server.add_acceptor_session(
+            cfg("SERVER", "CLIENT", "acceptor"), port=0, host="127.0.0.1"
+        )
+        await server.start()
+        assert acc.acceptor is not None
+        ini = client.add_initiator(
+            cfg("CLIENT", "SERVER"), [("127.0.0.1", acc.acceptor.port)], options=FAST
+        )
+        await client.start()
+        await ini.wait_logged_on(5)
+        await acc.wait_logged_on(5)
+        conn = acc.connection
+        assert conn is not None
+        writes: list[bytes] = []
+        real_write = conn.write
+
+        def spy(data: bytes) -> None:
+            writes.append(bytes(data))
+            real_write(data)
+
+        conn.write = spy  # type: ignore[method-assign]
+        replies = ini.events(MessageReceived)
+        await ini.send(order("E1"))
+        for _ in range(2):
+            event = await replies.get(timeout=3)
+            assert isinstance(event, MessageReceived) and event.message.get(11) == b"E1"
+        assert len(writes) == 1 and writes[0].count(b"\x0111=E1\x01") == 2
+        await client.stop()
+        await server.stop()
+
+    run(scenario())

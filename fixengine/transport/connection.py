@@ -13,6 +13,11 @@ Two objects split the work:
   asked for it (``DisconnectRequested``), the connection is closed *after* the
   outbox was written. Finally the one timer handle is re-armed from ``get_timer()``.
   ``now`` is always ``time.time()`` (UTC epoch seconds, as the session expects).
+  The pump is re-entrant: a listener that answers an event (``send``, ``logout``,
+  ``business_reject`` from ``on_session_event``) only feeds the session; the pump
+  already running drains what that produced, so everything one read provokes leaves
+  in one write, after the events before it. Called outside a pump, ``send`` pumps
+  itself and its bytes are written before it returns.
 * :class:`Connection` is the :class:`asyncio.Protocol` of one socket: TCP_NODELAY,
   write-buffer limits, backpressure and closing. It forwards received bytes to the
   driver and reports ``connection_lost``.
@@ -51,7 +56,7 @@ consumed: the peer resends them after the next Logon (ordinary gap recovery).
 Events are matched by class name so this module depends on no concrete event
 classes: ``LoggedOn``, ``LoggedOut``, ``HeartbeatMissed``, ``LogonRefused`` and
 ``DisconnectRequested`` (with a ``reason`` attribute) are the ones the transport
-itself acts on.
+itself acts on. The name is looked at once per class, not per event.
 """
 
 from __future__ import annotations
@@ -62,6 +67,7 @@ import dataclasses
 import logging
 import socket
 import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Protocol, cast
 
 from ..errors import LocalProtocolError
@@ -190,6 +196,11 @@ class SessionDriver:
         self._connections = 0
         self._closed = False
         self._change: asyncio.Event | None = None
+        self._pumping = False  # inside pump(): calls into the session leave the draining to it
+        self._repump = False  # such a call came after the running pump drained the session
+        self._after_pump: list[Callable[[], None]] = []  # deferred until the pump ends
+        self._state: Any = _NO_STATE  # the session state of the last metrics snapshot
+        self._state_name = ""
 
     def __repr__(self) -> str:
         state = "connected" if self._conn is not None else "disconnected"
@@ -251,7 +262,16 @@ class SessionDriver:
         if self.metrics is not None:
             self.metrics.disconnected(reason)
         self.session.connection_lost(time.time())
+        if self._pumping:
+            # lost while a pump runs (a transport closing synchronously): the events of
+            # connection_lost are delivered by that pump, Disconnected after them
+            self._repump = True
+            self._after_pump.append(lambda: self._disconnected(conn, reason))
+            return
         self.pump()
+        self._disconnected(conn, reason)
+
+    def _disconnected(self, conn: Connection, reason: str) -> None:
         if self.listener is not None:
             self.listener.on_disconnected(self, conn, reason)
         self._notify()
@@ -266,9 +286,15 @@ class SessionDriver:
         """Send an application message now; returns its MsgSeqNum.
 
         What happens when not logged on is the session's rule (see its ``send``).
+        Called while the driver pumps (a listener answering an event), the message
+        goes out with everything else that pump writes, in one write; otherwise it is
+        written before this returns.
         """
         seq = self.session.send(msg, time.time())
-        self.pump()
+        if self._pumping:
+            self._repump = True
+        else:
+            self.pump()
         return seq
 
     def logout(self, text: str | None = None) -> None:
@@ -281,10 +307,17 @@ class SessionDriver:
         self.session.send_business_reject(ref, reason, text, time.time())
         self.pump()
 
+    @property
+    def write_paused(self) -> bool:
+        """True while the bound connection's write buffer is above its high-water mark
+        (:meth:`drain` would wait)."""
+        conn = self._conn
+        return conn is not None and conn.write_paused
+
     async def drain(self) -> None:
         """Wait while the bound connection's write buffer is above its high-water mark."""
         conn = self._conn
-        if conn is not None:
+        if conn is not None and conn.write_paused:
             await conn.drain()
 
     def pause_reading(self) -> None:
@@ -301,8 +334,14 @@ class SessionDriver:
 
     def disconnect(self, reason: str = "local") -> None:
         """Close the bound connection (if any) without a Logout."""
-        if self._conn is not None:
-            self._conn.close(reason)
+        conn = self._conn
+        if conn is not None:
+            if self._pumping:
+                # what the session queued so far in this pump still goes out first
+                data = self.session.data_to_send()
+                if data:
+                    conn.write(data)
+            conn.close(reason)
 
     def close(self) -> None:
         """Stop the timer and drop the connection; the driver cannot be reused."""
@@ -330,21 +369,48 @@ class SessionDriver:
 
     # -- the pump ----------------------------------------------------------------------
     def pump(self) -> None:
-        """Drain events, write the outbox, honour a disconnect request, re-arm the timer."""
+        """Drain events, write the outbox, honour a disconnect request, re-arm the timer.
+
+        Re-entrant: a call into the session made while the pump runs (a listener
+        sending an answer from ``on_session_event``) only marks it; the running pump
+        drains what that call produced, so the answers to one read leave in one write.
+        """
+        if self._pumping:
+            self._repump = True
+            return
+        self._pumping = True
+        try:
+            self._pump()
+            while self._repump:
+                self._pump()
+        finally:
+            self._pumping = False
+            self._repump = False
+        after = self._after_pump
+        while after:
+            after.pop(0)()
+
+    def _pump(self) -> None:
+        self._repump = False
         session = self.session
         listener = self.listener
         disconnect: str | None = None
-        event = session.next_event()
+        next_event = session.next_event
+        event = next_event()
         while event is not None:
-            name = type(event).__name__
-            if name in _ACTED_ON:
+            cls = type(event)
+            acted = _ACTED_ON.get(cls)
+            if acted is None:
+                acted = _ACTED_ON[cls] = cls.__name__ in _ACTED_ON_NAMES
+            if acted:
+                name = cls.__name__
                 if name == "DisconnectRequested":
                     disconnect = str(getattr(event, "reason", "") or "requested")
                 else:
                     self._count(name, event)
             if listener is not None:
                 listener.on_session_event(self, event)
-            event = session.next_event()
+            event = next_event()
         data = session.data_to_send()
         conn = self._conn
         if conn is not None:
@@ -358,8 +424,13 @@ class SessionDriver:
         m = self.metrics
         if m is not None:
             state = getattr(session, "state", None)
+            if state is not self._state:
+                # the name once per state change, not per pump (an enum's str() is slow)
+                name = getattr(state, "name", _NO_STATE)
+                self._state_name = str(state) if name is _NO_STATE else name
+                self._state = state
             m.snapshot(
-                getattr(state, "name", str(state)),
+                self._state_name,
                 getattr(session, "next_sender_seq", 0),
                 getattr(session, "next_target_seq", 0),
             )
@@ -390,10 +461,11 @@ class SessionDriver:
         when = self.session.get_timer()
         if when is None:
             return
-        if self._timer is not None:
+        timer = self._timer
+        if timer is not None:
             if self._timer_at <= when:
                 return  # the armed handle fires first; it re-arms then
-            self._timer.cancel()
+            timer.cancel()
         now = time.time()
         delay = when - now
         if delay < 0.0:
@@ -420,9 +492,12 @@ class SessionDriver:
         self.pump()
 
 
-_ACTED_ON = frozenset(
+_ACTED_ON_NAMES = frozenset(
     {"DisconnectRequested", "LoggedOn", "LoggedOut", "HeartbeatMissed", "LogonRefused"}
 )
+#: Event class -> whether the driver acts on it (by name, see above); filled as seen.
+_ACTED_ON: dict[type, bool] = {}
+_NO_STATE: Any = object()
 
 #: The last four bytes before every CheckSum value: one per message on the wire.
 _TRAILER = b"\x0110="
@@ -472,6 +547,7 @@ class Connection(asyncio.Protocol):
         self.logged_on = False  # became true once a Logon completed on this connection
         self.closed: asyncio.Future[str] = asyncio.get_running_loop().create_future()
         self._write_paused = False
+        self._max_write_buffer = self.options.max_write_buffer
         self._drain_waiter: asyncio.Future[None] | None = None
         self._close_timer: asyncio.TimerHandle | None = None
         self._corked = False  # a write went out in this loop iteration: gather the next ones
@@ -526,7 +602,11 @@ class Connection(asyncio.Protocol):
         if self.reason is not None:
             return
         if self._bucket is None:
-            self._feed(data)
+            try:
+                self.driver.feed(data)
+            except Exception:
+                logger.exception("%s: session failed on received data", self.driver.session_id)
+                self.abort("error")
             return
         # note where each message ends (its "<SOH>10="), also across the previous read
         held = self._held
@@ -674,6 +754,11 @@ class Connection(asyncio.Protocol):
     def pause_writing(self) -> None:
         self._write_paused = True
 
+    @property
+    def write_paused(self) -> bool:
+        """True while the transport asked us to stop writing (:meth:`drain` would wait)."""
+        return self._write_paused and self.reason is None
+
     def resume_writing(self) -> None:
         self._write_paused = False
         self._wake_drain()
@@ -702,7 +787,9 @@ class Connection(asyncio.Protocol):
                 # a big burst: the transport's flow control (and the cap) see it now
                 self._flush_pending()
             return
-        self._write_now(transport, data)
+        transport.write(data)
+        if transport.get_write_buffer_size() > self._max_write_buffer:
+            self._overflow()
         try:
             loop = asyncio.get_running_loop()
         except RuntimeError:  # no loop (a test driving the protocol by hand): no batching
@@ -726,7 +813,7 @@ class Connection(asyncio.Protocol):
 
     def _write_now(self, transport: asyncio.Transport, data: bytes) -> None:
         transport.write(data)
-        if transport.get_write_buffer_size() > self.options.max_write_buffer:
+        if transport.get_write_buffer_size() > self._max_write_buffer:
             self._overflow()
 
     def _overflow(self) -> None:

@@ -1,0 +1,183 @@
+"""The driver's pump in isolation: a fake session-level peer over an in-memory transport."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from test_transport_fakes import app_bytes, logon_bytes, pair, run
+
+from fixengine.codec import Message, Parser
+from fixengine.metrics import FixMetrics
+from fixengine.session.events import MessageReceived
+from fixengine.transport import Connection, SessionDriver, SessionListener
+
+__all__ = ["run"]
+
+
+class MemoryTransport:
+    """The part of an asyncio transport a Connection uses; records every write."""
+
+    def __init__(self) -> None:
+        self.writes: list[bytes] = []
+        self.closing = False
+        self.reading = True
+
+    def write(self, data: bytes) -> None:
+        self.writes.append(bytes(data))
+
+    def get_write_buffer_size(self) -> int:
+        return 0
+
+    def is_closing(self) -> bool:
+        return self.closing
+
+    def get_extra_info(self, name: str, default: Any = None) -> Any:
+        return ("127.0.0.1", 1) if name == "peername" else default
+
+    def set_write_buffer_limits(self, high: int | None = None, low: int | None = None) -> None:
+        pass
+
+    def pause_reading(self) -> None:
+        self.reading = False
+
+    def resume_reading(self) -> None:
+        self.reading = True
+
+    def close(self) -> None:
+        self.closing = True
+
+    def abort(self) -> None:
+        self.closing = True
+
+    def messages(self) -> list[list[Message]]:
+        """What each write carried, framed."""
+        return [[m for m in Parser().feed(w) if isinstance(m, Message)] for w in self.writes]
+
+
+def ack(msg: Message) -> Message:
+    out = Message("8")
+    out.append(11, msg.get(11) or b"")
+    return out
+
+
+class Answering(SessionListener):
+    """Answers every application message with two messages, from inside the pump."""
+
+    def __init__(self) -> None:
+        self.seen: list[str] = []
+        self.disconnect_after: bytes | None = None
+
+    def on_session_event(self, driver: SessionDriver, event: Any) -> None:
+        self.seen.append(type(event).__name__)
+        if isinstance(event, MessageReceived):
+            driver.send(ack(event.message))
+            driver.send(ack(event.message))
+            if event.message.get(11) == self.disconnect_after:
+                driver.disconnect()
+
+
+async def logged_on_acceptor(
+    listener: SessionListener | None = None, metrics: Any = None
+) -> tuple[SessionDriver, MemoryTransport, Any]:
+    _, acc = pair()
+    driver = SessionDriver(acc, listener=listener, metrics=metrics)
+    conn = Connection(driver)
+    transport = MemoryTransport()
+    conn.connection_made(transport)  # type: ignore[arg-type]
+    conn.data_received(logon_bytes("CLIENT", "SERVER"))
+    assert acc.is_logged_on
+    await asyncio.sleep(0)  # the write of this loop iteration went out: no batching left
+    transport.writes.clear()
+    return driver, transport, acc
+
+
+def test_answers_sent_while_pumping_leave_in_one_write_after_the_events(run: Any) -> None:
+    async def scenario() -> None:
+        listener = Answering()
+        driver, transport, acc = await logged_on_acceptor(listener)
+        conn = driver.connection
+        assert conn is not None
+        data = app_bytes("CLIENT", "SERVER", 2, t11="A") + app_bytes("CLIENT", "SERVER", 3, t11="B")
+        conn.data_received(data)
+        # two orders in one read: four answers, one write, in the order they were sent
+        assert [[m.get(11) for m in w] for w in transport.messages()] == [[b"A", b"A", b"B", b"B"]]
+        assert [m.get_int(34) for m in transport.messages()[0]] == [2, 3, 4, 5]
+        assert listener.seen[-2:] == ["MessageReceived", "MessageReceived"]
+        assert acc.calls["send"] == 4
+
+    run(scenario())
+
+
+def test_send_outside_a_pump_is_written_before_it_returns(run: Any) -> None:
+    async def scenario() -> None:
+        driver, transport, _ = await logged_on_acceptor()
+        msg = Message("8")
+        msg.append(11, "X")
+        seq = driver.send(msg)
+        assert seq == 2
+        assert [[m.get(11) for m in w] for w in transport.messages()] == [[b"X"]]
+
+    run(scenario())
+
+
+def test_disconnecting_from_a_listener_still_writes_what_it_sent_first(run: Any) -> None:
+    async def scenario() -> None:
+        listener = Answering()
+        listener.disconnect_after = b"A"
+        driver, transport, _ = await logged_on_acceptor(listener)
+        conn = driver.connection
+        assert conn is not None
+        conn.data_received(app_bytes("CLIENT", "SERVER", 2, t11="A"))
+        assert transport.closing
+        assert [m.get(11) for w in transport.messages() for m in w] == [b"A", b"A"]
+        assert conn.reason == "local"
+
+    run(scenario())
+
+
+def test_metrics_follow_state_and_sequence_numbers_across_pumps(run: Any) -> None:
+    async def scenario() -> None:
+        metrics = FixMetrics()
+        driver, _, acc = await logged_on_acceptor(metrics=metrics.session(pair()[1].session_id))
+        m = driver.metrics
+        assert m is not None
+        assert (m.state, m.next_sender_seq, m.next_target_seq) == ("LOGGED_ON", 2, 2)
+        msg = Message("8")
+        msg.append(11, "X")
+        driver.send(msg)
+        assert (m.state, m.next_sender_seq) == ("LOGGED_ON", 3)
+        driver.logout("bye")
+        assert m.state == acc.state == "LOGOUT_SENT"
+
+    run(scenario())
+
+
+def test_connection_lost_during_a_pump_reports_disconnected_after_the_session_events(
+    run: Any,
+) -> None:
+    class Order(SessionListener):
+        def __init__(self) -> None:
+            self.seen: list[str] = []
+
+        def on_session_event(self, driver: SessionDriver, event: Any) -> None:
+            self.seen.append(type(event).__name__)
+            conn = driver.connection
+            if isinstance(event, MessageReceived) and conn is not None:
+                conn.connection_lost(None)  # a transport that reports the loss at once
+
+        def on_disconnected(
+            self, driver: SessionDriver, connection: Connection, reason: str
+        ) -> None:
+            self.seen.append(f"disconnected {reason}")
+
+    async def scenario() -> None:
+        listener = Order()
+        driver, _, acc = await logged_on_acceptor(listener)
+        conn = driver.connection
+        assert conn is not None
+        conn.data_received(app_bytes("CLIENT", "SERVER", 2, t11="A"))
+        assert listener.seen[-3:] == ["MessageReceived", "LoggedOut", "disconnected peer_closed"]
+        assert driver.connection is None and acc.calls["connection_lost"] == 1
+
+    run(scenario())
