@@ -25,13 +25,18 @@ Which problem is reported when several exist follows QuickFIX
    message type (2, 14c), NumInGroup differing from the instances present
    (16, 14i).
 
-Messages are overwhelmingly valid, so a fast pass goes first: one walk over the
-fields with one dictionary lookup per tag (a per-message-type table giving the
-tag's section, group and value predicate), a set comparison for the required
-tags and the group instances checked as they are read. Only when it finds
-anything wrong does the exact pass above run to pick the reason QuickFIX would
-report. The fast pass is conservative: whatever it accepts, the exact pass
-accepts too.
+Messages are overwhelmingly valid, so fast passes go first. The quickest is the
+codec's :class:`~fixengine.codec.FieldRules` for the message type: the fields read
+in place in one pass against per-tag tables (section, value rule), a bitmap for
+repeated and required tags; it takes messages without repeating groups or fields
+outside the message's definition. Then a Python pass: one walk over the fields
+with one dictionary lookup per tag (a per-message-type table giving the tag's
+section, group and value predicate), a set comparison for the required tags and
+the group instances checked as they are read. Only when that finds anything
+wrong does the exact pass above run to pick the reason QuickFIX would report.
+The fast passes are conservative: whatever they accept, the exact pass accepts
+too. The tables are built once per dictionaries and options and shared by every
+validator (so by every session) using them.
 
 FIXT.1.1: pass the transport dictionary as ``dictionary`` (header, trailer and
 session messages) and the FIX 5.x application dictionary as ``app_dictionary``
@@ -48,12 +53,26 @@ when every enclosing component on that level is required.
 from __future__ import annotations
 
 import enum
+import threading
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from .codec import DATA_FIELDS
-from .dictionary import DataDictionary, GroupDef, Layout, MessageDef
+from .codec import (
+    DATA_FIELDS,
+    RULE_ANY,
+    RULE_CALL,
+    RULE_CHAR,
+    RULE_DECIMAL,
+    RULE_DIGITS,
+    RULE_ENUM,
+    RULE_GROUP,
+    RULE_INT,
+    RULE_TIMESTAMP,
+    FieldRules,
+    Message,
+)
+from .dictionary import DataDictionary, GroupDef, Layout, MessageDef, format_checker
 from .errors import LocalProtocolError
 from .groups import Group, parse_structure
 
@@ -230,10 +249,46 @@ class _DictTables:
         self.value = value
 
 
-class _Plan:
-    """Everything the fast pass needs for one message type."""
+def _known_rules() -> dict[Any, int]:
+    """The dictionary's format predicates that a codec value rule does the same as."""
+    known: dict[Any, int] = {}
+    for names, rule in (
+        (("SEQNUM", "LENGTH", "NUMINGROUP", "TAGNUM"), RULE_DIGITS),
+        (("INT",), RULE_INT),
+        (("FLOAT", "PRICE", "QTY", "AMT", "PRICEOFFSET", "PERCENTAGE"), RULE_DECIMAL),
+        (("CHAR",), RULE_CHAR),
+        (("UTCTIMESTAMP", "TIME"), RULE_TIMESTAMP),
+    ):
+        for name in names:
+            check = format_checker(name)
+            if check is not None:
+                known[check] = rule
+    return known
 
-    __slots__ = ("body_tables", "entries", "message", "odd_sections", "required")
+
+_KNOWN_RULES = _known_rules()
+
+
+def _rule_of(check: _Check | None) -> tuple[int, Any]:
+    """The codec value rule (and its argument) doing what ``check`` does."""
+    if check is None:
+        return RULE_ANY, None
+    try:
+        rule = _KNOWN_RULES.get(check)
+    except TypeError:  # an unhashable bound method
+        rule = None
+    if rule is not None:
+        return rule, None
+    owner = getattr(check, "__self__", None)
+    if type(owner) is frozenset and getattr(check, "__name__", "") == "__contains__":
+        return RULE_ENUM, owner  # an enumeration (or Boolean): membership decides
+    return RULE_CALL, check
+
+
+class _Plan:
+    """Everything the fast passes need for one message type."""
+
+    __slots__ = ("body_tables", "entries", "message", "odd_sections", "required", "rules")
 
     def __init__(
         self,
@@ -244,6 +299,7 @@ class _Plan:
         trailer: Layout,
         header_tags: frozenset[int],
         trailer_tags: frozenset[int],
+        options: ValidationOptions = DEFAULT_OPTIONS,
     ) -> None:
         self.message = message
         self.body_tables = body_tables
@@ -266,6 +322,60 @@ class _Plan:
         self.entries = entries
         self.odd_sections = odd
         self.required = header.required | trailer.required | message.required
+        rules: dict[int, tuple[int, int, Any]] = {}
+        for tag, (section, gdef, check) in entries.items():
+            if gdef is not None:
+                rules[tag] = (section, RULE_GROUP, None)
+            else:
+                rules[tag] = (section, *_rule_of(check))
+        self.rules = FieldRules(
+            rules,
+            self.required,
+            options.validate_fields_have_values,
+            options.validate_fields_out_of_order,
+        )
+
+
+class _Shared:
+    """The tables of one (dictionary, application dictionary, options): built once."""
+
+    __slots__ = ("app", "app_dictionary", "dictionary", "plans", "session")
+
+    def __init__(
+        self,
+        dictionary: DataDictionary,
+        app_dictionary: DataDictionary | None,
+        options: ValidationOptions,
+    ) -> None:
+        self.dictionary = dictionary  # kept: the cache key holds their ids
+        self.app_dictionary = app_dictionary
+        self.session = _DictTables(dictionary, options)
+        self.app = (
+            _DictTables(app_dictionary, options)
+            if app_dictionary is not None and app_dictionary is not dictionary
+            else None
+        )
+        self.plans: dict[bytes, _Plan] = {}
+
+
+_shared: dict[tuple[int, int, ValidationOptions], _Shared] = {}
+_shared_lock = threading.Lock()
+
+
+def _shared_tables(
+    dictionary: DataDictionary, app_dictionary: DataDictionary | None, options: ValidationOptions
+) -> _Shared:
+    key = (id(dictionary), id(app_dictionary), options)
+    found = _shared.get(key)
+    if found is None or found.dictionary is not dictionary:
+        with _shared_lock:
+            found = _shared.get(key)
+            if found is None or found.dictionary is not dictionary:
+                if len(_shared) >= 64:
+                    _shared.clear()
+                found = _Shared(dictionary, app_dictionary, options)
+                _shared[key] = found
+    return found
 
 
 class Validator:
@@ -284,19 +394,16 @@ class Validator:
         self.dictionary = dictionary
         self.app_dictionary = app_dictionary
         self.options = options
-        self._session = _DictTables(dictionary, options)
-        self._app = (
-            _DictTables(app_dictionary, options)
-            if app_dictionary is not None and app_dictionary is not dictionary
-            else None
-        )
+        shared = _shared_tables(dictionary, app_dictionary, options)
+        self._session = shared.session
+        self._app = shared.app
         self._header = dictionary.header
         self._trailer = dictionary.trailer
         self._header_tags = STANDARD_HEADER_TAGS | dictionary.header.field_set
         self._trailer_tags = (STANDARD_TRAILER_TAGS | dictionary.trailer.field_set) - (
             self._header_tags
         )
-        self._plans: dict[bytes, _Plan] = {}
+        self._plans = shared.plans  # per MsgType, shared with every validator of the tables
         # a tag not defined for the message is acceptable when:
         self._unknown_low_ok = options.allow_unknown_msg_fields
         self._unknown_high_ok = not options.validate_user_defined_fields
@@ -333,6 +440,7 @@ class Validator:
                 self._trailer,
                 self._header_tags,
                 self._trailer_tags,
+                self.options,
             )
             self._plans[msg_type] = plan
         return plan
@@ -340,6 +448,10 @@ class Validator:
     # -- public -----------------------------------------------------------------------------
     def validate(self, msg: Any) -> Rejection | None:
         """None if ``msg`` is valid, else the :class:`Rejection` QuickFIX would send."""
+        if type(msg) is Message:
+            ready = self._plans.get(msg.msg_type)  # type: ignore[arg-type]
+            if ready is not None and ready.rules.check(msg):
+                return None
         fields: list[tuple[int, bytes]] = msg.fields()
         # a decoded message has MsgType third; anything else is looked up
         if len(fields) > 2 and fields[2][0] == 35 and fields[0][0] == 8:
