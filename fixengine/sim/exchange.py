@@ -98,6 +98,7 @@ from .reports import (
     Reports,
     parse_request,
     read_new_order,
+    round_avg_px,
     session_version,
 )
 
@@ -297,11 +298,11 @@ class Exchange(Application):
         if isinstance(request, NewOrderRequest):
             self.stats.orders += 1
             self._open(request.symbol, now)
-            self._dispatch(self.engine.submit(owner, request, now))
+            self._dispatch(self.engine.submit(owner, request, now), now=now)
         elif isinstance(request, CancelRequest):
-            self._dispatch(self.engine.cancel(owner, request, now))
+            self._dispatch(self.engine.cancel(owner, request, now), now=now)
         elif isinstance(request, ReplaceRequest):
-            self._dispatch(self.engine.replace(owner, request, now))
+            self._dispatch(self.engine.replace(owner, request, now), now=now)
         elif isinstance(request, StatusRequest):
             self.status(owner, request, now)
         else:
@@ -356,7 +357,7 @@ class Exchange(Application):
             return
         self._opened.add(symbol)
         if self.engine.book(symbol).last_price is None:
-            self._dispatch(self.engine.set_last_price(symbol, self.reference_price, now))
+            self._dispatch(self.engine.set_last_price(symbol, self.reference_price, now), now=now)
 
     def status(self, owner: str, request: StatusRequest, now: float) -> None:
         """OrderStatusRequest: the order as the engine holds it, or 'unknown order'."""
@@ -384,7 +385,7 @@ class Exchange(Application):
             return
         symbol = request.symbol if kind is MassCancelRequestType.SECURITY else None
         events = self.engine.mass_cancel(owner, now, symbol=symbol, side=request.side)
-        self._dispatch(events)
+        self._dispatch(events, now=now)
         affected = [_view(e.order) for e in events if isinstance(e, OrderCanceled)]
         self._send(owner, reports.mass_cancel_report(request, affected, now=now))
 
@@ -437,8 +438,13 @@ class Exchange(Application):
         session.reject(message, 5 if exc.tag is not None else 0, exc.text)
 
     # -- engine events -> messages ------------------------------------------------------------
-    def _dispatch(self, events: list[BookEvent], text: str | None = None) -> None:
-        now = self.clock()
+    def _dispatch(
+        self, events: list[BookEvent], text: str | None = None, now: float | None = None
+    ) -> None:
+        """Report ``events``; ``now`` (default: the clock) is the reports' TransactTime, the
+        time the request that caused them was taken in (one clock reading per message)."""
+        if now is None:
+            now = self.clock()
         for event in events:
             try:
                 self._event(event, now, text)
@@ -530,7 +536,7 @@ class Exchange(Application):
     # -- time -------------------------------------------------------------------------------------
     def advance(self, now: float) -> None:
         """Carry out the partial fills and expiries due by ``now``."""
-        self._dispatch(self.engine.advance(now))
+        self._dispatch(self.engine.advance(now), now=now)
 
     def start(self) -> None:
         """Start the task that drives fills over time and expiries (needs a running loop)."""
@@ -583,14 +589,9 @@ class Exchange(Application):
 def _view(state: OrderState) -> OrderState:
     """The order as its reports show it: AvgPx(6) rounded to ``AVG_PX_PLACES`` decimals
     when it is longer (the state itself otherwise: no wrapper on every report)."""
-    from .reports import AVG_PX_PLACES
-
     avg = state.avg_px
-    exponent = avg.as_tuple().exponent
-    if isinstance(exponent, int) and -exponent > AVG_PX_PLACES:
-        rounded = avg.quantize(Decimal(1).scaleb(-AVG_PX_PLACES)).normalize()
-        return dataclasses.replace(state, avg_px=rounded)
-    return state
+    rounded = round_avg_px(avg)
+    return state if rounded is avg else dataclasses.replace(state, avg_px=rounded)
 
 
 def _capital(text: str | None) -> str | None:
