@@ -318,11 +318,15 @@ class _Order:
 
     @property
     def live(self) -> bool:
-        return self.status in (OrdStatus.NEW, OrdStatus.PARTIALLY_FILLED)
+        status = self.status
+        return status is OrdStatus.NEW or status is OrdStatus.PARTIALLY_FILLED
 
     @property
     def leaves(self) -> Decimal:
-        return self.quantity - self.cum if self.live else _ZERO
+        status = self.status
+        if status is OrdStatus.NEW or status is OrdStatus.PARTIALLY_FILLED:
+            return self.quantity - self.cum
+        return _ZERO
 
     @property
     def market_like(self) -> bool:
