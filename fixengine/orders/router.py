@@ -828,6 +828,9 @@ _REJECTABLE = ("new", "cancel", "replace")
 _MAX_SENT = 100_000  # requests remembered by MsgSeqNum, for matching session rejects
 _ALLOW = Action.ALLOW
 _ZERO = Decimal(0)
+_SENT = UpdateKind.SENT
+_REPORT = UpdateKind.REPORT
+_FILLED = OrdStatus.FILLED
 
 
 class OrderRouter:
@@ -1172,7 +1175,28 @@ class OrderRouter:
         sent[seq] = ("new", cl)
         if len(sent) > _MAX_SENT:
             sent.popitem(last=False)
-        self._publish(handle, self._snapshot(UpdateKind.SENT, order, now, text="new order"))
+        # the snapshot of an order just registered: pending new, nothing filled
+        snapshot = RouterUpdate(
+            _SENT,
+            now,
+            cl,
+            order.status,
+            order.status,
+            None,
+            order.quantity,
+            order.price,
+            _ZERO,
+            order.quantity - _ZERO,  # leaves_qty as Order.leaves_qty computes it
+            _ZERO,
+            None,
+            False,
+            False,
+            None,
+            "new order",
+            (),
+            order,
+        )
+        self._publish(handle, snapshot)
         return handle
 
     async def cancel(self, order: OrderHandle | str, *, text: str | None = None) -> RequestHandle:
@@ -1627,18 +1651,19 @@ class OrderRouter:
         if self.journal is not None:
             self._record(order)
         cum, notional = order._sums()
-        status = order.status
+        status = order.base_status  # no cancel/replace pending: the order's status
+        quantity = order.quantity
         snapshot = RouterUpdate(
-            UpdateKind.REPORT,
+            _REPORT,
             self._clock(),
             order.cl_ord_id,
             status,
             previous,
             event,
-            order.quantity,
+            quantity,
             order.price,
             cum,
-            order.leaves_qty,
+            _ZERO if status is _FILLED else quantity - cum,  # (never overfilled here)
             notional / cum if cum else _ZERO,
             fill,
             False,

@@ -60,6 +60,7 @@ from typing import Any, TypeAlias
 
 from ..codec import Message
 from ..errors import LocalProtocolError
+from .messages import _DECIMALS as _CACHED_DECIMALS
 from .messages import (
     CancelReject,
     ExecutionReport,
@@ -707,20 +708,6 @@ _ZERO = Decimal(0)
 QuickUpdate: TypeAlias = tuple[Order, ExecEvent, OrdStatus, Fill | None, str | None, bool]
 
 
-def _quick_decimal(raw: bytes | None) -> Decimal | None:
-    """The Decimal of a present value; ValueError if malformed (the caller gives up)."""
-    return wire_decimal(raw) if raw else None
-
-
-def _quick_text(raw: bytes | None) -> str | None:
-    """An ASCII text value; ValueError for anything else (the caller gives up)."""
-    if not raw:
-        return None
-    if not raw.isascii():
-        raise ValueError("not ASCII")
-    return raw.decode("ascii")
-
-
 def apply_quick(by_cl_ord_id: Mapping[str, Order], msg: Message, now: float) -> QuickUpdate | None:
     """Apply the most common ExecutionReports - an acknowledgement (ExecType New) or a fill
     of an order with no cancel/replace pending, that agree with the order in every field
@@ -765,28 +752,45 @@ def apply_quick(by_cl_ord_id: Mapping[str, Order], msg: Message, now: float) -> 
         by_qty = True
     else:
         return None
+    raw = get(54)
+    if raw and _SIDES.get(raw) is not order.side:
+        return None
+    raw = get(40)
+    if raw and raw not in _ORD_TYPES:
+        return None
+    raw = get(59)
+    if raw and raw not in _TIME_IN_FORCES:
+        return None
+    raw = get(1)
+    if raw and not raw.isascii():
+        return None
+    # text values must be ASCII and numbers well-formed: UnicodeDecodeError and the
+    # parser's errors are ValueErrors, and the general path reports them
+    cached = _CACHED_DECIMALS.get
     try:
-        order_id = _quick_text(get(37))
-        symbol = _quick_text(get(55))
-        raw = get(54)
-        if raw and _SIDES.get(raw) is not order.side:
-            return None
-        raw = get(40)
-        if raw and raw not in _ORD_TYPES:
-            return None
-        raw = get(59)
-        if raw and raw not in _TIME_IN_FORCES:
-            return None
-        order_qty = _quick_decimal(get(38))
-        _quick_decimal(get(44))
-        last_qty = _quick_decimal(get(32))
-        last_px = _quick_decimal(get(31))
-        cum_qty = _quick_decimal(get(14))
-        leaves_qty = _quick_decimal(get(151))
-        avg_px = _quick_decimal(get(6))
-        _quick_text(get(1))
-        text = _quick_text(get(58))
-        transact_time = _quick_text(get(60))
+        raw = get(37)
+        order_id = raw.decode("ascii") if raw else None
+        raw = get(55)
+        symbol = raw.decode("ascii") if raw else None
+        raw = get(58)
+        text = raw.decode("ascii") if raw else None
+        raw = get(60)
+        transact_time = raw.decode("ascii") if raw else None
+        raw = get(38)
+        order_qty = (cached(raw) or wire_decimal(raw)) if raw else None
+        raw = get(44)
+        if raw and raw not in _CACHED_DECIMALS:
+            wire_decimal(raw)
+        raw = get(32)
+        last_qty = (cached(raw) or wire_decimal(raw)) if raw else None
+        raw = get(31)
+        last_px = (cached(raw) or wire_decimal(raw)) if raw else None
+        raw = get(14)
+        cum_qty = (cached(raw) or wire_decimal(raw)) if raw else None
+        raw = get(151)
+        leaves_qty = (cached(raw) or wire_decimal(raw)) if raw else None
+        raw = get(6)
+        avg_px = (cached(raw) or wire_decimal(raw)) if raw else None
     except ValueError:
         return None
     if symbol is not None and symbol != order.symbol:
@@ -845,14 +849,17 @@ def apply_quick(by_cl_ord_id: Mapping[str, Order], msg: Message, now: float) -> 
 _DIGITS = string.digits + string.ascii_lowercase
 
 
+_PAIRS = [a + b for a in _DIGITS for b in _DIGITS]  # "00" .. "zz"
+_SHORT = [pair.lstrip("0") or "0" for pair in _PAIRS]  # 0 .. 1295 without leading zeros
+
+
 def _base36(n: int) -> str:
-    if n == 0:
-        return "0"
-    out = []
-    while n:
-        n, r = divmod(n, 36)
-        out.append(_DIGITS[r])
-    return "".join(reversed(out))
+    """``n`` >= 0 in base 36 (lower case), two digits at a time."""
+    out = ""
+    while n >= 1296:
+        n, r = divmod(n, 1296)
+        out = _PAIRS[r] + out
+    return _SHORT[n] + out
 
 
 class ClOrdIdGenerator:
