@@ -56,12 +56,11 @@ from __future__ import annotations
 import calendar
 import dataclasses
 import re
-import time
 from collections import deque
 from collections.abc import Callable
 from typing import Any
 
-from ..codec import Message, Parser, decode
+from ..codec import HeaderTemplate, Message, Parser, decode
 from ..errors import ConfigError, GarbledMessage, LocalProtocolError
 from . import admin
 from .config import SessionConfig, SessionID
@@ -102,6 +101,9 @@ _T = Trigger
 _MANAGED = frozenset({8, 9, 10, 34, 35, 43, 49, 52, 56, 122})
 #: Types the application may not send through :meth:`Session.send`.
 _SESSION_ONLY = frozenset({b"0", b"1", b"2", b"4", b"5", b"A"})
+#: Types acted on whatever their MsgSeqNum (or, SequenceReset, by its GapFillFlag):
+#: never taken by the in-sequence fast path of ``_on_message``.
+_OWN_PATH = frozenset({b"A", b"5", b"2", b"4"})
 _SECRET = re.compile(rb"(\x01(?:554|925|1402|1404)=)[^\x01]*")
 _TEST_REQ_ID = b"TEST"
 
@@ -129,6 +131,7 @@ def _int(value: bytes | None) -> int | None:
 
 
 _minute_cache: dict[bytes, int] = {}
+_second_cache: dict[bytes, int] = {}
 _POW10 = [float(10**i) for i in range(10)]
 
 
@@ -148,11 +151,9 @@ def _minute(prefix: bytes) -> int | None:
         return None
 
 
-def _parse_time(raw: bytes | None) -> float | None:
-    """UTCTimestamp -> epoch seconds, or None when malformed (the minute is cached)."""
-    if raw is None or len(raw) < 17:
-        return None
-    prefix = raw[:15]
+def _second(text: bytes) -> int | None:
+    """Epoch seconds of ``YYYYMMDD-HH:MM:SS`` or None (the minute is cached)."""
+    prefix = text[:15]
     base = _minute_cache.get(prefix)
     if base is None:
         base = _minute(prefix)
@@ -161,15 +162,31 @@ def _parse_time(raw: bytes | None) -> float | None:
         if len(_minute_cache) > 256:
             _minute_cache.clear()
         _minute_cache[prefix] = base
-    ss = raw[15:17]
+    ss = text[15:17]
     if not ss.isdigit() or ss > b"60":
         return None
+    return base + int(ss)
+
+
+def _parse_time(raw: bytes | None) -> float | None:
+    """UTCTimestamp -> epoch seconds, or None when malformed (the second is cached)."""
+    if raw is None or len(raw) < 17:
+        return None
+    head = raw[:17]
+    second = _second_cache.get(head)
+    if second is None:
+        second = _second(head)
+        if second is None:
+            return None
+        if len(_second_cache) > 256:
+            _second_cache.clear()
+        _second_cache[head] = second
     if len(raw) == 17:
-        return float(base + int(ss))
+        return float(second)
     frac = raw[18:]
     if raw[17:18] != b"." or not frac.isdigit() or len(frac) > 9:
         return None
-    return base + int(ss) + int(frac) / _POW10[len(frac)]
+    return second + int(frac) / _POW10[len(frac)]
 
 
 @dataclasses.dataclass(slots=True)
@@ -258,6 +275,10 @@ class Session:
                 header.append((tag, value.encode()))
         self._header = header
         self._header_tags = frozenset(tag for tag, _ in header) | _MANAGED
+        # 8, 9, 35, 49, 56, 34, [43], 52, [122], sub/location IDs: written in one call
+        self._template = HeaderTemplate(
+            self._begin, header[:2], header[2:], self._header_tags, precision
+        )
         self._validate = self._make_validator(dictionary, app_dictionary)
         # length -> data field pairs the dictionaries define beyond the codec's table
         data_fields: dict[int, int] = {}
@@ -290,8 +311,6 @@ class Session:
         self._held: list[tuple[int, bytes]] = []  # sent in LOGON_SENT, go out after Logon
         self._unsent: tuple[int, int] | None = None  # persisted, never transmitted
         self._now = store.creation_time  # the latest instant the session was given
-        self._ts_second = -1
-        self._ts_prefix = b""
 
     # -- public properties ------------------------------------------------------------
     @property
@@ -393,7 +412,7 @@ class Session:
 
     def receive_data(self, data: bytes, now: float) -> None:
         """Bytes from the socket, in any chunking."""
-        if self.state not in CONNECTED:
+        if self.state is not _S.LOGGED_ON and self.state not in CONNECTED:
             if self.state is _S.DISCONNECTING:
                 return
             raise LocalProtocolError("receive_data() before connection_made()")
@@ -569,6 +588,21 @@ class Session:
             raw = msg.raw if msg.raw is not None else msg.encode()
             self._log.on_incoming(_redact(raw) if mt == b"A" or mt == b"BE" else raw)
         state = self.state
+        if (
+            state is _S.LOGGED_ON
+            and mt not in _OWN_PATH
+            and msg.get(8) == self._begin
+            and _int(msg.get(34)) == self._next_target
+        ):
+            # the common case, in one go: what the checks below would all let through
+            validate = self._validate
+            if (validate is None or validate(msg) is None) and self._header_ok(msg, now):
+                self._last_received = now
+                self._test_requests = 0
+                self._process(msg, mt, self._next_target, now)
+                if self._queue:
+                    self._drain_queue(now)
+                return
         logged_on = state is _S.LOGGED_ON or state is _S.LOGOUT_SENT
         if not logged_on and mt != b"A":
             if mt == b"5" and state is _S.LOGON_SENT:
@@ -667,6 +701,20 @@ class Session:
             else:
                 self._too_low(msg, mt, seq, now)
         self._drain_queue(now)
+
+    def _header_ok(self, msg: Message, now: float) -> bool:
+        """SendingTime accurate and CompIDs right (steps 5 and 6 of the checks): True."""
+        sending_time = _parse_time(msg.get(52))
+        if sending_time is None:
+            return False
+        cfg = self.config
+        if cfg.check_latency and abs(now - sending_time) > cfg.max_latency:
+            return False
+        sender = msg.get(49)
+        target = msg.get(56)
+        if not sender or not target:
+            return False
+        return not cfg.check_comp_id or (sender == self._target and target == self._sender)
 
     def _too_high(self, msg: Message, mt: bytes, seq: int, now: float, *, handled: bool) -> None:
         """Test case 2b: queue the message and ask once for the missing range."""
@@ -1013,15 +1061,8 @@ class Session:
     # -- sending ------------------------------------------------------------------------
     def _timestamp(self, now: float) -> bytes:
         """SendingTime for ``now`` with the configured precision (the second is cached)."""
-        second = int(now)
-        if second != self._ts_second:
-            self._ts_second = second
-            self._ts_prefix = time.strftime("%Y%m%d-%H:%M:%S", time.gmtime(second)).encode()
-        p = self._precision
-        if p == 0:
-            return self._ts_prefix
-        frac = min(int((now - second) * 10**p), 10**p - 1)
-        return b"%b.%0*d" % (self._ts_prefix, p, frac)
+        stamp: bytes = self._template.sending_time(now)
+        return stamp
 
     def _build(
         self, msg: Message, mt: bytes, seq: int, now: float, orig_sending_time: bytes | None
@@ -1029,27 +1070,12 @@ class Session:
         """Wire bytes: 8, 9, 35, 49, 56, 34, [43], 52, [122], our sub/location IDs, the rest.
 
         ``orig_sending_time`` not None marks a possible duplicate (43=Y, and 122 when
-        non-empty; b"" means "now", as a gap fill carries it).
+        non-empty; b"" means "now", as a gap fill carries it). The message's own
+        header fields the session writes are dropped; the others follow ours.
         """
-        out = Message(mt)
-        header = self._header
-        out.append(49, header[0][1])
-        out.append(56, header[1][1])
-        out.append(34, seq)
-        stamp = self._timestamp(now)
-        if orig_sending_time is not None:
-            out.append(43, b"Y")
-            out.append(52, stamp)
-            out.append(122, orig_sending_time or stamp)
-        else:
-            out.append(52, stamp)
-        for tag, value in header[2:]:
-            out.append(tag, value)
-        skip = self._header_tags
-        for tag, value in msg.fields():
-            if tag not in skip:
-                out.append(tag, value)
-        data: bytes = out.encode(self._begin)
+        if type(msg) is not Message:  # e.g. built with the other codec twin
+            msg = Message.from_fields(msg.fields())
+        data: bytes = self._template.encode(msg, mt, seq, now, orig_sending_time)
         return data
 
     def _transmit(self, data: bytes, now: float) -> None:
