@@ -2,9 +2,10 @@
 
     python bench/store_bench.py [--dir DIR] [--count N]
 
-Prints microseconds per save_sent (a 200-byte message) and per set_next_target_seq
-for every store and fsync policy, and per on_outgoing for the file log. The
-in-memory store is the baseline of the same run.
+Prints microseconds per save_sent (a 200-byte message) and per set_next_target_seq,
+each followed by the store's flush() as a session does before its bytes leave, for
+every store and fsync policy, and per on_outgoing for the file log. The in-memory
+store is the baseline of the same run.
 """
 
 from __future__ import annotations
@@ -40,9 +41,10 @@ def per_call_us(fn: Callable[[int], None], count: int) -> tuple[float, float]:
 
 def bench_store(kind: str, policy: str, root: str, count: int) -> str:
     store: MessageStore = open_store(kind, SID, f"{root}/{kind}-{policy}", policy)
+    flush = getattr(store, "flush", lambda: None)
     try:
-        save = per_call_us(lambda i: store.save_sent(i, MSG % i), count)
-        target = per_call_us(lambda i: store.set_next_target_seq(i + 1), count)
+        save = per_call_us(lambda i: (store.save_sent(i, MSG % i), flush())[1], count)
+        target = per_call_us(lambda i: (store.set_next_target_seq(i + 1), flush())[1], count)
         t0 = time.perf_counter()
         got = store.get_sent(1, count)
         read_us = (time.perf_counter() - t0) * 1e6 / max(len(got), 1)

@@ -39,6 +39,21 @@ def filled(root: Path, n: int = 3) -> tuple[list[int], int]:
     return sizes, start
 
 
+@pytest.fixture(params=["mapped", "pwrite"])
+def slot_writes(
+    request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> str:
+    """Run a test with the target slots written through a mapping, and with ``pwrite``."""
+    if request.param == "mapped":
+        fstype = store_file._filesystem_type(str(tmp_path))
+        if fstype is None:
+            pytest.skip("file system type unknown")
+        monkeypatch.setattr(store_file, "_MAP_SAFE_FILESYSTEMS", frozenset({fstype}))
+    else:
+        monkeypatch.setattr(store_file, "_MAP_SAFE_FILESYSTEMS", frozenset())
+    return str(request.param)
+
+
 def snapshot(root: Path, into: Path) -> Path:
     """Copy a session's files as they are on disk now: what a kill -9 here would leave."""
     shutil.copytree(root / session_dir_name(SID), into / session_dir_name(SID))
@@ -94,8 +109,9 @@ def test_records_are_byte_identical_to_the_previous_version(tmp_path: Path) -> N
     assert log[OLD_HEADER_SIZE:] == OLD_LOG[OLD_HEADER_SIZE:]  # the header's token is random
 
 
-def test_calls_reach_the_disk_at_flush(tmp_path: Path) -> None:
+def test_calls_reach_the_disk_at_flush(tmp_path: Path, slot_writes: str) -> None:
     with FileStore(tmp_path, SID, fsync="never") as s:
+        assert (s._slots is not None) == (slot_writes == "mapped")
         s.save_sent(1, b"one")
         s.save_sent(2, b"two")
         s.set_next_target_seq(7)
@@ -160,6 +176,13 @@ def test_a_buffer_changed_after_save_sent_does_not_change_the_record(tmp_path: P
         data[:] = b"changed!"
     with FileStore(tmp_path, SID) as s:
         assert s.get_sent(1, 1) == [(1, b"original")]
+
+
+def test_file_system_type_of_a_path() -> None:
+    if not os.path.exists("/proc/self/mountinfo"):
+        pytest.skip("no /proc/self/mountinfo")
+    assert store_file._filesystem_type("/proc") == "proc"
+    assert store_file._filesystem_type("/no/such/path") is None
 
 
 def test_layout_is_one_directory_per_session(tmp_path: Path) -> None:
@@ -292,7 +315,9 @@ def test_second_open_of_same_session_is_refused(tmp_path: Path) -> None:
     FileStore(tmp_path, SID).close()
 
 
-def test_torn_newest_target_slot_falls_back_to_previous_value(tmp_path: Path) -> None:
+def test_torn_newest_target_slot_falls_back_to_previous_value(
+    tmp_path: Path, slot_writes: str
+) -> None:
     with FileStore(tmp_path, SID) as s:
         s.set_next_target_seq(7)
         s.flush()
@@ -309,7 +334,7 @@ def test_torn_newest_target_slot_falls_back_to_previous_value(tmp_path: Path) ->
         assert s.next_target_seq() == 9
 
 
-def test_target_file_never_grows(tmp_path: Path) -> None:
+def test_target_file_never_grows(tmp_path: Path, slot_writes: str) -> None:
     with FileStore(tmp_path, SID, fsync="never") as s:
         for seq in range(2, 2000):
             s.set_next_target_seq(seq)
@@ -326,7 +351,7 @@ def test_crash_during_reset_keeps_the_old_period(tmp_path: Path) -> None:
     assert not tmp.exists()
 
 
-def test_reset_ignores_target_slots_of_the_old_period(tmp_path: Path) -> None:
+def test_reset_ignores_target_slots_of_the_old_period(tmp_path: Path, slot_writes: str) -> None:
     with FileStore(tmp_path, SID) as s:
         s.set_next_target_seq(50)
         s.reset(time.time())
@@ -367,23 +392,48 @@ def test_failed_flush_leaves_no_partial_record_and_keeps_the_records_held(
         assert s.next_sender_seq() == 4
 
 
-def test_failed_target_write_is_retried_by_the_next_flush(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+def test_failed_target_sync_is_retried_by_the_next_flush(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, slot_writes: str
 ) -> None:
-    s = FileStore(tmp_path, SID, fsync="never")
+    s = FileStore(tmp_path, SID, fsync="always")
     s.set_next_target_seq(5)
+    synced: list[int] = []
 
-    def fail(fd: int, data: bytes, offset: int) -> int:
+    def fail(fd: int) -> None:
         raise OSError(5, "Input/output error")
 
-    monkeypatch.setattr(store_file.os, "pwrite", fail)
+    monkeypatch.setattr(store_file.os, "fdatasync", fail)
     with pytest.raises(StoreError, match="cannot write target seq"):
         s.flush()
-    monkeypatch.undo()
+    monkeypatch.setattr(store_file.os, "fdatasync", synced.append)
     s.flush()
+    assert synced == [s._seq_fd]  # the slot was written and synced again
+    s.flush()
+    assert synced == [s._seq_fd]  # and is not held any more
+    monkeypatch.undo()
     s.close()
     with FileStore(tmp_path, SID) as s:
         assert s.next_target_seq() == 5
+
+
+def test_target_slots_are_written_through_a_mapping_of_allocated_blocks(
+    tmp_path: Path, slot_writes: str
+) -> None:
+    if slot_writes != "mapped":
+        pytest.skip("the mapping only")
+    seqnums = log_path(tmp_path).with_name("seqnums")
+    seqnums.parent.mkdir(parents=True)
+    with open(seqnums, "wb") as f:  # as the previous version left it: slot 1 first, a hole
+        f.seek(4096)
+        f.write(bytes(28))
+    with FileStore(tmp_path, SID, fsync="never") as s:
+        assert seqnums.stat().st_size == 8192
+        assert seqnums.stat().st_blocks * 512 >= 8192  # no hole left for the mapping to fill
+        s.set_next_target_seq(3)
+        s.flush()
+        killed = snapshot(tmp_path, tmp_path / "killed")  # no close, no sync: a kill -9 now
+    with FileStore(killed, SID) as k:
+        assert k.next_target_seq() == 3
 
 
 def test_closed_store_refuses_calls(tmp_path: Path) -> None:

@@ -23,8 +23,12 @@ One directory per session: ``<FileStorePath>/<session_dir_name(session_id)>/`` w
     out of the log: two fixed 28-byte slots (4 KiB apart) written alternately, each
     ``counter, period token, target seq, crc32``. Opening takes the valid slot with
     the highest counter whose token matches the log header; a torn slot write
-    leaves the other slot, which holds the previous value. The file never grows,
-    so there is nothing to compact.
+    leaves the other slot, which holds the previous value. The file never grows
+    (8 KiB), so there is nothing to compact. Where overwriting a written block
+    needs no new one (ext2/3/4, XFS, tmpfs) the file is mapped shared and a slot
+    write is a memory copy; its blocks are written at open so that the mapping
+    never has to allocate (on a full copy-on-write file system that would be a
+    ``SIGBUS``, so there the slots are written with ``pwrite``).
 
 ``lock``
     ``flock``-ed while the store is open: a second process (or a second store
@@ -35,9 +39,9 @@ Writes are held until :meth:`FileStore.flush`. ``save_sent`` and
 ``set_next_sender_seq`` encode their record (CRC included) into a list of records
 held in memory, and ``set_next_target_seq`` only remembers the value. ``flush``
 writes every held record with one ``pwritev`` at the end of the log, then the
-latest target seq into the next slot with one ``pwrite`` (log first: after a crash
-between the two, the target seq is behind, which makes the peer resend messages -
-never ahead of messages we answered). The session calls ``flush`` at the start of
+latest target seq into the next slot (log first: after a crash between the two,
+the target seq is behind, which makes the peer resend messages - never ahead of
+messages we answered). The session calls ``flush`` at the start of
 ``data_to_send()``, before any byte it queued can reach the peer, so one flush
 covers every message of a batch. ``get_sent``, ``reset``, ``refresh`` and
 ``close`` flush first; more than ``_HOLD_BYTES`` held are flushed at once.
@@ -114,6 +118,11 @@ _SLOT = struct.Struct("<QQQ")  # counter, token, target seq
 _SLOT_CRC = struct.Struct("<I")
 _SLOT_SIZE = _SLOT.size + _SLOT_CRC.size
 _SLOT_OFFSETS = (0, 4096)
+_SEQNUMS_SIZE = 8192
+#: File systems on which overwriting a written block never allocates one, so a write
+#: through a shared mapping cannot fail (SIGBUS) when the disk is full; on others
+#: (copy-on-write: btrfs, ZFS, ...) the target slots are written with ``pwrite``.
+_MAP_SAFE_FILESYSTEMS = frozenset({"ext2", "ext3", "ext4", "xfs", "tmpfs"})
 _MAX_BODY = 1 << 31
 _PREALLOC = 1 << 20  # zero-filled space written ahead of the log's end
 _HOLD_BYTES = 256 * 1024  # records held beyond this are written without waiting for flush()
@@ -136,6 +145,22 @@ def _fsync_dir(path: str) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+def _filesystem_type(path: str) -> str | None:
+    """Type of the file system holding ``path`` (from ``/proc/self/mountinfo``), or None."""
+    try:
+        dev = os.stat(path).st_dev
+        with open("/proc/self/mountinfo", encoding="utf-8", errors="replace") as f:
+            lines = f.read().splitlines()
+    except OSError:
+        return None
+    want = f"{os.major(dev)}:{os.minor(dev)}"
+    for line in lines:
+        fields = line.split(" ", 3)
+        if len(fields) > 2 and fields[2] == want and " - " in line:
+            return line.split(" - ", 1)[1].split(" ", 1)[0]
+    return None
 
 
 def _seq_record(kind: bytes, seq: int, data: bytes) -> tuple[bytes, bytes]:
@@ -185,6 +210,8 @@ class FileStore:
         self._seq_path = os.path.join(self.directory, SEQNUMS_NAME)
         self._log_fd = -1
         self._seq_fd = -1
+        self._slots: mmap.mmap | None = None  # the seqnums file, mapped shared (or None)
+        self._map_slots = False
         self._lock_fd = -1
         self._index: dict[int, tuple[int, int]] = {}
         self._end = 0  # end of the log including the records held in memory
@@ -204,6 +231,7 @@ class FileStore:
         self._syncer: threading.Thread | None = None
         try:
             os.makedirs(self.directory, exist_ok=True)
+            self._map_slots = _filesystem_type(self.directory) in _MAP_SAFE_FILESYSTEMS
             self._lock()
             self._open(now)
         except OSError as exc:
@@ -240,9 +268,20 @@ class FileStore:
         if not os.path.exists(self._log_path):
             self._write_new_log(time.time() if now is None else now)
         self._log_fd = os.open(self._log_path, os.O_RDWR)
-        self._seq_fd = os.open(self._seq_path, os.O_RDWR | os.O_CREAT, 0o644)
+        self._open_slots()
         self._replay()
         self._read_slots()
+
+    def _open_slots(self) -> None:
+        """Open the seqnums file and map it (where that is safe), its blocks written first."""
+        fd = self._seq_fd = os.open(self._seq_path, os.O_RDWR | os.O_CREAT, 0o644)
+        if not self._map_slots:
+            return
+        # Write the file's own bytes back, zero-padded to its full size: the mapping then
+        # never writes to a hole (no block to allocate in a page fault; ENOSPC shows here).
+        # A torn rewrite leaves the same bytes.
+        _write_all(fd, os.pread(fd, _SEQNUMS_SIZE, 0).ljust(_SEQNUMS_SIZE, b"\0"), 0)
+        self._slots = mmap.mmap(fd, _SEQNUMS_SIZE)
 
     def _write_new_log(self, created: float) -> None:
         """Atomically replace messages.log with a header-only log (always fsynced)."""
@@ -459,11 +498,9 @@ class FileStore:
         self._ensure_open()
         self.flush()
         with self._sync_lock:
-            os.close(self._log_fd)
-            os.close(self._seq_fd)
-            self._log_fd = self._seq_fd = -1
+            self._release_files()
             self._log_fd = os.open(self._log_path, os.O_RDWR)
-            self._seq_fd = os.open(self._seq_path, os.O_RDWR | os.O_CREAT, 0o644)
+            self._open_slots()
         self._replay()
         self._read_slots()
 
@@ -524,7 +561,8 @@ class FileStore:
                 _write_all(fd, bytes(new_end - self._alloc_end), self._alloc_end)
                 self._alloc_end = new_end
             _write_records(fd, self._held, start, end - start)
-            self._synced(fd)
+            if self.fsync_policy != "never":
+                self._synced(fd)
         except OSError as exc:
             try:  # leave no partial record behind (e.g. disk full); retried by the next flush
                 os.ftruncate(fd, start)
@@ -536,14 +574,26 @@ class FileStore:
         self._held_at = end
 
     def _flush_target(self) -> None:
-        """Write the latest target seq into the older slot, then sync."""
+        """Write the latest target seq into the older slot, then sync.
+
+        Where the file is mapped the slot is a memory copy into the page cache: no
+        system call, and it survives a killed process like a ``pwrite``. A write cut
+        short by a kill leaves a slot whose CRC fails; the other slot holds the
+        previous value.
+        """
+        self._ensure_open()
         counter = self._slot_counter + 1
         slot = _SLOT.pack(counter, self._token, self._target)
+        slot += _SLOT_CRC.pack(zlib.crc32(slot))
+        off = _SLOT_OFFSETS[counter & 1]
+        slots = self._slots
         try:
-            os.pwrite(
-                self._seq_fd, slot + _SLOT_CRC.pack(zlib.crc32(slot)), _SLOT_OFFSETS[counter & 1]
-            )
-            self._synced(self._seq_fd)
+            if slots is not None:
+                slots[off : off + _SLOT_SIZE] = slot
+            else:
+                os.pwrite(self._seq_fd, slot, off)
+            if self.fsync_policy != "never":
+                self._synced(self._seq_fd)  # fdatasync writes pages dirtied through the mapping
         except OSError as exc:
             raise StoreError(f"{self._seq_path}: cannot write target seq: {exc}") from exc
         self._slot_counter = counter
@@ -573,8 +623,17 @@ class FileStore:
 
     def _release(self) -> None:
         with self._sync_lock:
-            for name in ("_log_fd", "_seq_fd", "_lock_fd"):
-                fd = getattr(self, name)
-                if fd >= 0:
-                    os.close(fd)  # closing the lock file releases the flock
-                    setattr(self, name, -1)
+            self._release_files()
+            if self._lock_fd >= 0:
+                os.close(self._lock_fd)  # closing the lock file releases the flock
+                self._lock_fd = -1
+
+    def _release_files(self) -> None:
+        if self._slots is not None:
+            self._slots.close()
+            self._slots = None
+        for name in ("_log_fd", "_seq_fd"):
+            fd = getattr(self, name)
+            if fd >= 0:
+                os.close(fd)
+                setattr(self, name, -1)
