@@ -588,21 +588,14 @@ class Session:
             raw = msg.raw if msg.raw is not None else msg.encode()
             self._log.on_incoming(_redact(raw) if mt == b"A" or mt == b"BE" else raw)
         state = self.state
-        if (
-            state is _S.LOGGED_ON
-            and mt not in _OWN_PATH
-            and msg.get(8) == self._begin
-            and _int(msg.get(34)) == self._next_target
-        ):
+        if state is _S.LOGGED_ON and mt not in _OWN_PATH and self._in_sequence(msg, now):
             # the common case, in one go: what the checks below would all let through
-            validate = self._validate
-            if (validate is None or validate(msg) is None) and self._header_ok(msg, now):
-                self._last_received = now
-                self._test_requests = 0
-                self._process(msg, mt, self._next_target, now)
-                if self._queue:
-                    self._drain_queue(now)
-                return
+            self._last_received = now
+            self._test_requests = 0
+            self._process(msg, mt, self._next_target, now)
+            if self._queue:
+                self._drain_queue(now)
+            return
         logged_on = state is _S.LOGGED_ON or state is _S.LOGOUT_SENT
         if not logged_on and mt != b"A":
             if mt == b"5" and state is _S.LOGON_SENT:
@@ -702,11 +695,30 @@ class Session:
                 self._too_low(msg, mt, seq, now)
         self._drain_queue(now)
 
-    def _header_ok(self, msg: Message, now: float) -> bool:
-        """SendingTime accurate and CompIDs right (steps 5 and 6 of the checks): True."""
-        sending_time = _parse_time(msg.get(52))
-        if sending_time is None:
+    def _in_sequence(self, msg: Message, now: float) -> bool:
+        """True when steps 2 to 6 let ``msg`` through and its MsgSeqNum is the expected one.
+
+        (False may also mean "not sure": the full sequence of checks then decides.)
+        """
+        if msg.get(8) != self._begin or _int(msg.get(34)) != self._next_target:
             return False
+        validate = self._validate
+        if validate is not None and validate(msg) is not None:
+            return False
+        raw = msg.get(52)
+        if raw is None or len(raw) != 21 or raw[17] != 46:  # 46: "."
+            sending_time = _parse_time(raw)
+            if sending_time is None:
+                return False
+        else:  # the usual milliseconds, the second cached
+            second = _second_cache.get(raw[:17])
+            frac = raw[18:]
+            if second is None or not frac.isdigit():
+                sending_time = _parse_time(raw)
+                if sending_time is None:
+                    return False
+            else:
+                sending_time = second + int(frac) / 1000.0
         cfg = self.config
         if cfg.check_latency and abs(now - sending_time) > cfg.max_latency:
             return False
