@@ -96,6 +96,14 @@ Authenticator = Callable[[Message], "str | None"]
 
 _S = SessionState
 _T = Trigger
+# the states as module globals: an enum member looked up on its class costs several
+# times a global's lookup (Python 3.11), and the hot paths test the state often
+_AWAITING_LOGON = _S.AWAITING_LOGON
+_DISCONNECTED = _S.DISCONNECTED
+_DISCONNECTING = _S.DISCONNECTING
+_LOGGED_ON = _S.LOGGED_ON
+_LOGON_SENT = _S.LOGON_SENT
+_LOGOUT_SENT = _S.LOGOUT_SENT
 
 #: Header fields the session writes itself; an application message's own are dropped.
 _MANAGED = frozenset({8, 9, 10, 34, 35, 43, 49, 52, 56, 122})
@@ -250,7 +258,7 @@ class Session:
         self.config = config
         self.session_id: SessionID = config.session_id
         self.schedule = SessionSchedule.from_config(config)
-        self.state = _S.DISCONNECTED
+        self.state = _DISCONNECTED
         #: The peer's DefaultApplVerID(1137) from its Logon (FIXT.1.1), e.g. b"9".
         self.peer_default_appl_ver_id: bytes | None = None
 
@@ -361,9 +369,9 @@ class Session:
         """When ``handle_timer`` must next be called (UTC epoch seconds), or None."""
         state = self.state
         when: float | None = None
-        if state in (_S.AWAITING_LOGON, _S.LOGON_SENT, _S.LOGOUT_SENT):
+        if state in (_AWAITING_LOGON, _LOGON_SENT, _LOGOUT_SENT):
             when = self._deadline
-        elif state is _S.LOGGED_ON and self._heartbeat_interval > 0:
+        elif state is _LOGGED_ON and self._heartbeat_interval > 0:
             probe = self._heartbeat_interval * (1.0 + self.config.test_request_allowance)
             if self._test_requests:
                 when = self._last_received + 2 * probe
@@ -412,15 +420,15 @@ class Session:
 
     def receive_data(self, data: bytes, now: float) -> None:
         """Bytes from the socket, in any chunking."""
-        if self.state is not _S.LOGGED_ON and self.state not in CONNECTED:
-            if self.state is _S.DISCONNECTING:
+        if self.state is not _LOGGED_ON and self.state not in CONNECTED:
+            if self.state is _DISCONNECTING:
                 return
             raise LocalProtocolError("receive_data() before connection_made()")
         assert self._parser is not None
         self._now = now
         for item in self._parser.feed(data):
             state = self.state
-            if state is _S.DISCONNECTING or state is _S.DISCONNECTED:
+            if state is _DISCONNECTING or state is _DISCONNECTED:
                 break  # a disconnect was requested: the rest is not looked at
             if isinstance(item, GarbledMessage):
                 self._on_garbled(item, now)
@@ -438,7 +446,7 @@ class Session:
         self._gap = None
         self._deadline = None
         self._held_to_unsent()
-        if was is _S.DISCONNECTED:
+        if was is _DISCONNECTED:
             return
         self._event_text("Disconnected")
         if self._announced:
@@ -453,21 +461,21 @@ class Session:
         state = self.state
         if not self.schedule.non_stop:
             if state in CONNECTED and not self.schedule.is_session_time(now):
-                if state is _S.LOGGED_ON:
+                if state is _LOGGED_ON:
                     self._start_logout(now, "Session schedule ended")
-                elif state is not _S.LOGOUT_SENT:
+                elif state is not _LOGOUT_SENT:
                     self._disconnect("outside the session schedule", now)
                     return
-            elif state is _S.DISCONNECTED:
+            elif state is _DISCONNECTED:
                 self._check_period(now)
         state = self.state
-        if state in (_S.AWAITING_LOGON, _S.LOGON_SENT):
+        if state in (_AWAITING_LOGON, _LOGON_SENT):
             if self._deadline is not None and now >= self._deadline:
                 self._disconnect("Logon timeout", now)
-        elif state is _S.LOGOUT_SENT:
+        elif state is _LOGOUT_SENT:
             if self._deadline is not None and now >= self._deadline:
                 self._disconnect("Logout timeout", now)
-        elif state is _S.LOGGED_ON and self._heartbeat_interval > 0:
+        elif state is _LOGGED_ON and self._heartbeat_interval > 0:
             hb = self._heartbeat_interval
             probe = hb * (1.0 + self.config.test_request_allowance)
             # deadlines summed exactly as get_timer() sums them: a call at the instant it
@@ -545,9 +553,9 @@ class Session:
         """
         self._now = now
         state = self.state
-        if state is _S.LOGGED_ON:
+        if state is _LOGGED_ON:
             self._start_logout(now, text)
-        elif state in (_S.AWAITING_LOGON, _S.LOGON_SENT):
+        elif state in (_AWAITING_LOGON, _LOGON_SENT):
             self._disconnect(text or "logout requested before logon", now)
 
     def message_handled(self, seq: int) -> None:
@@ -579,7 +587,7 @@ class Session:
             self._log.on_incoming(item.data)
         self._events.append(GarbledMessageDropped(item.reason.value, item.size))
         self._event_text(f"Garbled message dropped: {item.reason.value} ({item.size} bytes)")
-        if self.state in (_S.AWAITING_LOGON, _S.LOGON_SENT):
+        if self.state in (_AWAITING_LOGON, _LOGON_SENT):
             self._disconnect("first message garbled", now)
 
     def _on_message(self, msg: Message, now: float) -> None:
@@ -588,7 +596,7 @@ class Session:
             raw = msg.raw if msg.raw is not None else msg.encode()
             self._log.on_incoming(_redact(raw) if mt == b"A" or mt == b"BE" else raw)
         state = self.state
-        if state is _S.LOGGED_ON and mt not in _OWN_PATH and self._in_sequence(msg, now):
+        if state is _LOGGED_ON and mt not in _OWN_PATH and self._in_sequence(msg, now):
             # the common case, in one go: what the checks below would all let through
             self._last_received = now
             self._test_requests = 0
@@ -596,9 +604,9 @@ class Session:
             if self._queue:
                 self._drain_queue(now)
             return
-        logged_on = state is _S.LOGGED_ON or state is _S.LOGOUT_SENT
+        logged_on = state is _LOGGED_ON or state is _LOGOUT_SENT
         if not logged_on and mt != b"A":
-            if mt == b"5" and state is _S.LOGON_SENT:
+            if mt == b"5" and state is _LOGON_SENT:
                 text = msg.get_str(58) or "Logon refused"
                 self._events.append(LogonRefused(text))
                 self._disconnect(f"Logon refused by the peer: {text}", now)
@@ -876,7 +884,7 @@ class Session:
             self._advance(seq + 1, now)
         self._events.append(AdminMessageReceived(msg))
         text = msg.get_str(58)
-        if self.state is _S.LOGOUT_SENT:
+        if self.state is _LOGOUT_SENT:
             self._event_text("Received Logout response")
         else:
             self._event_text("Received Logout request")
@@ -910,8 +918,8 @@ class Session:
         """Test cases 1a-1e, and a mid-session Logon with ResetSeqNumFlag=Y."""
         state = self.state
         reset = msg.get(141) == b"Y"
-        if state is _S.LOGGED_ON or state is _S.LOGOUT_SENT:
-            if not reset or state is _S.LOGOUT_SENT:
+        if state is _LOGGED_ON or state is _LOGOUT_SENT:
+            if not reset or state is _LOGOUT_SENT:
                 self._event_text("Logon received while logged on: ignored")
                 if seq == self._next_target:
                     self._advance(seq + 1, now)
@@ -927,7 +935,7 @@ class Session:
                 self._disconnect("Logon without DefaultApplVerID(1137)", now)
                 return
             self.peer_default_appl_ver_id = appl
-        if state is _S.AWAITING_LOGON:
+        if state is _AWAITING_LOGON:
             heart_bt_int = _int(msg.get(108))
             if heart_bt_int is None:
                 self._disconnect("Logon without a valid HeartBtInt(108)", now)
@@ -1119,13 +1127,13 @@ class Session:
     def _send_app(self, msg: Message, mt: bytes, now: float) -> int:
         state = self.state
         cfg = self.config
-        logged_on = state is _S.LOGGED_ON or state is _S.LOGOUT_SENT
-        if not logged_on and state is not _S.LOGON_SENT:
+        logged_on = state is _LOGGED_ON or state is _LOGOUT_SENT
+        if not logged_on and state is not _LOGON_SENT:
             if not cfg.persist_messages:
                 raise LocalProtocolError("not logged on and PersistMessages=N: it would be lost")
-            if cfg.reset_on_logon or (state is _S.DISCONNECTING and cfg.reset_on_disconnect):
+            if cfg.reset_on_logon or (state is _DISCONNECTING and cfg.reset_on_disconnect):
                 raise LocalProtocolError("not logged on and the sequence numbers will be reset")
-            if state is _S.DISCONNECTED:
+            if state is _DISCONNECTED:
                 self._check_period(now)
         seq = self._next_sender
         data = self._build(msg, mt, seq, now, None)
@@ -1136,7 +1144,7 @@ class Session:
         self._next_sender = seq + 1
         if logged_on:
             self._transmit(data, now)
-        elif state is _S.LOGON_SENT:
+        elif state is _LOGON_SENT:
             self._held.append((seq, data))
         else:
             first = self._unsent[0] if self._unsent is not None else seq
@@ -1181,8 +1189,8 @@ class Session:
 
     def _start_logout(self, now: float, text: str | None) -> None:
         """Send Logout and wait ``logout_timeout`` for the answer (13a, 2i, 2k, 2o)."""
-        if self.state is not _S.LOGGED_ON:
-            if self.state is _S.LOGOUT_SENT:
+        if self.state is not _LOGGED_ON:
+            if self.state is _LOGOUT_SENT:
                 return
             self._disconnect(text or "logout", now)
             return
@@ -1193,7 +1201,7 @@ class Session:
 
     def _disconnect(self, reason: str, now: float) -> None:
         state = self.state
-        if state is _S.DISCONNECTING or state is _S.DISCONNECTED:
+        if state is _DISCONNECTING or state is _DISCONNECTED:
             return
         if self._announced:
             self._announced = False
@@ -1227,7 +1235,7 @@ class Session:
     def _drain_queue(self, now: float) -> None:
         """Process queued messages that are now in sequence (after a gap is filled)."""
         queue = self._queue
-        while queue and (self.state is _S.LOGGED_ON or self.state is _S.LOGOUT_SENT):
+        while queue and (self.state is _LOGGED_ON or self.state is _LOGOUT_SENT):
             expected = self._next_target
             item = queue.pop(expected, None)
             if item is None:
