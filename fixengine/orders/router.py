@@ -1540,7 +1540,10 @@ class OrderRouter:
         if self._closed:
             return
         try:
-            self._on_event(event)
+            if type(event) is MessageReceived and event.message.msg_type in _ORDER_REPORTS:
+                self._on_report(event.message)  # nearly every event: straight there
+            else:
+                self._on_event(event)
         except Exception:
             logger.exception("order router: failed handling %s", type(event).__name__)
             self._broadcast(
@@ -1551,7 +1554,8 @@ class OrderRouter:
                     text=f"internal error handling {type(event).__name__}",
                 )
             )
-        self._maybe_reconcile()
+        if self._reconcile_due:
+            self._maybe_reconcile()
 
     def _on_event(self, event: Any) -> None:
         name = type(event).__name__
@@ -1913,7 +1917,9 @@ class OrderRouter:
         self._broadcast(update)
 
     def _broadcast(self, update: RouterUpdate) -> None:
-        if self._streams:  # the WeakSet's length is cheap, iterating it is not
+        # the WeakSet's own set of references is empty unless someone subscribed (its
+        # length is a Python call, iterating it more)
+        if self._streams.data:  # type: ignore[attr-defined]
             for queue in list(self._streams):
                 queue.put(update)
 
