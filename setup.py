@@ -1,4 +1,4 @@
-"""Build the compiled codec core from ext/ (setuptools + Cython).
+"""Build the compiled codec core and message-log lines from ext/ (setuptools + Cython).
 
 ``FIXENGINE_NO_EXTENSIONS=1`` at build time installs the pure-Python codec only
 (the same variable makes an installed build use the pure twin at run time).
@@ -24,6 +24,11 @@ def _extensions() -> list:
         Extension(
             "fixengine._codec",
             ["ext/_codec.pyx"],
+            extra_compile_args=[] if sys.platform == "win32" else ["-O3"],
+        ),
+        Extension(
+            "fixengine._logline",
+            ["ext/_logline.pyx"],
             extra_compile_args=[] if sys.platform == "win32" else ["-O3"],
         ),
     ]

@@ -18,12 +18,19 @@ MsgType(35) (null when a garbled frame lacks them); in ``msg`` SOH is shown as
 added with ``masked_tags`` (LogMaskedTags) - are replaced by ``***`` before anything
 is formatted, and ``tag=value`` pairs of those tags are masked in event text too.
 
-Logs are not the durability mechanism (the message store is): writes go through
-a 64 KiB buffer, flushed when an event is logged, when ``flush_interval`` has
-passed since the last flush (checked on each write), and on :meth:`close`. A
-process crash can lose the last unflushed lines. A failing log write (disk full)
-is counted in ``write_errors`` and reported once through :mod:`logging`; it never
-stops the session.
+Lines are written by hand, not through :func:`json.dumps`, but byte for byte as
+it would write them: the common message (printable ASCII, no secret tag) is
+copied into a template in one pass - by the compiled :mod:`fixengine._logline`
+when it is built, else by :func:`_render` - and any other takes the general path
+(mask, decode, escape with the JSON encoder).
+
+Logs are not the durability mechanism (the message store is): lines are kept in
+memory (64 KiB) and written with one ``write`` when the buffer is full, when an
+event is logged, when ``flush_interval`` has passed since the last write (checked
+on each message), and on :meth:`close`. A process crash can lose the lines not
+written yet, never store data. A failing log write (disk full) is counted in
+``write_errors`` and reported once through :mod:`logging`; it never stops the
+session.
 
 Implementations: :class:`FileLog` (``<FileLogPath>/<session>.messages.log`` and
 ``<session>.event.log``), :class:`MemoryLog` (tests), :class:`NullLog`,
@@ -32,18 +39,26 @@ Implementations: :class:`FileLog` (``<FileLogPath>/<session>.messages.log`` and
 
 from __future__ import annotations
 
-import io
 import json
 import logging
 import os
 import re
 import time
 from collections.abc import Iterable
-from typing import Any
+from json.encoder import encode_basestring_ascii as _json_str
+from types import ModuleType
+from typing import Any, BinaryIO, Protocol
 
 from .session.config import SessionID
 from .session.events import MessageLog
 from .session.store import session_dir_name
+
+_compiled: ModuleType | None = None  # fixengine._logline, when built and not turned off
+if os.environ.get("FIXENGINE_NO_EXTENSIONS", "").lower() not in ("1", "true", "yes"):
+    try:
+        from . import _logline as _compiled
+    except ImportError:  # pragma: no cover - a pure install
+        _compiled = None
 
 __all__ = [
     "DEFAULT_MASKED_TAGS",
@@ -73,20 +88,25 @@ class _Masker:
     masked the same way, and over-masking binary data is accepted.
     """
 
-    __slots__ = ("_needles", "_raw_re", "_text_re", "tags")
+    __slots__ = ("_raw_re", "_text_re", "needles", "tags")
 
     def __init__(self, tags: Iterable[int]) -> None:
         self.tags = frozenset(int(t) for t in tags)
-        self._needles = tuple(b"%d=" % t for t in sorted(self.tags))
+        #: ``b"554="``...: a message holding none of them needs no regex
+        self.needles = tuple(b"%d=" % t for t in sorted(self.tags))
         alts = "|".join(str(t) for t in sorted(self.tags)) or "(?!)"
         self._raw_re = re.compile(rf"(^|[^0-9])((?:{alts})=)[^\x01]*".encode())
         self._text_re = re.compile(rf"(^|[^0-9])((?:{alts})=)[^\x01|\n]*")
 
     def raw(self, data: bytes) -> bytes:
-        for needle in self._needles:  # fast path: substring search, no regex
-            if needle in data:
-                return self._raw_re.sub(rb"\1\2***", data)
+        for needle in self.needles:  # fast path: substring search, no regex
+            if data.find(needle) >= 0:
+                return self.sub(data)
         return data
+
+    def sub(self, data: bytes) -> bytes:
+        """``data`` with every secret value masked (the regex, no fast path)."""
+        return self._raw_re.sub(rb"\1\2***", data)
 
     def text(self, text: str) -> str:
         return self._text_re.sub(r"\1\2***", text)
@@ -97,67 +117,180 @@ def mask_fields(data: bytes, tags: Iterable[int] = DEFAULT_MASKED_TAGS) -> bytes
     return _Masker(tags).raw(data)
 
 
-_sec_cache: tuple[int, str] = (-1, "")
+_time_ns = time.time_ns
+
+#: ``(second, b"YYYY-MM-DDTHH:MM:SS")`` of the last timestamp formatted: a line
+#: pays for ``strftime`` once per second, the microseconds are formatted per line.
+_stamp_cache: tuple[int, bytes] = (-1, b"")
+
+
+def _stamp(ns: int) -> bytes:
+    """The ``YYYY-MM-DDTHH:MM:SS`` part of the UTC time ``ns`` (ns since the epoch)."""
+    global _stamp_cache
+    sec = ns // 1_000_000_000
+    cache = _stamp_cache
+    if cache[0] != sec:
+        cache = _stamp_cache = (
+            sec,
+            time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(sec)).encode(),
+        )
+    return cache[1]
 
 
 def _utc_now() -> str:
     """ISO 8601 UTC time with microseconds, e.g. ``2024-05-01T12:00:00.123456Z``."""
-    global _sec_cache
-    ns = time.time_ns()
-    sec, frac = divmod(ns, 1_000_000_000)
-    if _sec_cache[0] != sec:
-        _sec_cache = (sec, time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(sec)))
-    return f"{_sec_cache[1]}.{frac // 1000:06d}Z"
+    ns = _time_ns()
+    return f"{_stamp(ns).decode()}.{ns // 1000 % 1_000_000:06d}Z"
 
 
-def _field(data: bytes, needle: bytes) -> bytes | None:
-    i = data.find(needle)
+def _json(text: str) -> bytes:
+    """``text`` as a JSON string, exactly as :func:`json.dumps` writes it (ASCII only)."""
+    return _json_str(text).encode("ascii")
+
+
+#: Maps SOH to ``|``, every byte JSON would escape (controls, quote, backslash,
+#: DEL and non-ASCII) to NUL, and keeps the rest: a message without NUL after
+#: ``translate`` is its own JSON text.
+_SAFE = bytes(
+    0x7C if b == 1 else b if 0x20 <= b < 0x7F and b not in b'"\\' else 0 for b in range(256)
+)
+
+#: Longer MsgSeqNum digit runs are logged as null: what ``int()`` (and so
+#: ``json.loads``) accepts by default.
+_MAX_SEQ_DIGITS = 4300
+
+#: MsgType(35) bytes -> its JSON value (a handful of types in practice; capped).
+_TYPE_JSON: dict[bytes, bytes] = {}
+
+
+def _head(session: str, direction: str) -> bytes:
+    """What a message line holds between the microseconds of its time and its seq."""
+    return b'Z", "session": %s, "dir": %s, "seq": ' % (_json(session), _json(direction))
+
+
+def _template(head: bytes) -> bytes:
+    """The ``%``-template of a message line: time up to the second, microseconds,
+    ``seq``, ``type`` and the inside of the ``msg`` string."""
+    return b'{"time": "%s.%06d' + head.replace(b"%", b"%%") + b'%s, "type": %s, "msg": "%s"}'
+
+
+def _render(template: bytes, masker: _Masker, raw: bytes, ns: int) -> bytes:
+    """The line (no newline) of one message: masked, then byte for byte what
+    ``json.dumps`` writes for the record with ``separators=(", ", ": ")``.
+
+    A message that is printable ASCII without quote or backslash is copied as is
+    (SOH becoming ``|``); any other is decoded (UTF-8, invalid bytes as
+    backslash-x escapes) and escaped by the JSON encoder.
+    """
+    if type(raw) is not bytes:
+        raw = bytes(raw)
+    for needle in masker.needles:  # substring search first: no regex per message
+        if raw.find(needle) >= 0:
+            raw = masker.sub(raw)
+            break
+    i = raw.find(b"\x0134=")
     if i < 0:
-        return None
-    start = i + len(needle)
-    end = data.find(b"\x01", start)
-    return data[start : end if end >= 0 else len(data)]
+        seq = b"null"
+    else:
+        i += 4
+        j = raw.find(b"\x01", i)
+        seq = raw[i:j] if j >= 0 else raw[i:]
+        # int(seq) as JSON: the digits without leading zeros
+        if seq.isdigit() and len(seq) <= _MAX_SEQ_DIGITS:
+            seq = seq.lstrip(b"0") or b"0"
+        else:
+            seq = b"null"
+    i = raw.find(b"\x0135=")
+    if i < 0:
+        typ = b"null"
+    else:
+        i += 4
+        j = raw.find(b"\x01", i)
+        raw_type = raw[i:j] if j >= 0 else raw[i:]
+        typ = _TYPE_JSON.get(raw_type)  # type: ignore[assignment]
+        if typ is None:
+            typ = _json(raw_type.decode("utf-8", "backslashreplace"))
+            if len(_TYPE_JSON) < 1024:
+                _TYPE_JSON[raw_type] = typ
+    msg = raw.translate(_SAFE)
+    if msg.find(b"\x00") >= 0:
+        msg = _json(raw.replace(b"\x01", b"|").decode("utf-8", "backslashreplace"))[1:-1]
+    return template % (_stamp(ns), ns // 1000 % 1_000_000, seq, typ, msg)
+
+
+class _Format(Protocol):
+    def incoming(self, raw: bytes, ns: int) -> bytes: ...
+
+    def outgoing(self, raw: bytes, ns: int) -> bytes: ...
+
+
+class _LineFormat:
+    """The message lines of one log (session, masked tags): the general path.
+
+    :class:`fixengine._logline.LineFormat`, when compiled, formats the common
+    message (no secret tag, nothing to escape) itself and hands any other to this.
+    """
+
+    __slots__ = ("_masker", "_tpl_in", "_tpl_out")
+
+    def __init__(self, head_in: bytes, head_out: bytes, masker: _Masker) -> None:
+        self._masker = masker
+        self._tpl_in = _template(head_in)
+        self._tpl_out = _template(head_out)
+
+    def incoming(self, raw: bytes, ns: int) -> bytes:
+        """The line of a message received at ``ns`` (ns since the epoch)."""
+        return _render(self._tpl_in, self._masker, raw, ns)
+
+    def outgoing(self, raw: bytes, ns: int) -> bytes:
+        """The line of a message sent at ``ns``."""
+        return _render(self._tpl_out, self._masker, raw, ns)
+
+
+def _line_format(session: str, masker: _Masker) -> _Format:
+    """The fastest line format available for ``session``: compiled, else pure."""
+    head_in, head_out = _head(session, "in"), _head(session, "out")
+    general = _LineFormat(head_in, head_out, masker)
+    if _compiled is None or not all(0 < t < 1_000_000_000 for t in masker.tags):
+        return general
+    fast: _Format = _compiled.LineFormat(head_in, head_out, tuple(sorted(masker.tags)), general)
+    return fast
 
 
 def format_message(
     direction: str, session: str, raw: bytes, masked_tags: Iterable[int] = DEFAULT_MASKED_TAGS
 ) -> str:
     """One JSON log line (without newline) for a message in (``"in"``) or out (``"out"``)."""
-    return _format_message(direction, session, _Masker(masked_tags).raw(raw))
-
-
-def _format_message(direction: str, session: str, masked: bytes) -> str:
-    seq_raw = _field(masked, b"\x0134=")
-    seq = int(seq_raw) if seq_raw is not None and seq_raw.isdigit() else None
-    typ = _field(masked, b"\x0135=")
-    record = {
-        "time": _utc_now(),
-        "session": session,
-        "dir": direction,
-        "seq": seq,
-        "type": typ.decode("utf-8", "backslashreplace") if typ is not None else None,
-        "msg": masked.replace(b"\x01", b"|").decode("utf-8", "backslashreplace"),
-    }
-    return json.dumps(record, separators=(", ", ": "))
+    template = _template(_head(session, direction))
+    return _render(template, _Masker(masked_tags), raw, _time_ns()).decode("ascii")
 
 
 def format_event(session: str, text: str, masked_tags: Iterable[int] = DEFAULT_MASKED_TAGS) -> str:
     """One JSON log line (without newline) for a session event."""
-    return _format_event(session, _Masker(masked_tags).text(text))
+    return _format_event(_json_str(session), _Masker(masked_tags).text(str(text)))
 
 
-def _format_event(session: str, text: str) -> str:
-    return json.dumps(
-        {"time": _utc_now(), "session": session, "event": text}, separators=(", ", ": ")
-    )
+def _format_event(session_json: str, text: str) -> str:
+    return f'{{"time": "{_utc_now()}", "session": {session_json}, "event": {_json_str(text)}}}'
 
 
 class _Base:
     """Shared masking and formatting; subclasses implement ``_message``/``_event``."""
 
     def __init__(self, session_id: SessionID | str, masked_tags: Iterable[int]) -> None:
-        self.session = str(session_id)
         self._masker = _Masker(masked_tags)
+        self.session = str(session_id)
+
+    @property
+    def session(self) -> str:
+        """The session id written in every line."""
+        return self._session
+
+    @session.setter
+    def session(self, value: str) -> None:
+        self._session = value
+        self._session_json = _json_str(value)
+        self._format = _line_format(value, self._masker)
 
     @property
     def masked_tags(self) -> frozenset[int]:
@@ -165,15 +298,15 @@ class _Base:
 
     def on_incoming(self, raw: bytes) -> None:
         """Log a received message (or garbled frame)."""
-        self._message(_format_message("in", self.session, self._masker.raw(bytes(raw))), "in")
+        self._message(self._format.incoming(raw, _time_ns()).decode("ascii"), "in")
 
     def on_outgoing(self, raw: bytes) -> None:
         """Log a sent message."""
-        self._message(_format_message("out", self.session, self._masker.raw(bytes(raw))), "out")
+        self._message(self._format.outgoing(raw, _time_ns()).decode("ascii"), "out")
 
     def on_event(self, text: str) -> None:
         """Log a session event."""
-        self._event(_format_event(self.session, self._masker.text(str(text))))
+        self._event(_format_event(self._session_json, self._masker.text(str(text))))
 
     def _message(self, line: str, direction: str) -> None:
         raise NotImplementedError
@@ -233,7 +366,16 @@ class MemoryLog(_Base):
 
 
 class FileLog(_Base):
-    """Appends to ``<directory>/<session>.messages.log`` and ``<session>.event.log``."""
+    """Appends to ``<directory>/<session>.messages.log`` and ``<session>.event.log``.
+
+    Lines are kept in memory and written with one ``write`` per batch: when
+    ``buffer_size`` bytes are pending, when a message is logged ``flush_interval``
+    seconds or more after the last write, when an event is logged, on
+    :meth:`flush` and on :meth:`close` (or when the log is collected unclosed, as a
+    buffered file would be). A process crash loses the lines not written yet - at
+    most ``buffer_size`` bytes, or the last ``flush_interval`` seconds of traffic -
+    and nothing else: the message store, not this log, is what recovery reads.
+    """
 
     def __init__(
         self,
@@ -250,24 +392,77 @@ class FileLog(_Base):
         self.messages_path = stem + ".messages.log"
         self.events_path = stem + ".event.log"
         self.flush_interval = flush_interval
+        self.buffer_size = buffer_size
         self.write_errors = 0
-        self._messages: io.TextIOWrapper | None = open(  # noqa: SIM115 - closed in close()
-            self.messages_path, "a", encoding="utf-8", newline="\n", buffering=buffer_size
-        )
-        self._events: io.TextIOWrapper | None = open(  # noqa: SIM115
-            self.events_path, "a", encoding="utf-8", newline="\n", buffering=buffer_size
-        )
-        self._last_flush = time.monotonic()
+        self._lines: list[bytes] = []  # message lines not written yet, without newlines
+        self._size = 0  # their bytes, newlines included
+        self._event_lines: list[bytes] = []
+        self._flushed_ns = _time_ns()
+        # unbuffered, O_APPEND: each batch is one write() at the end of the file
+        self._messages: BinaryIO | None = open(self.messages_path, "ab", buffering=0)  # noqa: SIM115
+        self._events: BinaryIO | None = open(self.events_path, "ab", buffering=0)  # noqa: SIM115
 
-    def _write(self, f: io.TextIOWrapper | None, line: str, force: bool) -> None:
+    @property
+    def flush_interval(self) -> float:
+        """Seconds after which a logged message writes out everything pending."""
+        return self._interval_ns / 1e9
+
+    @flush_interval.setter
+    def flush_interval(self, seconds: float) -> None:
+        self._interval_ns = int(seconds * 1e9)
+
+    def on_incoming(self, raw: bytes) -> None:
+        if self._messages is None:
+            return
+        ns = _time_ns()
+        line = self._format.incoming(raw, ns)
+        self._lines.append(line)
+        self._size += len(line) + 1
+        if self._size >= self.buffer_size or not 0 <= ns - self._flushed_ns < self._interval_ns:
+            self._write_pending(ns)
+
+    def on_outgoing(self, raw: bytes) -> None:
+        if self._messages is None:
+            return
+        ns = _time_ns()
+        line = self._format.outgoing(raw, ns)
+        self._lines.append(line)
+        self._size += len(line) + 1
+        if self._size >= self.buffer_size or not 0 <= ns - self._flushed_ns < self._interval_ns:
+            self._write_pending(ns)
+
+    def _message(self, line: str, direction: str) -> None:  # pragma: no cover - not used
+        raise NotImplementedError
+
+    def _event(self, line: str) -> None:
+        if self._events is None:
+            return
+        self._event_lines.append(line.encode("ascii"))
+        self._write_pending(_time_ns())
+
+    def _write_pending(self, ns: int) -> None:
+        """Write every pending line out (messages, then events); never raises."""
+        self._flushed_ns = ns
+        lines = self._lines
+        if lines:
+            self._lines = []
+            self._size = 0
+            lines.append(b"")  # join() then ends with a newline too
+            self._write(self._messages, b"\n".join(lines))
+        lines = self._event_lines
+        if lines:
+            self._event_lines = []
+            lines.append(b"")
+            self._write(self._events, b"\n".join(lines))
+
+    def _write(self, f: BinaryIO | None, data: bytes) -> None:
         if f is None:
             return
         try:
-            f.write(line + "\n")
-            now = time.monotonic()
-            if force or now - self._last_flush >= self.flush_interval:
-                self._flush()
-                self._last_flush = now
+            view = memoryview(data)
+            while view:
+                n = f.write(view)
+                view = view[n:] if n else view[:0]
         except (OSError, ValueError) as exc:
             self._failed(exc)
 
@@ -276,23 +471,8 @@ class FileLog(_Base):
         if self.write_errors == 1:
             _internal.warning("message log %s: write failed: %s", self.messages_path, exc)
 
-    def _message(self, line: str, direction: str) -> None:
-        self._write(self._messages, line, False)
-
-    def _event(self, line: str) -> None:
-        self._write(self._events, line, True)
-
-    def _flush(self) -> None:
-        if self._messages is not None:
-            self._messages.flush()
-        if self._events is not None:
-            self._events.flush()
-
     def flush(self) -> None:
-        try:
-            self._flush()
-        except (OSError, ValueError) as exc:
-            self._failed(exc)
+        self._write_pending(_time_ns())
 
     def close(self) -> None:
         self.flush()
@@ -309,6 +489,14 @@ class FileLog(_Base):
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+    def __del__(self) -> None:
+        # like a buffered file: lines still pending are written when collected unclosed
+        try:
+            if self._messages is not None or self._events is not None:
+                self.close()
+        except Exception:  # interpreter shutdown, or __init__ failed half-way
+            pass
 
 
 class LoggingLog(_Base):

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import logging
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from fixengine import log as log_module
 from fixengine.codec import Message, encode
 from fixengine.errors import ConfigError
 from fixengine.log import (
@@ -281,3 +284,126 @@ def test_open_log_errors() -> None:
         open_log("file", SID, None)
     with pytest.raises(ConfigError, match="log type"):
         open_log("syslog", SID)
+
+
+# -- the hand-written JSON, the compiled line format, batched writes ---------------------
+
+#: Messages each path of the line formatters must get right: plain, masked, escaped,
+#: garbled, odd MsgSeqNum values, tag look-alikes.
+TRICKY = [
+    b"",
+    b"8=FIX.4.4\x019=5\x0135=0\x0134=1\x0110=000\x01",
+    b"8=FIX.4.4\x019=5\x0135=D\x0134=007\x0111=a|b\x0110=000\x01",
+    b"8=FIX.4.4\x019=5\x0135=D\x0134=000\x0110=000",
+    b"8=FIX.4.4\x019=5\x0134=12x\x0135=\x01",
+    b"8=FIX.4.4\x0134=" + b"9" * 4300 + b"\x0135=D\x01",
+    b"8=FIX.4.4\x0134=" + b"9" * 4301 + b"\x0135=D\x01",  # past int(): null, no error
+    b"8=FIX.4.4\x0135=A\x0134=1\x01554=pw\x01925=new\x0110=000\x01",
+    b"8=FIX.4.4\x0135=A\x011554=keep\x010554=keep\x01x925=drop\x01",
+    b'8=FIX.4.4\x0135=D\x0158="quoted" back\\slash\x01',
+    b"8=FIX.4.4\x0135=D\x0158=caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80\x01",
+    b"8=FIX.4.4\x0135=\xff\xfe\x0134=2\x0158=\x00\x7f\n\t\r\x1f\x01",
+    b"8=FIX.4.4\x01034=5\x0135=8\x0134=6\x0135=9\x01",
+    b"\x0134=\x0135=",
+    b"35=D\x0134=3",
+    b"8=FIX.4.4\x0135=D\x0158=100% %s %d\x01",
+]
+
+
+def record(line: str) -> dict[str, Any]:
+    rec: dict[str, Any] = json.loads(line)
+    assert json.dumps(rec, separators=(", ", ": ")) == line  # exactly json.dumps' bytes
+    return rec
+
+
+def expected(raw: bytes, masked_tags: frozenset[int] = log_module.DEFAULT_MASKED_TAGS) -> dict:
+    masked = mask_fields(raw, masked_tags)
+    seq = None
+    i = masked.find(b"\x0134=")
+    if i >= 0:
+        value = masked[i + 4 :].split(b"\x01")[0]
+        seq = int(value, 10) if value.isdigit() and len(value) <= 4300 else None
+    i = masked.find(b"\x0135=")
+    typ = None if i < 0 else masked[i + 4 :].split(b"\x01")[0].decode("utf-8", "backslashreplace")
+    return {
+        "seq": seq,
+        "type": typ,
+        "msg": masked.replace(b"\x01", b"|").decode("utf-8", "backslashreplace"),
+    }
+
+
+@pytest.mark.parametrize("raw", TRICKY)
+def test_message_lines_are_what_json_dumps_writes(raw: bytes) -> None:
+    rec = record(format_message("in", 'A "quoted" session %s', raw))
+    assert {k: rec[k] for k in ("seq", "type", "msg")} == expected(raw)
+    assert (rec["session"], rec["dir"]) == ('A "quoted" session %s', "in")
+
+
+@pytest.fixture(params=["py", "c"])
+def line_format(request: pytest.FixtureRequest) -> Any:
+    """The pure and the compiled line format of one session (``c`` skips when not built)."""
+    masker = log_module._Masker(log_module.DEFAULT_MASKED_TAGS)
+    if request.param == "py":
+        return log_module._LineFormat(
+            log_module._head(str(SID), "in"), log_module._head(str(SID), "out"), masker
+        )
+    if log_module._compiled is None:
+        pytest.skip("fixengine._logline is not built (python setup.py build_ext --inplace)")
+    fmt = log_module._line_format(str(SID), masker)
+    assert type(fmt).__module__ == "fixengine._logline"
+    return fmt
+
+
+@pytest.mark.parametrize("raw", TRICKY)
+def test_compiled_and_pure_line_formats_write_the_same_bytes(line_format: Any, raw: bytes) -> None:
+    ns = 1_714_564_800_123_456_789  # 2024-05-01T12:00:00.123456Z
+    line = line_format.outgoing(raw, ns).decode("ascii")
+    rec = record(line)
+    assert rec["time"] == "2024-05-01T12:00:00.123456Z" and rec["dir"] == "out"
+    assert {k: rec[k] for k in ("seq", "type", "msg")} == expected(raw)
+    assert line_format.incoming(bytearray(raw), ns) == line.replace('"out"', '"in"', 1).encode()
+
+
+def test_line_formats_agree_on_times_far_from_now(line_format: Any) -> None:
+    raw = order(5)
+    for ns, stamp in [
+        (0, "1970-01-01T00:00:00.000000Z"),
+        (951_825_600_999_999_999, "2000-02-29T12:00:00.999999Z"),
+        (253_402_300_799_000_001_000, "9999-12-31T23:59:59.000001Z"),
+    ]:
+        assert record(line_format.incoming(raw, ns).decode())["time"] == stamp
+
+
+def test_file_log_lines_match_format_message(tmp_path: Path) -> None:
+    with FileLog(tmp_path, SID, masked_tags={554, 925, 96}) as log:
+        for raw in TRICKY:
+            log.on_outgoing(raw)
+    lines = (tmp_path / "FIX.4.4-ME-THEM.messages.log").read_text("ascii").splitlines()
+    assert len(lines) == len(TRICKY)
+    for raw, line in zip(TRICKY, lines, strict=True):
+        rec = record(line)
+        assert {k: rec[k] for k in ("seq", "type", "msg")} == expected(
+            raw, frozenset({554, 925, 96})
+        )
+
+
+def test_file_log_writes_when_the_buffer_fills(tmp_path: Path) -> None:
+    log = FileLog(tmp_path, SID, flush_interval=3600, buffer_size=1000)
+    path = tmp_path / "FIX.4.4-ME-THEM.messages.log"
+    written = []
+    for seq in range(1, 20):
+        log.on_outgoing(order(seq))
+        written.append(path.read_text().count("\n"))
+    assert 0 < written[-1] < 19  # some batches written, the last lines still pending
+    assert written[0] == 0 and sorted(written) == written
+    log.close()
+    assert [json.loads(x)["seq"] for x in path.read_text().splitlines()] == list(range(1, 20))
+
+
+def test_file_log_collected_unclosed_writes_its_lines(tmp_path: Path) -> None:
+    log = FileLog(tmp_path, SID, flush_interval=3600)
+    log.on_outgoing(order(1))
+    del log
+    gc.collect()
+    lines = (tmp_path / "FIX.4.4-ME-THEM.messages.log").read_text().splitlines()
+    assert [json.loads(x)["seq"] for x in lines] == [1]

@@ -1,0 +1,235 @@
+# cython: language_level=3
+"""Message-log lines in one pass over the wire bytes (compiled twin of part of fixengine.log).
+
+Theory of operation
+-------------------
+:class:`LineFormat` formats the common message of a message log: only printable
+ASCII without quote or backslash, plus SOH, and no field whose tag is masked. One
+loop over the bytes checks that, finds the first ``<SOH>34=`` and ``<SOH>35=``
+and notes each ``tag=`` (a maximal digit run followed by ``=``, as the masking
+regex of :class:`fixengine.log._Masker` reads it); a second copies the message
+into the line with SOH as ``|``. Any other message (a secret to mask, a byte JSON
+escapes, a year outside 1000-9999) goes to ``general`` - the pure-Python
+:class:`fixengine.log._LineFormat` - so both paths write the same bytes.
+"""
+
+from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize, PyBytes_GET_SIZE
+from cpython.long cimport PyLong_AsLongLongAndOverflow
+from libc.stdlib cimport free, malloc
+from libc.string cimport memcpy
+
+cdef extern from "<time.h>" nogil:
+    ctypedef long time_t
+    struct tm:
+        int tm_sec
+        int tm_min
+        int tm_hour
+        int tm_mday
+        int tm_mon
+        int tm_year
+    tm *gmtime_r(const time_t *timep, tm *result)
+
+# what a byte is to pass 1: JSON escapes it (general path), plain, SOH, digit, '='
+cdef enum:
+    ESCAPED = 0
+    PLAIN = 1
+    SOH = 2
+    DIGIT = 3
+    EQUALS = 4
+
+cdef unsigned char _KIND[256]
+
+
+cdef void _init_kinds():
+    cdef int b
+    for b in range(256):
+        _KIND[b] = PLAIN if 0x20 <= b < 0x7F and b != 0x22 and b != 0x5C else ESCAPED
+    for b in range(48, 58):
+        _KIND[b] = DIGIT
+    _KIND[1] = SOH
+    _KIND[61] = EQUALS
+
+
+_init_kinds()
+
+cdef const char *_TIME = b'{"time": "'
+cdef const char *_TYPE = b', "type": '
+cdef const char *_MSG = b', "msg": "'
+
+
+cdef inline char *_put(char *p, const char *src, Py_ssize_t n) noexcept:
+    memcpy(p, src, n)
+    return p + n
+
+
+cdef inline char *_two(char *p, int v) noexcept:
+    p[0] = <char>(48 + v // 10)
+    p[1] = <char>(48 + v % 10)
+    return p + 2
+
+
+cdef class LineFormat:
+    """The message lines of one log; ``general`` formats what this one does not."""
+
+    cdef bytes _head_in
+    cdef bytes _head_out
+    cdef long long *_tags
+    cdef Py_ssize_t _ntags
+    cdef object _general
+    cdef long long _sec
+    cdef char _stamp[20]  # "YYYY-MM-DDTHH:MM:SS"
+
+    def __cinit__(self, bytes head_in, bytes head_out, tuple tags, object general):
+        cdef Py_ssize_t i
+        self._tags = <long long *>malloc(max(len(tags), 1) * sizeof(long long))
+        if self._tags == NULL:
+            raise MemoryError()
+        for i in range(len(tags)):
+            if not 0 < tags[i] < 1_000_000_000:
+                raise ValueError(f"masked tag out of range: {tags[i]!r}")
+            self._tags[i] = tags[i]
+        self._ntags = len(tags)
+        self._head_in = head_in
+        self._head_out = head_out
+        self._general = general
+        self._sec = -1
+
+    def __dealloc__(self):
+        free(self._tags)
+
+    def incoming(self, raw, ns):
+        """The line (bytes, no newline) of a message received at ``ns`` (ns since the epoch)."""
+        cdef object line = self._line(raw, ns, self._head_in)
+        return line if line is not None else self._general.incoming(raw, ns)
+
+    def outgoing(self, raw, ns):
+        """The line of a message sent at ``ns``."""
+        cdef object line = self._line(raw, ns, self._head_out)
+        return line if line is not None else self._general.outgoing(raw, ns)
+
+    cdef bint _masked(self, long long tag) noexcept:
+        cdef Py_ssize_t k
+        for k in range(self._ntags):
+            if self._tags[k] == tag:
+                return True
+        return False
+
+    cdef bint _set_stamp(self, long long sec) noexcept:
+        cdef time_t t = <time_t>sec
+        cdef tm parts
+        cdef int year
+        if gmtime_r(&t, &parts) == NULL:
+            return False
+        year = parts.tm_year + 1900
+        if not 1000 <= year <= 9999:
+            return False
+        cdef char *p = self._stamp
+        p = _two(p, year // 100)
+        p = _two(p, year % 100)
+        p[0] = b'-'
+        p = _two(p + 1, parts.tm_mon + 1)
+        p[0] = b'-'
+        p = _two(p + 1, parts.tm_mday)
+        p[0] = b'T'
+        p = _two(p + 1, parts.tm_hour)
+        p[0] = b':'
+        p = _two(p + 1, parts.tm_min)
+        p[0] = b':'
+        _two(p + 1, parts.tm_sec)
+        self._sec = sec
+        return True
+
+    cdef object _line(self, object raw, object when, bytes head):
+        if type(raw) is not bytes or type(when) is not int:
+            return None
+        cdef int overflow = 0
+        cdef long long ns = PyLong_AsLongLongAndOverflow(when, &overflow)
+        if overflow or ns < 0:
+            return None
+        cdef const unsigned char *s = <const unsigned char *>PyBytes_AS_STRING(raw)
+        cdef Py_ssize_t n = PyBytes_GET_SIZE(raw)
+        cdef Py_ssize_t i, run = -1, seq_at = -1, seq_end = -1, typ_at = -1, typ_end = -1
+        cdef unsigned long long value = 0  # of the digit run; wraps past 19 digits
+        cdef unsigned char c, kind
+        # pass 1: anything for the general path? where are MsgSeqNum and MsgType?
+        for i in range(n):
+            c = s[i]
+            kind = _KIND[c]
+            if kind == DIGIT:
+                if run < 0:
+                    run = i
+                    value = 0
+                value = value * 10 + (c - 48)
+                continue
+            if kind == EQUALS:
+                if run >= 0:  # a tag: a maximal digit run before '='
+                    if i - run <= 9 and s[run] != 48 and self._masked(<long long>value):
+                        return None
+                    if i - run == 2 and run > 0 and s[run - 1] == 1:
+                        if value == 34 and seq_at < 0:
+                            seq_at = i + 1
+                        elif value == 35 and typ_at < 0:
+                            typ_at = i + 1
+            elif kind == SOH:
+                if seq_at >= 0 and seq_end < 0:
+                    seq_end = i
+                if typ_at >= 0 and typ_end < 0:
+                    typ_end = i
+            elif kind == ESCAPED:
+                return None
+            run = -1
+        if seq_at >= 0 and seq_end < 0:
+            seq_end = n
+        if typ_at >= 0 and typ_end < 0:
+            typ_end = n
+        # MsgSeqNum as a JSON int (leading zeros dropped), or null when not all digits
+        cdef bint seq_ok = seq_at >= 0 and 0 < seq_end - seq_at <= 4300  # log._MAX_SEQ_DIGITS
+        if seq_ok:
+            for i in range(seq_at, seq_end):
+                if not 48 <= s[i] <= 57:
+                    seq_ok = False
+                    break
+            if seq_ok:
+                while seq_at < seq_end - 1 and s[seq_at] == 48:
+                    seq_at += 1
+        cdef long long sec = ns // 1_000_000_000
+        if sec != self._sec and not self._set_stamp(sec):
+            return None
+        cdef long long us = ns // 1000 % 1_000_000
+        cdef Py_ssize_t head_n = PyBytes_GET_SIZE(head)
+        cdef Py_ssize_t size = (
+            10 + 19 + 7 + head_n
+            + (seq_end - seq_at if seq_ok else 4)
+            + 10 + (typ_end - typ_at + 2 if typ_at >= 0 else 4)
+            + 10 + n + 2
+        )
+        cdef bytes out = PyBytes_FromStringAndSize(NULL, size)
+        cdef char *p = PyBytes_AS_STRING(out)
+        p = _put(p, _TIME, 10)
+        p = _put(p, self._stamp, 19)
+        p[0] = b'.'
+        p = _two(p + 1, <int>(us // 10000))
+        p = _two(p, <int>(us // 100 % 100))
+        p = _two(p, <int>(us % 100))
+        p = _put(p, PyBytes_AS_STRING(head), head_n)
+        if seq_ok:
+            p = _put(p, <const char *>s + seq_at, seq_end - seq_at)
+        else:
+            p = _put(p, b"null", 4)
+        p = _put(p, _TYPE, 10)
+        if typ_at >= 0:
+            p[0] = b'"'
+            p = _put(p + 1, <const char *>s + typ_at, typ_end - typ_at)
+            p[0] = b'"'
+            p += 1
+        else:
+            p = _put(p, b"null", 4)
+        p = _put(p, _MSG, 10)
+        # pass 2: the message, SOH as '|'
+        for i in range(n):
+            c = s[i]
+            p[i] = <char>(124 if c == 1 else c)
+        p += n
+        p[0] = b'"'
+        p[1] = b'}'
+        return out
