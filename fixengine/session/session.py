@@ -369,14 +369,17 @@ class Session:
         """When ``handle_timer`` must next be called (UTC epoch seconds), or None."""
         state = self.state
         when: float | None = None
-        if state in (_AWAITING_LOGON, _LOGON_SENT, _LOGOUT_SENT):
+        if state is _LOGGED_ON:
+            if self._heartbeat_interval > 0:
+                probe = self._heartbeat_interval * (1.0 + self.config.test_request_allowance)
+                if self._test_requests:
+                    when = self._last_received + 2 * probe
+                else:
+                    when = min(
+                        self._last_sent + self._heartbeat_interval, self._last_received + probe
+                    )
+        elif state in (_AWAITING_LOGON, _LOGON_SENT, _LOGOUT_SENT):
             when = self._deadline
-        elif state is _LOGGED_ON and self._heartbeat_interval > 0:
-            probe = self._heartbeat_interval * (1.0 + self.config.test_request_allowance)
-            if self._test_requests:
-                when = self._last_received + 2 * probe
-            else:
-                when = min(self._last_sent + self._heartbeat_interval, self._last_received + probe)
         if not self.schedule.non_stop:
             change = self.schedule.next_change(self._now)
             if change is not None and (when is None or change < when):
