@@ -477,26 +477,25 @@ class SessionHandle(SessionListener):
             if seq is not None and seq.isdigit():
                 handled(int(seq))
 
-    def _deliver(self, event: Event, inline: bool = True) -> None:
+    def _deliver(self, event: Event, kind: int, inline: bool = True) -> None:
         longest = 0
         queues = self._stream_cache
         if queues is None:
             queues = self._stream_queues()
         for q in queues:
-            if q.put(event) and len(q) > longest:
-                longest = len(q)
+            if q.put(event) and len(q._items) > longest:
+                longest = len(q._items)
         app = self.engine.application
         if app is not None:
             queue = self._app_queue
-            if not inline or queue or self._busy or self._inline or self._dispatcher is None:
+            items = queue._items
+            if not inline or items or self._busy or self._inline or self._dispatcher is None:
                 queue.put(event)  # behind what the dispatcher task still has to do
-                if len(queue) > longest:
-                    longest = len(queue)
             else:
-                self._call_inline(app, event)
-                if queue and len(queue) > longest:
-                    longest = len(queue)
-        elif _kind(type(event)) == _MESSAGE:
+                self._call_inline(app, event, kind)
+            if len(items) > longest:
+                longest = len(items)
+        elif kind == _MESSAGE:
             message = getattr(event, "message", None)
             if isinstance(message, Message):
                 # event streams: handed over once queued
@@ -525,17 +524,17 @@ class SessionHandle(SessionListener):
         elif kind == _LOGGED_OUT:
             self._logged_on.clear()
             self._logged_out.set()
-        self._deliver(event)
+        self._deliver(event, kind)
 
     def on_connected(self, driver: SessionDriver, connection: Connection) -> None:
         # through the dispatcher task: its callbacks see the session told connection_made
-        self._deliver(Connected(connection.peer), inline=False)
+        self._deliver(Connected(connection.peer), _OTHER, inline=False)
 
     def on_disconnected(self, driver: SessionDriver, connection: Connection, reason: str) -> None:
         if not self.session.is_logged_on:
             self._logged_on.clear()
             self._logged_out.set()
-        self._deliver(Disconnected(reason))
+        self._deliver(Disconnected(reason), _DISCONNECTED)
 
     # -- the application dispatcher -------------------------------------------------------------
     def _start_dispatcher(self) -> None:
@@ -573,7 +572,7 @@ class SessionHandle(SessionListener):
                 if type(item) is _Rest:
                     await item.rest
                 else:
-                    rest = self._call_now(app, item)
+                    rest = self._call_now(app, item, _kind(type(item)))
                     if rest is not None:
                         await rest.rest
             except asyncio.CancelledError:
@@ -583,12 +582,12 @@ class SessionHandle(SessionListener):
             finally:
                 self._busy = False
 
-    def _call_inline(self, app: Application, event: Event) -> None:
+    def _call_inline(self, app: Application, event: Event, kind: int) -> None:
         """Run ``event``'s callbacks now, from the transport (the dispatcher task is idle
         and has nothing queued); what an ``async`` callback awaits goes to the task."""
         self._inline = True
         try:
-            rest = self._call_now(app, event)
+            rest = self._call_now(app, event, kind)
             if rest is not None and not self._app_queue.put(rest):
                 rest.close()  # the engine is stopping
         except (Exception, asyncio.CancelledError):
@@ -604,10 +603,9 @@ class SessionHandle(SessionListener):
             what += f" (MsgType {msg.get_str(35)}, MsgSeqNum {msg.get_str(34)})"
         logger.exception("%s: application callback failed on %s", self.session_id, what)
 
-    def _call_now(self, app: Application, event: Event) -> _Rest | None:
+    def _call_now(self, app: Application, event: Event, kind: int) -> _Rest | None:
         """Call ``event``'s callbacks up to the first that returns an awaitable; the rest
         (awaiting it, confirming a message, ``on_event``) is returned, not started."""
-        kind = _kind(type(event))
         result: Any = None
         if kind == _MESSAGE:
             message: Message = getattr(event, "message")  # noqa: B009

@@ -181,3 +181,31 @@ def test_connection_lost_during_a_pump_reports_disconnected_after_the_session_ev
         assert driver.connection is None and acc.calls["connection_lost"] == 1
 
     run(scenario())
+
+
+def test_a_burst_of_sends_asks_for_the_session_timer_once_and_arms_it(run: Any) -> None:
+    async def scenario() -> None:
+        driver, transport, acc = await logged_on_acceptor()
+        asked = 0
+        get_timer = acc.get_timer
+
+        def counting() -> float | None:
+            nonlocal asked
+            asked += 1
+            return get_timer()
+
+        acc.get_timer = counting
+        for i in range(50):
+            msg = Message("8")
+            msg.append(11, f"X{i}")
+            driver.send(msg)
+        assert asked == 0
+        await asyncio.sleep(0)
+        assert asked == 1
+        assert len(transport.writes) == 2  # the first at once, the other 49 gathered
+        assert driver._timer is not None and not driver._timer.cancelled()
+        # a pump that writes nothing asks at once
+        driver.pump()
+        assert asked == 2
+
+    run(scenario())

@@ -27,7 +27,10 @@ The driver arms ``loop.call_at(loop.time() + (deadline - time.time()))`` and kee
 one handle: a later deadline keeps the armed (earlier) handle - it fires, the
 session finds nothing due, and the handle is re-armed - so the hot path does no
 heap work per message. Delays are capped (``max_timer_delay``) so a wall-clock step
-cannot postpone heartbeats by more than the cap.
+cannot postpone heartbeats by more than the cap. A pump whose write is gathered
+with others (see :meth:`Connection.write`) leaves ``get_timer()`` to the moment the
+gathered bytes go out, at the start of the next loop iteration, so a burst of sends
+asks the session once.
 
 Backpressure. Writes go to the transport's buffer. Above ``write_high_water`` the
 transport pauses us: :meth:`SessionDriver.drain` (used by async senders) waits until
@@ -372,68 +375,76 @@ class SessionDriver:
         """Drain events, write the outbox, honour a disconnect request, re-arm the timer.
 
         Re-entrant: a call into the session made while the pump runs (a listener
-        sending an answer from ``on_session_event``) only marks it; the running pump
-        drains what that call produced, so the answers to one read leave in one write.
+        sending an answer from ``on_session_event``) only feeds the session; the running
+        pump drains what that call produced, so the answers to one read leave in one
+        write. A call that comes after it took the outbox makes it go round once more.
         """
         if self._pumping:
             self._repump = True
             return
         self._pumping = True
+        session = self.session
         try:
-            self._pump()
-            while self._repump:
-                self._pump()
+            while True:
+                listener = self.listener
+                disconnect: str | None = None
+                next_event = session.next_event
+                event = next_event()
+                while event is not None:
+                    cls = type(event)
+                    acted = _ACTED_ON.get(cls)
+                    if acted is None:
+                        acted = _ACTED_ON[cls] = cls.__name__ in _ACTED_ON_NAMES
+                    if acted:
+                        name = cls.__name__
+                        if name == "DisconnectRequested":
+                            disconnect = str(getattr(event, "reason", "") or "requested")
+                        else:
+                            self._count(name, event)
+                    if listener is not None:
+                        listener.on_session_event(self, event)
+                    event = next_event()
+                # calls made while the events were handled are in this outbox; only the
+                # ones from here on need another round
+                self._repump = False
+                data = session.data_to_send()
+                conn = self._conn
+                if conn is not None:
+                    if data:
+                        conn.write(data)
+                    if disconnect is not None:
+                        logger.info("%s: disconnecting: %s", self.session_id, disconnect)
+                        conn.close("session")
+                if not self._closed:
+                    if conn is not None and conn._corked:
+                        # a write went out in this loop iteration and the connection
+                        # gathers the rest until the next: look at the session's timer
+                        # then too, once for the whole burst of pumps
+                        conn._timer_due = True
+                    else:
+                        self._arm_timer()
+                m = self.metrics
+                if m is not None:
+                    state = getattr(session, "state", None)
+                    if state is not self._state:
+                        # the name once per state change, not per pump (str() of an enum
+                        # is slow)
+                        name = getattr(state, "name", _NO_STATE)
+                        self._state_name = str(state) if name is _NO_STATE else name
+                        self._state = state
+                    m.snapshot(
+                        self._state_name,
+                        getattr(session, "next_sender_seq", 0),
+                        getattr(session, "next_target_seq", 0),
+                    )
+                if not self._repump:
+                    break
         finally:
             self._pumping = False
             self._repump = False
         after = self._after_pump
         while after:
             after.pop(0)()
-
-    def _pump(self) -> None:
-        self._repump = False
-        session = self.session
-        listener = self.listener
-        disconnect: str | None = None
-        next_event = session.next_event
-        event = next_event()
-        while event is not None:
-            cls = type(event)
-            acted = _ACTED_ON.get(cls)
-            if acted is None:
-                acted = _ACTED_ON[cls] = cls.__name__ in _ACTED_ON_NAMES
-            if acted:
-                name = cls.__name__
-                if name == "DisconnectRequested":
-                    disconnect = str(getattr(event, "reason", "") or "requested")
-                else:
-                    self._count(name, event)
-            if listener is not None:
-                listener.on_session_event(self, event)
-            event = next_event()
-        data = session.data_to_send()
-        conn = self._conn
-        if conn is not None:
-            if data:
-                conn.write(data)
-            if disconnect is not None:
-                logger.info("%s: disconnecting: %s", self.session_id, disconnect)
-                conn.close("session")
-        if not self._closed:
-            self._arm_timer()
-        m = self.metrics
-        if m is not None:
-            state = getattr(session, "state", None)
-            if state is not self._state:
-                # the name once per state change, not per pump (an enum's str() is slow)
-                name = getattr(state, "name", _NO_STATE)
-                self._state_name = str(state) if name is _NO_STATE else name
-                self._state = state
-            m.snapshot(
-                self._state_name,
-                getattr(session, "next_sender_seq", 0),
-                getattr(session, "next_target_seq", 0),
-            )
 
     def _count(self, name: str, event: Any) -> None:
         m = self.metrics
@@ -551,6 +562,7 @@ class Connection(asyncio.Protocol):
         self._drain_waiter: asyncio.Future[None] | None = None
         self._close_timer: asyncio.TimerHandle | None = None
         self._corked = False  # a write went out in this loop iteration: gather the next ones
+        self._timer_due = False  # the driver's timer is to be looked at when uncorking
         self._pending: list[bytes] = []  # gathered writes, sent at the next iteration
         self._pending_size = 0
         self._reading = True  # the transport is being read
@@ -800,6 +812,11 @@ class Connection(asyncio.Protocol):
     def _uncork(self) -> None:
         self._corked = False
         self._flush_pending()
+        if self._timer_due:
+            self._timer_due = False
+            driver = self.driver
+            if not driver._closed:
+                driver._arm_timer()
 
     def _flush_pending(self) -> None:
         if not self._pending:
