@@ -198,7 +198,7 @@ def _put(msg: Message, tag: int, value: Any) -> None:
     if value is None:
         return
     if isinstance(value, enum.Enum):
-        value = value.value
+        value = value._value_  # (what .value returns, without the property call)
     msg.append(tag, value)
 
 
@@ -539,6 +539,15 @@ def _decimal_field(msg: Message, tag: int) -> Decimal | None:
     return _field(msg, tag, parse_decimal)
 
 
+def _req_decimal(msg: Message, tag: int) -> Decimal:
+    """``_field(msg, tag, parse_decimal, required=True)`` through the cache."""
+    value = _decimal_field(msg, tag)
+    if value is None:
+        value = _field(msg, tag, parse_decimal, required=True)
+        assert value is not None
+    return value
+
+
 def _str_field(msg: Message, tag: int) -> str | None:
     """``_field(msg, tag, _str)`` without the converter call for the usual ASCII value."""
     raw = msg.get(tag)
@@ -673,13 +682,13 @@ def execution_report_message(report: ExecutionReport, version: VersionLike) -> M
     msg.append(17, report.exec_id)
     _put(msg, 20, trans)
     _put(msg, 19, report.exec_ref_id)
-    msg.append(150, exec_type.value)
-    msg.append(39, ord_status.value)
+    msg.append(150, exec_type._value_)
+    msg.append(39, ord_status._value_)
     _put(msg, 103, report.ord_rej_reason)
     _put(msg, 378, report.exec_restatement_reason)
     _put(msg, 1, report.account)
     msg.append(55, report.symbol if report.symbol is not None else "[N/A]")
-    msg.append(54, (report.side or Side.BUY).value)
+    msg.append(54, (report.side or Side.BUY)._value_)
     _put(msg, 38, report.order_qty)
     _put(msg, 40, report.ord_type)
     _put(msg, 44, report.price)
@@ -741,21 +750,21 @@ def _epoch(raw: bytes) -> float:
 def _order_terms(msg: Message) -> dict[str, Any]:
     """Fields shared by D and G; each value typed, missing ones None."""
     return {
-        "symbol": _field(msg, 55, _str),
-        "side": _field(msg, 54, _enum_conv(Side), required=True),
-        "quantity": _field(msg, 38, parse_decimal, required=True),
-        "ord_type": _field(msg, 40, _enum_conv(OrdType), required=True),
-        "price": _field(msg, 44, parse_decimal),
-        "stop_px": _field(msg, 99, parse_decimal),
-        "time_in_force": _field(msg, 59, _enum_conv(TimeInForce)) or TimeInForce.DAY,
-        "account": _field(msg, 1, _str),
-        "handl_inst": _field(msg, 21, _enum_conv(HandlInst)),
-        "exec_inst": _field(msg, 18, _str),
-        "min_qty": _field(msg, 110, parse_decimal),
-        "max_floor": _field(msg, 111, parse_decimal),
+        "symbol": _str_field(msg, 55),
+        "side": _enum_field(msg, 54, Side, required=True),
+        "quantity": _req_decimal(msg, 38),
+        "ord_type": _enum_field(msg, 40, OrdType, required=True),
+        "price": _decimal_field(msg, 44),
+        "stop_px": _decimal_field(msg, 99),
+        "time_in_force": _enum_field(msg, 59, TimeInForce) or TimeInForce.DAY,
+        "account": _str_field(msg, 1),
+        "handl_inst": _enum_field(msg, 21, HandlInst),
+        "exec_inst": _str_field(msg, 18),
+        "min_qty": _decimal_field(msg, 110),
+        "max_floor": _decimal_field(msg, 111),
         "expire_time": _field(msg, 126, _epoch),
         "expire_date": _field(msg, 432, parse_local_mkt_date),
-        "text": _field(msg, 58, _str),
+        "text": _str_field(msg, 58),
     }
 
 
@@ -781,10 +790,10 @@ def parse_new_order_single(msg: Message) -> NewOrderRequest:
     return NewOrderRequest(
         symbol=symbol,
         cl_ord_id=_req_str(msg, 11),
-        currency=_field(msg, 15, _str),
-        security_id=_field(msg, 48, _str),
-        security_id_source=_field(msg, 22, _str),
-        ex_destination=_field(msg, 100, _str),
+        currency=_str_field(msg, 15),
+        security_id=_str_field(msg, 48),
+        security_id_source=_str_field(msg, 22),
+        ex_destination=_str_field(msg, 100),
         **terms,
     )
 
