@@ -19,6 +19,10 @@ message, so the hot path pays only a dictionary lookup and a counter increment:
 * State and the next sequence numbers are gauges read at scrape time from a
   snapshot the transport refreshes after each batch it processes; the scrape
   thread never touches a session or its store (a store may not be thread-safe).
+* The order round-trip histogram (``fix_order_round_trip_seconds``) is a list of
+  per-bucket ints and a float sum on :class:`SessionMetrics` - a ``bisect`` and
+  two additions per order, no lock - exported at scrape time with the samples a
+  :class:`prometheus_client.Histogram` writes.
 
 Label cardinality is bounded: ``session`` is the session id, ``msg_type`` is
 whatever MsgType the peer sends but each distinct value costs one child only, and
@@ -31,12 +35,16 @@ The HTTP endpoint is opt-in: :func:`start_metrics_server`.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable, Iterator
+import time
+from bisect import bisect_left
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any, Protocol
 
-from prometheus_client import CollectorRegistry, Counter, Histogram
+import prometheus_client.metrics
+from prometheus_client import CollectorRegistry, Counter
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.exposition import start_http_server
+from prometheus_client.utils import floatToGoString as _go_float
 
 __all__ = [
     "DISCONNECT_REASONS",
@@ -97,6 +105,12 @@ ROUND_TRIP_BUCKETS: tuple[float, ...] = (
     10.0,
 )
 
+#: The upper bounds observations are counted against (``+Inf`` last).
+_ROUND_TRIP_BOUNDS: tuple[float, ...] = (*ROUND_TRIP_BUCKETS, float("inf"))
+_float_label: Callable[[float], str] = _go_float  # how prometheus_client writes ``le``
+_ROUND_TRIP_LE = tuple(_float_label(b) for b in _ROUND_TRIP_BOUNDS)
+_ROUND_TRIP_HELP = "Order round-trip latency (observed by the order layer)"
+
 
 class MessageLog(Protocol):
     """The message-log hook a session calls (``fixengine.log`` implements it)."""
@@ -121,7 +135,9 @@ class SessionMetrics:
         "_disconnects",
         "_in",
         "_out",
-        "_round_trip",
+        "_rt_counts",
+        "_rt_created",
+        "_rt_sum",
         "connected",
         "heartbeats_missed",
         "inbound_throttled",
@@ -143,7 +159,11 @@ class SessionMetrics:
         self._out: dict[bytes, int] = {}
         self._disconnects: dict[str, Any] = {}
         self._connect_attempts: dict[str, Any] = {}
-        self._round_trip: Any = None  # the histogram's child, made by the first observation
+        # the round-trip histogram: a count per bucket (not cumulative), made by the
+        # first observation; exported at scrape time like the message counts
+        self._rt_counts: list[int] | None = None
+        self._rt_sum = 0.0
+        self._rt_created = 0.0
         self.heartbeats_missed = metrics.heartbeats_missed.labels(session)
         self.inbound_throttled = metrics.inbound_throttled.labels(session)
         self.reconnects = metrics.reconnects.labels(session)
@@ -246,11 +266,27 @@ class SessionMetrics:
         self.next_target_seq = next_target_seq
 
     def observe_round_trip(self, seconds: float) -> None:
-        """Record one order round trip (e.g. NewOrderSingle to its first ExecutionReport)."""
-        child = self._round_trip
-        if child is None:  # labels() takes a lock and builds the key: once per session
-            child = self._round_trip = self.metrics.round_trip.labels(self.session)
-        child.observe(seconds)
+        """Record one order round trip (e.g. NewOrderSingle to its first ExecutionReport).
+
+        No lock: one writer (the event loop's thread) adds to plain ints, which the
+        scrape copies; the bucket is the first upper bound >= ``seconds``, as in
+        :class:`prometheus_client.Histogram` (NaN goes to no bucket).
+        """
+        counts = self._rt_counts
+        if counts is None:
+            counts = self._rt_counts = [0] * len(_ROUND_TRIP_BOUNDS)
+            self._rt_created = time.time()
+        i = bisect_left(_ROUND_TRIP_BOUNDS, seconds)
+        if i or seconds <= _ROUND_TRIP_BOUNDS[0]:
+            counts[i] += 1
+        self._rt_sum += seconds
+
+    def round_trip_counts(self) -> tuple[list[int], float, float] | None:
+        """(count per bucket, sum, created time) of the round trips, or None before the first."""
+        counts = self._rt_counts
+        if counts is None:
+            return None
+        return list(counts), self._rt_sum, self._rt_created
 
 
 _ADMIN_COUNTED = frozenset({b"2", b"3", b"4", b"j"})
@@ -349,6 +385,61 @@ class _SnapshotCollector:
         yield logged_on
 
 
+class _RoundTripCollector:
+    """Yields ``fix_order_round_trip_seconds`` from the per-session bucket counts.
+
+    The same samples :class:`prometheus_client.Histogram` writes: cumulative
+    ``_bucket`` per ``le``, ``_count``, ``_sum`` and (unless turned off in
+    prometheus_client) ``_created``.
+    """
+
+    def __init__(self, metrics: FixMetrics) -> None:
+        self._metrics = metrics
+
+    def collect(self) -> Iterable[Metric]:
+        name = "fix_order_round_trip_seconds"
+        family = Metric(name, _ROUND_TRIP_HELP, "histogram")
+        created = getattr(prometheus_client.metrics, "_use_created", True)
+        for sm in self._metrics.sessions():
+            snapshot = sm.round_trip_counts()
+            if snapshot is None:
+                continue
+            counts, total, when = snapshot
+            acc = 0.0
+            for le, n in zip(_ROUND_TRIP_LE, counts, strict=True):
+                acc += n
+                family.add_sample(name + "_bucket", {"session": sm.session, "le": le}, acc)
+            family.add_sample(name + "_count", {"session": sm.session}, acc)
+            family.add_sample(name + "_sum", {"session": sm.session}, total)
+            if created:
+                family.add_sample(name + "_created", {"session": sm.session}, when)
+        yield family
+
+
+class _RoundTripChild:
+    """What ``FixMetrics.round_trip.labels(session)`` returns: ``observe(seconds)``."""
+
+    def __init__(self, session: SessionMetrics) -> None:
+        self._session = session
+
+    def observe(self, amount: float) -> None:
+        self._session.observe_round_trip(amount)
+
+
+class _RoundTripFamily:
+    """``FixMetrics.round_trip``: ``labels(session).observe(seconds)`` as on a
+    :class:`prometheus_client.Histogram` labelled by session."""
+
+    def __init__(self, metrics: FixMetrics) -> None:
+        self._metrics = metrics
+
+    def labels(self, *values: object, **labels: object) -> _RoundTripChild:
+        if len(values) + len(labels) != 1 or (labels and "session" not in labels):
+            raise ValueError("fix_order_round_trip_seconds has one label: session")
+        session = values[0] if values else labels["session"]
+        return _RoundTripChild(self._metrics.session(session))
+
+
 class FixMetrics:
     """Every fixengine metric family, registered in one dedicated registry."""
 
@@ -408,15 +499,11 @@ class FixMetrics:
             ["reason"],
             registry=r,
         )
-        self.round_trip = Histogram(
-            "fix_order_round_trip_seconds",
-            "Order round-trip latency (observed by the order layer)",
-            ["session"],
-            buckets=ROUND_TRIP_BUCKETS,
-            registry=r,
-        )
         self._sessions: dict[str, SessionMetrics] = {}
         self._lock = threading.Lock()
+        # a histogram kept by the sessions themselves (plain ints, read at scrape time)
+        self.round_trip = _RoundTripFamily(self)
+        r.register(_RoundTripCollector(self))  # type: ignore[arg-type]
         r.register(_SnapshotCollector(self))  # type: ignore[arg-type]
 
     def session(self, session_id: object) -> SessionMetrics:

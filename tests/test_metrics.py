@@ -179,3 +179,54 @@ def test_start_metrics_server_serves_a_given_registry_and_closes() -> None:
     with start_metrics_server(0, metrics=metrics) as server:
         body = urllib.request.urlopen(f"http://127.0.0.1:{server.port}/metrics", timeout=5).read()
     assert b'fix_connections_refused_total{reason="garbage"} 1.0' in body
+
+
+def test_round_trip_histogram_exports_what_a_prometheus_histogram_does() -> None:
+    from prometheus_client import CollectorRegistry, Histogram
+
+    from fixengine.metrics import ROUND_TRIP_BUCKETS
+
+    reference = CollectorRegistry()
+    hist = Histogram(
+        "fix_order_round_trip_seconds",
+        "Order round-trip latency (observed by the order layer)",
+        ["session"],
+        buckets=ROUND_TRIP_BUCKETS,
+        registry=reference,
+    )
+    metrics = FixMetrics()
+    values = [0.0, 0.00005, 0.00005001, 0.0003, 0.002, 0.002, 10.0, 11.0, -1.0, float("nan")]
+    for session, amount in [("S", v) for v in values] + [("T", 0.5)]:
+        hist.labels(session).observe(amount)
+        metrics.observe_round_trip(session, amount)
+    metrics.round_trip.labels(session="T").observe(0.01)
+    hist.labels("T").observe(0.01)
+
+    def samples(families: Any) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+        return {
+            (s.name, tuple(sorted(s.labels.items()))): s.value
+            for f in families
+            if f.name == "fix_order_round_trip_seconds"
+            for s in f.samples
+            if not s.name.endswith("_created")
+        }
+
+    ours, theirs = samples(metrics.registry.collect()), samples(reference.collect())
+    nan = ("fix_order_round_trip_seconds_sum", (("session", "S"),))
+    assert ours.pop(nan) != ours.get(nan) and theirs.pop(nan) != theirs.get(nan)  # both NaN
+    assert ours == theirs and len(ours) == 2 * (len(ROUND_TRIP_BUCKETS) + 3) - 1
+    created = {
+        s.labels["session"]
+        for f in metrics.registry.collect()
+        for s in f.samples
+        if s.name == "fix_order_round_trip_seconds_created"
+    }
+    assert created == {"S", "T"}
+
+
+def test_sessions_without_round_trips_export_no_histogram_samples() -> None:
+    metrics = FixMetrics()
+    metrics.session("quiet").message_in(b"8=FIX.4.4\x019=5\x0135=0\x0110=000\x01")
+    assert sample(metrics, "fix_order_round_trip_seconds_count", session="quiet") == 0
+    family = [f for f in metrics.registry.collect() if f.name == "fix_order_round_trip_seconds"]
+    assert len(family) == 1 and family[0].type == "histogram" and family[0].samples == []
