@@ -2,7 +2,8 @@
 
 Opens a store and saves messages in a loop forever, in batches of 1 to ``batch``
 calls each followed by ``flush()`` the way a session flushes before its bytes
-leave. Once the flush returns it writes one line per call of the batch to stdout:
+leave (``writes``: ``mapped`` where the file system allows it, or ``pwrite``).
+Once the flush returns it writes one line per call of the batch to stdout:
 ``S <seq>`` for save_sent, ``T <seq>`` for set_next_target_seq. The parent kills
 it with SIGKILL at a random moment. Message bytes are a pure function of the seq
 (:func:`payload`) so the parent can check them.
@@ -14,6 +15,7 @@ import os
 import random
 import sys
 
+from fixengine.session import store_file
 from fixengine.session.config import SessionID
 from fixengine.session.store import open_store
 
@@ -29,13 +31,15 @@ def payload(seq: int) -> bytes:
 
 
 def main() -> None:
-    kind, path, fsync, batch = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
+    kind, path, fsync, batch, writes = sys.argv[1:6]
+    if writes == "pwrite":
+        store_file._MAP_SAFE_FILESYSTEMS = frozenset()
     store = open_store(kind, SID, path, fsync)
     out = sys.stdout.fileno()
     rng = random.Random()
     while True:
         acks = []
-        for _ in range(rng.randint(1, batch)):
+        for _ in range(rng.randint(1, int(batch))):
             seq = store.next_sender_seq()
             store.save_sent(seq, payload(seq))
             acks.append(b"S %d\n" % seq)

@@ -13,13 +13,14 @@ from pathlib import Path
 
 import pytest
 
+from fixengine.session import store_file
 from fixengine.session.config import SessionID
 from fixengine.session.store import MemoryStore, MessageStore, open_store
 from fixengine.session.store_file import FileStore
 from fixengine.session.store_sqlite import SqliteStore
 
 SID = SessionID("FIX.4.4", "SENDER", "TARGET")
-KINDS = ["memory", "file", "sqlite", "file-batch", "sqlite-never"]
+KINDS = ["memory", "file", "sqlite", "file-batch", "sqlite-never", "file-pwrite"]
 
 Opener = Callable[[], MessageStore]
 
@@ -32,9 +33,21 @@ def _opener(kind: str, path: Path) -> Opener:
         return lambda: FileStore(path, SID, fsync="always")
     if kind == "file-batch":
         return lambda: FileStore(path, SID, fsync="batch", batch_interval_ms=5)
+    if kind == "file-pwrite":
+        return lambda: _unmapped_file_store(path)
     if kind == "sqlite":
         return lambda: SqliteStore(path, SID, fsync="always")
     return lambda: SqliteStore(path, SID, fsync="never")
+
+
+def _unmapped_file_store(path: Path) -> FileStore:
+    """A file store that writes with pwrite/pwritev only (as on btrfs or ZFS)."""
+    mapped = store_file._MAP_SAFE_FILESYSTEMS
+    store_file._MAP_SAFE_FILESYSTEMS = frozenset()
+    try:
+        return FileStore(path, SID, fsync="never")
+    finally:
+        store_file._MAP_SAFE_FILESYSTEMS = mapped
 
 
 @pytest.fixture(params=KINDS)

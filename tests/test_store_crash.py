@@ -27,11 +27,11 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def _run_child_and_kill(
-    kind: str, path: Path, fsync: str, batch: int, acks_before_kill: int
+    kind: str, path: Path, fsync: str, batch: int, writes: str, acks_before_kill: int
 ) -> list[str]:
     env = dict(os.environ, PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
     proc = subprocess.Popen(
-        [sys.executable, str(CHILD), kind, str(path), fsync, str(batch)],
+        [sys.executable, str(CHILD), kind, str(path), fsync, str(batch), writes],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         env=env,
@@ -59,18 +59,24 @@ def _run_child_and_kill(
 
 
 @pytest.mark.parametrize(
-    ("kind", "fsync", "batch"),
-    [("file", "always", 1), ("file", "never", 1), ("file", "never", 8), ("sqlite", "always", 4)],
+    ("kind", "fsync", "batch", "writes"),
+    [
+        ("file", "always", 1, "mapped"),
+        ("file", "never", 1, "pwrite"),
+        ("file", "never", 8, "mapped"),
+        ("file", "never", 8, "pwrite"),
+        ("sqlite", "always", 4, "-"),
+    ],
 )
 def test_acknowledged_messages_survive_kill_9(
-    tmp_path: Path, kind: str, fsync: str, batch: int
+    tmp_path: Path, kind: str, fsync: str, batch: int, writes: str
 ) -> None:
-    rng = random.Random(f"{kind}-{fsync}-{batch}")
+    rng = random.Random(f"{kind}-{fsync}-{batch}-{writes}")
     acked_sent: set[int] = set()
     last_sent = 0
     last_target = 1
     for _ in range(4):
-        lines = _run_child_and_kill(kind, tmp_path, fsync, batch, rng.randint(5, 120))
+        lines = _run_child_and_kill(kind, tmp_path, fsync, batch, writes, rng.randint(5, 120))
         for line in lines:
             what, num = line.split()
             if what == "S":

@@ -40,7 +40,7 @@ def filled(root: Path, n: int = 3) -> tuple[list[int], int]:
 
 
 @pytest.fixture(params=["mapped", "pwrite"])
-def slot_writes(
+def file_writes(
     request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> str:
     """Run a test with the target slots written through a mapping, and with ``pwrite``."""
@@ -109,9 +109,9 @@ def test_records_are_byte_identical_to_the_previous_version(tmp_path: Path) -> N
     assert log[OLD_HEADER_SIZE:] == OLD_LOG[OLD_HEADER_SIZE:]  # the header's token is random
 
 
-def test_calls_reach_the_disk_at_flush(tmp_path: Path, slot_writes: str) -> None:
+def test_calls_reach_the_disk_at_flush(tmp_path: Path, file_writes: str) -> None:
     with FileStore(tmp_path, SID, fsync="never") as s:
-        assert (s._slots is not None) == (slot_writes == "mapped")
+        assert (s._slots is not None) == (file_writes == "mapped")
         s.save_sent(1, b"one")
         s.save_sent(2, b"two")
         s.set_next_target_seq(7)
@@ -316,7 +316,7 @@ def test_second_open_of_same_session_is_refused(tmp_path: Path) -> None:
 
 
 def test_torn_newest_target_slot_falls_back_to_previous_value(
-    tmp_path: Path, slot_writes: str
+    tmp_path: Path, file_writes: str
 ) -> None:
     with FileStore(tmp_path, SID) as s:
         s.set_next_target_seq(7)
@@ -334,7 +334,7 @@ def test_torn_newest_target_slot_falls_back_to_previous_value(
         assert s.next_target_seq() == 9
 
 
-def test_target_file_never_grows(tmp_path: Path, slot_writes: str) -> None:
+def test_target_file_never_grows(tmp_path: Path, file_writes: str) -> None:
     with FileStore(tmp_path, SID, fsync="never") as s:
         for seq in range(2, 2000):
             s.set_next_target_seq(seq)
@@ -351,7 +351,7 @@ def test_crash_during_reset_keeps_the_old_period(tmp_path: Path) -> None:
     assert not tmp.exists()
 
 
-def test_reset_ignores_target_slots_of_the_old_period(tmp_path: Path, slot_writes: str) -> None:
+def test_reset_ignores_target_slots_of_the_old_period(tmp_path: Path, file_writes: str) -> None:
     with FileStore(tmp_path, SID) as s:
         s.set_next_target_seq(50)
         s.reset(time.time())
@@ -362,8 +362,9 @@ def test_reset_ignores_target_slots_of_the_old_period(tmp_path: Path, slot_write
         assert s.next_target_seq() == 2
 
 
+@pytest.mark.parametrize("file_writes", ["pwrite"], indirect=True)
 def test_failed_flush_leaves_no_partial_record_and_keeps_the_records_held(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, file_writes: str
 ) -> None:
     s = FileStore(tmp_path, SID)
     s.save_sent(1, b"ok")
@@ -392,8 +393,97 @@ def test_failed_flush_leaves_no_partial_record_and_keeps_the_records_held(
         assert s.next_sender_seq() == 4
 
 
+def test_failed_growth_of_a_mapped_log_leaves_no_partial_record(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, file_writes: str
+) -> None:
+    s = FileStore(tmp_path, SID, fsync="never")
+    s.save_sent(1, b"ok")
+    s.flush()
+    written = log_path(tmp_path).read_bytes().rstrip(b"\0")
+    real = store_file._write_all
+
+    def half_then_fail(fd: int, data: bytes, offset: int) -> None:
+        real(fd, bytes(data)[: len(data) // 2], offset)
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(store_file, "_write_all", half_then_fail)
+    big = os.urandom(2 * store_file._PREALLOC)  # more than the space written ahead
+    s.save_sent(2, b"small")
+    with pytest.raises(StoreError, match="No space left"):
+        s.save_sent(3, big)  # too much to hold: written at once, and that fails
+    assert log_path(tmp_path).read_bytes() == written
+    monkeypatch.undo()
+    s.set_next_target_seq(2)
+    s.flush()
+    s.close()
+    with FileStore(tmp_path, SID) as s:
+        assert s.get_sent(1, 5) == [(1, b"ok"), (2, b"small"), (3, big)]
+        assert (s.next_sender_seq(), s.next_target_seq()) == (4, 2)
+
+
+def test_a_copy_cut_short_anywhere_reopens_with_a_prefix_of_the_batch(
+    tmp_path: Path, file_writes: str
+) -> None:
+    """Every record copied into the log's mapping, cut short at any byte in any order."""
+    if file_writes != "mapped":
+        pytest.skip("the mapping only")
+    s = FileStore(tmp_path / "live", SID, fsync="never")
+    s.save_sent(1, b"before")
+    s.flush()
+    assert s._log_map is not None
+    base = (tmp_path / "live" / session_dir_name(SID) / "messages.log").read_bytes()
+    base = base.rstrip(b"\0") + bytes(4096)  # record 1, then zeros written ahead
+    copies: list[tuple[int, bytes]] = []
+
+    class Recording:
+        def __init__(self, inner: object) -> None:
+            self.inner = inner
+
+        def __len__(self) -> int:
+            return len(self.inner)  # type: ignore[arg-type]
+
+        def __setitem__(self, where: slice, data: bytes) -> None:
+            copies.append((where.start, bytes(data)))
+            self.inner[where] = data  # type: ignore[index]
+
+        def close(self) -> None:
+            self.inner.close()  # type: ignore[attr-defined]
+
+    s._log_map = Recording(s._log_map)  # type: ignore[assignment]
+    batch = [(2, b"8=FIX.4.4\x0135=D\x01" * 3), (3, b"x"), (4, bytes(200))]
+    for seq, data in batch:
+        s.save_sent(seq, data)
+    s.set_next_sender_seq(9)
+    s.flush()
+    s.close()
+    assert len(copies) == 8  # head and data of each record, in log order
+    assert [at for at, _ in copies] == sorted(at for at, _ in copies)
+    images = 0
+    for k, (at, data) in enumerate(copies):
+        for cut in {c for c in (0, 1, len(data) // 2, len(data) - 1) if 0 <= c <= len(data)}:
+            # copies before k done; copy k stored only its last bytes (memcpy may
+            # store the end first) or only its first ones; nothing after it
+            for part in (b"\0" * cut + data[cut:], data[:cut]):
+                image = bytearray(base)
+                for at2, data2 in copies[:k]:
+                    image[at2 : at2 + len(data2)] = data2
+                image[at : at + len(part)] = part
+                images += 1
+                root = tmp_path / f"cut-{images}"
+                (root / session_dir_name(SID)).mkdir(parents=True)
+                (root / session_dir_name(SID) / "messages.log").write_bytes(bytes(image))
+                with FileStore(root, SID) as r:
+                    got = r.get_sent(1, 10)
+                    whole = [seq for seq, _ in got]
+                    assert whole == list(range(1, len(whole) + 1))  # a prefix, no error
+                    assert got == [(1, b"before"), *batch][: len(whole)]
+                    s_at, s_head = copies[6]  # the S record: head (whole body) + b""
+                    s_whole = image[s_at : s_at + len(s_head)] == s_head
+                    assert r.next_sender_seq() == (9 if s_whole else len(whole) + 1)
+
+
 def test_failed_target_sync_is_retried_by_the_next_flush(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, slot_writes: str
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, file_writes: str
 ) -> None:
     s = FileStore(tmp_path, SID, fsync="always")
     s.set_next_target_seq(5)
@@ -417,9 +507,9 @@ def test_failed_target_sync_is_retried_by_the_next_flush(
 
 
 def test_target_slots_are_written_through_a_mapping_of_allocated_blocks(
-    tmp_path: Path, slot_writes: str
+    tmp_path: Path, file_writes: str
 ) -> None:
-    if slot_writes != "mapped":
+    if file_writes != "mapped":
         pytest.skip("the mapping only")
     seqnums = log_path(tmp_path).with_name("seqnums")
     seqnums.parent.mkdir(parents=True)

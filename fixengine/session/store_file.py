@@ -24,11 +24,7 @@ One directory per session: ``<FileStorePath>/<session_dir_name(session_id)>/`` w
     ``counter, period token, target seq, crc32``. Opening takes the valid slot with
     the highest counter whose token matches the log header; a torn slot write
     leaves the other slot, which holds the previous value. The file never grows
-    (8 KiB), so there is nothing to compact. Where overwriting a written block
-    needs no new one (ext2/3/4, XFS, tmpfs) the file is mapped shared and a slot
-    write is a memory copy; its blocks are written at open so that the mapping
-    never has to allocate (on a full copy-on-write file system that would be a
-    ``SIGBUS``, so there the slots are written with ``pwrite``).
+    (8 KiB), so there is nothing to compact.
 
 ``lock``
     ``flock``-ed while the store is open: a second process (or a second store
@@ -38,10 +34,22 @@ One directory per session: ``<FileStorePath>/<session_dir_name(session_id)>/`` w
 Writes are held until :meth:`FileStore.flush`. ``save_sent`` and
 ``set_next_sender_seq`` encode their record (CRC included) into a list of records
 held in memory, and ``set_next_target_seq`` only remembers the value. ``flush``
-writes every held record with one ``pwritev`` at the end of the log, then the
-latest target seq into the next slot (log first: after a crash between the two,
-the target seq is behind, which makes the peer resend messages - never ahead of
-messages we answered). The session calls ``flush`` at the start of
+appends the held records to the log, then writes the latest target seq into the
+next slot (log first: after a crash between the two, the target seq is behind,
+which makes the peer resend messages - never ahead of messages we answered).
+
+Where overwriting a written block needs no new one (ext2/3/4, XFS, tmpfs) both
+files are mapped shared, and a flush copies the records (up to ``_MAP_PIECES``
+pieces; a larger batch takes one ``pwritev``) and the slot into the mappings:
+no system call, and in the page cache at once, as after a ``pwrite``. Records are
+copied one after the other in log order, so a kill in the middle of a copy damages
+only the record being copied, with nothing valid after it: a torn tail, as a cut
+``pwrite`` leaves. Everything mapped has been written before (the seqnums file at
+open, the log's zeros ahead of its end), so no page fault has to allocate a block
+(on a full copy-on-write file system that would be a ``SIGBUS`` instead of an
+error; there ``pwritev``/``pwrite`` are used).
+
+The session calls ``flush`` at the start of
 ``data_to_send()``, before any byte it queued can reach the peer, so one flush
 covers every message of a batch. ``get_sent``, ``reset``, ``refresh`` and
 ``close`` flush first; more than ``_HOLD_BYTES`` held are flushed at once.
@@ -127,6 +135,7 @@ _MAX_BODY = 1 << 31
 _PREALLOC = 1 << 20  # zero-filled space written ahead of the log's end
 _HOLD_BYTES = 256 * 1024  # records held beyond this are written without waiting for flush()
 _IOV_MAX = 1024  # buffers per pwritev (Linux's IOV_MAX)
+_MAP_PIECES = 32  # record pieces a flush copies into the log's mapping; more: one pwritev
 
 LOG_NAME = "messages.log"
 SEQNUMS_NAME = "seqnums"
@@ -211,7 +220,8 @@ class FileStore:
         self._log_fd = -1
         self._seq_fd = -1
         self._slots: mmap.mmap | None = None  # the seqnums file, mapped shared (or None)
-        self._map_slots = False
+        self._log_map: mmap.mmap | None = None  # messages.log up to _alloc_end (or None)
+        self._map_files = False  # write through shared mappings (see _MAP_SAFE_FILESYSTEMS)
         self._lock_fd = -1
         self._index: dict[int, tuple[int, int]] = {}
         self._end = 0  # end of the log including the records held in memory
@@ -231,7 +241,7 @@ class FileStore:
         self._syncer: threading.Thread | None = None
         try:
             os.makedirs(self.directory, exist_ok=True)
-            self._map_slots = _filesystem_type(self.directory) in _MAP_SAFE_FILESYSTEMS
+            self._map_files = _filesystem_type(self.directory) in _MAP_SAFE_FILESYSTEMS
             self._lock()
             self._open(now)
         except OSError as exc:
@@ -275,7 +285,7 @@ class FileStore:
     def _open_slots(self) -> None:
         """Open the seqnums file and map it (where that is safe), its blocks written first."""
         fd = self._seq_fd = os.open(self._seq_path, os.O_RDWR | os.O_CREAT, 0o644)
-        if not self._map_slots:
+        if not self._map_files:
             return
         # Write the file's own bytes back, zero-padded to its full size: the mapping then
         # never writes to a hole (no block to allocate in a page fault; ENOSPC shows here).
@@ -485,6 +495,7 @@ class FileStore:
         self.flush()  # a reset that fails leaves the old period whole
         with self._sync_lock:
             self._write_new_log(now)
+            self._unmap_log()
             os.close(self._log_fd)
             self._log_fd = os.open(self._log_path, os.O_RDWR)
             self._dirty = False
@@ -549,8 +560,17 @@ class FileStore:
             self._flush_log()
 
     def _flush_log(self) -> None:
-        """Write the held records at the end of the log (one ``pwritev``), then sync."""
+        """Append the held records to the log, then sync.
+
+        Where the log is mapped and the batch is small, each record piece is copied
+        into the mapping, in log order: no system call. Otherwise one ``pwritev``.
+        Either way a kill in the middle leaves whole records and then one torn
+        record (a copy cut short, in whatever order ``memcpy`` stores its bytes,
+        only damages the record it copies; later records are not written yet), so
+        the log reopens with a prefix of the batch.
+        """
         fd = self._log_fd
+        held = self._held
         start = self._held_at
         end = self._end
         try:
@@ -560,18 +580,40 @@ class FileStore:
                 new_end = (end + _PREALLOC + 4095) & ~4095
                 _write_all(fd, bytes(new_end - self._alloc_end), self._alloc_end)
                 self._alloc_end = new_end
-            _write_records(fd, self._held, start, end - start)
+            if self._map_files and len(held) <= _MAP_PIECES:
+                log_map = self._log_map
+                if log_map is None or len(log_map) < end:
+                    log_map = self._remap_log()
+                pos = start
+                for piece in held:
+                    after = pos + len(piece)
+                    log_map[pos:after] = piece
+                    pos = after
+            else:
+                _write_records(fd, held, start, end - start)
             if self.fsync_policy != "never":
-                self._synced(fd)
+                self._synced(fd)  # fdatasync writes pages dirtied through the mapping too
         except OSError as exc:
             try:  # leave no partial record behind (e.g. disk full); retried by the next flush
+                self._unmap_log()  # no mapping may reach past the end of the file
                 os.ftruncate(fd, start)
                 self._alloc_end = start
             except OSError:
                 pass
             raise StoreError(f"{self._log_path}: cannot append: {exc}") from exc
-        self._held.clear()
+        held.clear()
         self._held_at = end
+
+    def _remap_log(self) -> mmap.mmap:
+        """Map the log up to ``_alloc_end`` (all written: zeros ahead of the records)."""
+        self._unmap_log()
+        log_map = self._log_map = mmap.mmap(self._log_fd, self._alloc_end)
+        return log_map
+
+    def _unmap_log(self) -> None:
+        if self._log_map is not None:
+            self._log_map.close()
+            self._log_map = None
 
     def _flush_target(self) -> None:
         """Write the latest target seq into the older slot, then sync.
@@ -629,6 +671,7 @@ class FileStore:
                 self._lock_fd = -1
 
     def _release_files(self) -> None:
+        self._unmap_log()
         if self._slots is not None:
             self._slots.close()
             self._slots = None
