@@ -1,5 +1,5 @@
 # cython: language_level=3
-"""Message-log lines in one pass over the wire bytes (compiled twin of part of fixengine.log).
+"""Message-log hooks in C: log lines (fixengine.log) and message counts (fixengine.metrics).
 
 Theory of operation
 -------------------
@@ -11,10 +11,16 @@ regex of :class:`fixengine.log._Masker` reads it); a second copies the message
 into the line with SOH as ``|``. Any other message (a secret to mask, a byte JSON
 escapes, a year outside 1000-9999) goes to ``general`` - the pure-Python
 :class:`fixengine.log._LineFormat` - so both paths write the same bytes.
+
+:func:`count_type` is the hot half of ``SessionMetrics.message_in/out``: it finds
+MsgType as :func:`fixengine.metrics._msg_type` does and adds one to its count when
+the type was seen before; a new type (labels are capped) is left to Python.
 """
 
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize, PyBytes_GET_SIZE
+from cpython.dict cimport PyDict_GetItem
 from cpython.long cimport PyLong_AsLongLongAndOverflow
+from cpython.object cimport PyObject
 from libc.stdlib cimport free, malloc
 from libc.string cimport memcpy
 
@@ -233,3 +239,35 @@ cdef class LineFormat:
         p[0] = b'"'
         p[1] = b'}'
         return out
+
+
+def count_type(dict counts, raw):
+    """Add one to ``counts[MsgType]`` and return the MsgType, if ``raw`` is bytes and
+    its MsgType is already a key; else None (``counts`` unchanged)."""
+    if type(raw) is not bytes:
+        return None
+    cdef const unsigned char *s = <const unsigned char *>PyBytes_AS_STRING(raw)
+    cdef Py_ssize_t n = PyBytes_GET_SIZE(raw)
+    cdef Py_ssize_t i, start = -1, end = -1, limit = min(n, 64)
+    # raw.find(b"\x0135=", 0, 64)
+    for i in range(limit - 3):
+        if s[i] == 1 and s[i + 1] == 51 and s[i + 2] == 53 and s[i + 3] == 61:
+            start = i + 4
+            break
+    cdef bytes key
+    if start < 0:
+        key = b"invalid"
+    else:
+        # raw[start : raw.find(b"\x01", start, start + 8)]: to the end but one if no SOH
+        for i in range(start, min(start + 8, n)):
+            if s[i] == 1:
+                end = i
+                break
+        if end < 0:
+            end = n - 1
+        key = PyBytes_FromStringAndSize(<const char *>s + start, max(end - start, 0))
+    cdef PyObject *count = PyDict_GetItem(counts, key)
+    if count == NULL:
+        return None
+    counts[key] = <object>count + 1
+    return key

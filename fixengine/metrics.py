@@ -10,7 +10,8 @@ message, so the hot path pays only a dictionary lookup and a counter increment:
 * :class:`MetricsLog` wraps the session's message log hook (``on_incoming`` /
   ``on_outgoing`` / ``on_event``): every FIX message in and out is counted by
   MsgType(35) in a plain dict of ints (no lock, no prometheus child on the hot
-  path), exported as counters at scrape time; ResendRequest(2),
+  path; found and counted in C by :func:`fixengine._logline.count_type` when it
+  is built), exported as counters at scrape time; ResendRequest(2),
   SequenceReset-GapFill(4 with 123=Y), Reject(3) and BusinessMessageReject(j) are
   counted in their own families as well.
 * Session events (heartbeat missed, logon, logout) and connection facts
@@ -34,6 +35,7 @@ The HTTP endpoint is opt-in: :func:`start_metrics_server`.
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from bisect import bisect_left
@@ -178,37 +180,25 @@ class SessionMetrics:
     # -- messages (called for every message: keep cheap) ----------------------
     def message_in(self, raw: bytes) -> None:
         """Count one received message."""
-        start = raw.find(b"\x0135=", 0, 64)  # MsgType is the third field
-        if start >= 0:
-            start += 4
-            msg_type = raw[start : raw.find(b"\x01", start, start + 8)]
-        else:
-            msg_type = b"invalid"
-        counts = self._in
-        n = counts.get(msg_type)
-        if n is None:
-            msg_type = self._first_seen(counts, msg_type)
-        else:
-            counts[msg_type] = n + 1
-        if msg_type in _ADMIN_COUNTED:
-            self._admin(msg_type, raw, "received")
+        msg_type = _count_type(self._in, raw)
+        if msg_type is None or msg_type in _ADMIN_COUNTED:
+            self._count_rest(self._in, "received", raw, msg_type)
 
     def message_out(self, raw: bytes) -> None:
         """Count one sent message."""
-        start = raw.find(b"\x0135=", 0, 64)
-        if start >= 0:
-            start += 4
-            msg_type = raw[start : raw.find(b"\x01", start, start + 8)]
-        else:
-            msg_type = b"invalid"
-        counts = self._out
-        n = counts.get(msg_type)
-        if n is None:
-            msg_type = self._first_seen(counts, msg_type)
-        else:
-            counts[msg_type] = n + 1
+        msg_type = _count_type(self._out, raw)
+        if msg_type is None or msg_type in _ADMIN_COUNTED:
+            self._count_rest(self._out, "sent", raw, msg_type)
+
+    def _count_rest(
+        self, counts: dict[bytes, int], direction: str, raw: bytes, msg_type: bytes | None
+    ) -> None:
+        """The rare rest of counting a message: a MsgType not seen before (None), or
+        one with a family of its own."""
+        if msg_type is None:
+            msg_type = self._first_seen(counts, _msg_type(raw))
         if msg_type in _ADMIN_COUNTED:
-            self._admin(msg_type, raw, "sent")
+            self._admin(msg_type, raw, direction)
 
     @staticmethod
     def _first_seen(counts: dict[bytes, int], msg_type: bytes) -> bytes:
@@ -293,6 +283,34 @@ _ADMIN_COUNTED = frozenset({b"2", b"3", b"4", b"j"})
 _MAX_MSG_TYPES = 200  # distinct MsgType labels per session and direction
 
 
+def _msg_type(raw: bytes) -> bytes:
+    """The MsgType(35) a message is counted under (before the label cap)."""
+    start = raw.find(b"\x0135=", 0, 64)  # MsgType is the third field
+    if start < 0:
+        return b"invalid"
+    start += 4
+    return bytes(raw[start : raw.find(b"\x01", start, start + 8)])
+
+
+def _count_type_py(counts: dict[bytes, int], raw: bytes) -> bytes | None:
+    """Add one to ``counts[MsgType]`` and return the MsgType if it is already a key;
+    else None (``counts`` unchanged). The pure twin of ``_logline.count_type``."""
+    msg_type = _msg_type(raw)
+    n = counts.get(msg_type)
+    if n is None:
+        return None
+    counts[msg_type] = n + 1
+    return msg_type
+
+
+_count_type: Callable[[dict[bytes, int], bytes], bytes | None] = _count_type_py
+if os.environ.get("FIXENGINE_NO_EXTENSIONS", "").lower() not in ("1", "true", "yes"):
+    try:
+        from ._logline import count_type as _count_type
+    except ImportError:  # pragma: no cover - a pure install
+        pass
+
+
 class MetricsLog:
     """A message-log hook that counts messages, then forwards to an inner log (if any)."""
 
@@ -301,8 +319,8 @@ class MetricsLog:
     def __init__(self, metrics: SessionMetrics, inner: MessageLog | None = None) -> None:
         self.metrics = metrics
         self._inner = inner
-        self._in = metrics.message_in
-        self._out = metrics.message_out
+        self._in = metrics._in  # the counts, updated here as message_in/out would
+        self._out = metrics._out
 
     @property
     def inner(self) -> MessageLog | None:
@@ -310,12 +328,16 @@ class MetricsLog:
         return self._inner
 
     def on_incoming(self, raw: bytes) -> None:
-        self._in(raw)
+        msg_type = _count_type(self._in, raw)
+        if msg_type is None or msg_type in _ADMIN_COUNTED:
+            self.metrics._count_rest(self._in, "received", raw, msg_type)
         if self._inner is not None:
             self._inner.on_incoming(raw)
 
     def on_outgoing(self, raw: bytes) -> None:
-        self._out(raw)
+        msg_type = _count_type(self._out, raw)
+        if msg_type is None or msg_type in _ADMIN_COUNTED:
+            self.metrics._count_rest(self._out, "sent", raw, msg_type)
         if self._inner is not None:
             self._inner.on_outgoing(raw)
 

@@ -6,6 +6,7 @@ import asyncio
 import urllib.request
 from typing import Any
 
+import pytest
 from test_application import FAST, cfg, order
 from test_transport_fakes import RawClient, eventually, logon_bytes, run
 
@@ -230,3 +231,36 @@ def test_sessions_without_round_trips_export_no_histogram_samples() -> None:
     assert sample(metrics, "fix_order_round_trip_seconds_count", session="quiet") == 0
     family = [f for f in metrics.registry.collect() if f.name == "fix_order_round_trip_seconds"]
     assert len(family) == 1 and family[0].type == "histogram" and family[0].samples == []
+
+
+COUNTED = [
+    b"8=FIX.4.4\x019=5\x0135=D\x0134=1\x0110=000\x01",
+    b"8=FIX.4.4\x019=5\x0135=AE\x0134=1\x01",
+    b"8=FIX.4.4\x019=5\x0135=D",  # no SOH after the type: counted as it always was
+    b"8=FIX.4.4\x019=5\x0135=",
+    b"8=FIX.4.4\x019=5\x0135=TOOLONGTYPE\x01",
+    b"x" * 61 + b"\x0135=D\x01",  # the needle must end within the first 64 bytes
+    b"x" * 60 + b"\x0135=D\x01",
+    b"garbage",
+    b"",
+]
+
+
+@pytest.mark.parametrize("impl", ["py", "c"])
+def test_compiled_and_pure_message_counts_agree(impl: str) -> None:
+    from fixengine import metrics as m
+
+    if impl == "py":
+        count_type = m._count_type_py
+    else:
+        logline = pytest.importorskip("fixengine._logline", reason="extension not built")
+        count_type = logline.count_type
+    types = [b"D", b"AE", b"", b"", b"TOOLONGTYPE", b"invalid", b"D", b"invalid", b"invalid"]
+    assert [m._msg_type(raw) for raw in COUNTED] == types
+    counts = dict.fromkeys(types, 0)
+    for raw, msg_type in zip(COUNTED, types, strict=True):
+        assert count_type(counts, raw) == msg_type
+        assert count_type({}, raw) is None  # a type not seen before is left to Python
+    assert counts == {b"D": 2, b"AE": 1, b"": 2, b"TOOLONGTYPE": 1, b"invalid": 3}
+    # anything but bytes: the pure path counts it, the compiled one declines
+    assert count_type(counts, bytearray(COUNTED[0])) == (b"D" if impl == "py" else None)
