@@ -517,7 +517,9 @@ class SessionHandle(SessionListener):
 
     # -- SessionListener --------------------------------------------------------------------
     def on_session_event(self, driver: SessionDriver, event: Any) -> None:
-        kind = _kind(type(event))
+        kind = _KINDS.get(type(event))
+        if kind is None:
+            kind = _kind(type(event))
         if kind == _LOGGED_ON:
             self._logged_out.clear()
             self._logged_on.set()

@@ -556,7 +556,8 @@ class Connection(asyncio.Protocol):
         self.peer: Any = None
         self.reason: str | None = None  # set once closing starts
         self.logged_on = False  # became true once a Logon completed on this connection
-        self.closed: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+        self._loop = asyncio.get_running_loop()
+        self.closed: asyncio.Future[str] = self._loop.create_future()
         self._write_paused = False
         self._max_write_buffer = self.options.max_write_buffer
         self._drain_waiter: asyncio.Future[None] | None = None
@@ -802,9 +803,8 @@ class Connection(asyncio.Protocol):
         transport.write(data)
         if transport.get_write_buffer_size() > self._max_write_buffer:
             self._overflow()
-        try:
-            loop = asyncio.get_running_loop()
-        except RuntimeError:  # no loop (a test driving the protocol by hand): no batching
+        loop = self._loop
+        if not loop.is_running():  # a test driving the protocol by hand: no batching
             return
         self._corked = True
         loop.call_soon(self._uncork)
