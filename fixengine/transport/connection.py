@@ -442,9 +442,9 @@ class SessionDriver:
         finally:
             self._pumping = False
             self._repump = False
-        after = self._after_pump
-        while after:
-            after.pop(0)()
+            after = self._after_pump
+            while after:
+                after.pop(0)()
 
     def _count(self, name: str, event: Any) -> None:
         m = self.metrics
