@@ -23,6 +23,7 @@ from cpython.long cimport PyLong_AsLongLongAndOverflow
 from cpython.object cimport PyObject
 from libc.stdlib cimport free, malloc
 from libc.string cimport memcpy
+from posix.time cimport CLOCK_REALTIME, clock_gettime, timespec
 
 cdef extern from "<time.h>" nogil:
     ctypedef long time_t
@@ -105,12 +106,24 @@ cdef class LineFormat:
 
     def incoming(self, raw, ns):
         """The line (bytes, no newline) of a message received at ``ns`` (ns since the epoch)."""
-        cdef object line = self._line(raw, ns, self._head_in)
+        cdef object line = None
+        cdef int overflow = 0
+        cdef long long when
+        if type(ns) is int:
+            when = PyLong_AsLongLongAndOverflow(ns, &overflow)
+            if not overflow:
+                line = self._line(raw, when, self._head_in)
         return line if line is not None else self._general.incoming(raw, ns)
 
     def outgoing(self, raw, ns):
         """The line of a message sent at ``ns``."""
-        cdef object line = self._line(raw, ns, self._head_out)
+        cdef object line = None
+        cdef int overflow = 0
+        cdef long long when
+        if type(ns) is int:
+            when = PyLong_AsLongLongAndOverflow(ns, &overflow)
+            if not overflow:
+                line = self._line(raw, when, self._head_out)
         return line if line is not None else self._general.outgoing(raw, ns)
 
     cdef bint _masked(self, long long tag) noexcept:
@@ -145,12 +158,9 @@ cdef class LineFormat:
         self._sec = sec
         return True
 
-    cdef object _line(self, object raw, object when, bytes head):
-        if type(raw) is not bytes or type(when) is not int:
-            return None
-        cdef int overflow = 0
-        cdef long long ns = PyLong_AsLongLongAndOverflow(when, &overflow)
-        if overflow or ns < 0:
+    cdef object _line(self, object raw, long long ns, bytes head):
+        """The line, or None when the message needs the general path."""
+        if type(raw) is not bytes or ns < 0:
             return None
         cdef const unsigned char *s = <const unsigned char *>PyBytes_AS_STRING(raw)
         cdef Py_ssize_t n = PyBytes_GET_SIZE(raw)
@@ -239,6 +249,99 @@ cdef class LineFormat:
         p[0] = b'"'
         p[1] = b'}'
         return out
+
+
+
+cdef inline long long _now_ns() noexcept:
+    """time.time_ns(): the same clock."""
+    cdef timespec t
+    clock_gettime(CLOCK_REALTIME, &t)
+    return <long long>t.tv_sec * 1_000_000_000 + t.tv_nsec
+
+
+cdef class Pending:
+    """The message lines of a file log not written yet (twin of ``fixengine.log._Pending``).
+
+    ``incoming(raw)`` / ``outgoing(raw)`` read the clock, format the line with
+    ``line_format`` and keep it; once ``limit`` bytes are pending, or a line comes
+    ``interval_ns`` or more after the last :meth:`take` (or the clock went back),
+    they call ``write()``, which is to :meth:`take` the lines. After
+    :meth:`close` lines are dropped.
+    """
+
+    cdef object _format
+    cdef LineFormat _fast
+    cdef list _lines
+    cdef Py_ssize_t _size
+    cdef long long _flushed_ns
+    cdef public Py_ssize_t limit
+    cdef public long long interval_ns
+    cdef object _write
+    cdef bint _closed
+
+    def __cinit__(self, object line_format, Py_ssize_t limit, long long interval_ns, object write):
+        self.line_format = line_format
+        self._lines = []
+        self._size = 0
+        self._flushed_ns = _now_ns()
+        self.limit = limit
+        self.interval_ns = interval_ns
+        self._write = write
+        self._closed = False
+
+    @property
+    def line_format(self):
+        """What formats the lines (``incoming/outgoing(raw, ns)``)."""
+        return self._format
+
+    @line_format.setter
+    def line_format(self, value):
+        self._format = value
+        self._fast = value if type(value) is LineFormat else None
+
+    def incoming(self, raw):
+        """Keep the line of a message received now."""
+        if self._closed:
+            return
+        cdef long long ns = _now_ns()
+        cdef object line = None
+        if self._fast is not None:
+            line = self._fast._line(raw, ns, self._fast._head_in)
+        if line is None:
+            line = self._format.incoming(raw, ns)
+        self._keep(line, ns)
+
+    def outgoing(self, raw):
+        """Keep the line of a message sent now."""
+        if self._closed:
+            return
+        cdef long long ns = _now_ns()
+        cdef object line = None
+        if self._fast is not None:
+            line = self._fast._line(raw, ns, self._fast._head_out)
+        if line is None:
+            line = self._format.outgoing(raw, ns)
+        self._keep(line, ns)
+
+    cdef int _keep(self, bytes line, long long ns) except -1:
+        self._lines.append(line)
+        self._size += PyBytes_GET_SIZE(line) + 1
+        cdef long long since = ns - self._flushed_ns
+        if self._size >= self.limit or not 0 <= since < self.interval_ns:
+            self._write()
+        return 0
+
+    def take(self):
+        """The pending lines (without newlines), in order; none are pending after."""
+        cdef list lines = self._lines
+        self._lines = []
+        self._size = 0
+        self._flushed_ns = _now_ns()
+        return lines
+
+    def close(self):
+        """Drop the lines of later messages."""
+        self._closed = True
 
 
 def count_type(dict counts, raw):

@@ -44,7 +44,7 @@ import logging
 import os
 import re
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from json.encoder import encode_basestring_ascii as _json_str
 from types import ModuleType
 from typing import Any, BinaryIO, Protocol
@@ -274,8 +274,8 @@ def _format_event(session_json: str, text: str) -> str:
     return f'{{"time": "{_utc_now()}", "session": {session_json}, "event": {_json_str(text)}}}'
 
 
-class _Base:
-    """Shared masking and formatting; subclasses implement ``_message``/``_event``."""
+class _Common:
+    """Session id, masking and events, shared by every log that formats lines."""
 
     def __init__(self, session_id: SessionID | str, masked_tags: Iterable[int]) -> None:
         self._masker = _Masker(masked_tags)
@@ -291,25 +291,18 @@ class _Base:
         self._session = value
         self._session_json = _json_str(value)
         self._format = _line_format(value, self._masker)
+        self._format_changed()
+
+    def _format_changed(self) -> None:
+        """``_format`` was made anew (a new session id)."""
 
     @property
     def masked_tags(self) -> frozenset[int]:
         return self._masker.tags
 
-    def on_incoming(self, raw: bytes) -> None:
-        """Log a received message (or garbled frame)."""
-        self._message(self._format.incoming(raw, _time_ns()).decode("ascii"), "in")
-
-    def on_outgoing(self, raw: bytes) -> None:
-        """Log a sent message."""
-        self._message(self._format.outgoing(raw, _time_ns()).decode("ascii"), "out")
-
     def on_event(self, text: str) -> None:
         """Log a session event."""
         self._event(_format_event(self._session_json, self._masker.text(str(text))))
-
-    def _message(self, line: str, direction: str) -> None:
-        raise NotImplementedError
 
     def _event(self, line: str) -> None:
         raise NotImplementedError
@@ -319,6 +312,21 @@ class _Base:
 
     def close(self) -> None:
         """Flush and release resources; later calls are ignored."""
+
+
+class _Base(_Common):
+    """Formats each message as it comes; subclasses implement ``_message``/``_event``."""
+
+    def on_incoming(self, raw: bytes) -> None:
+        """Log a received message (or garbled frame)."""
+        self._message(self._format.incoming(raw, _time_ns()).decode("ascii"), "in")
+
+    def on_outgoing(self, raw: bytes) -> None:
+        """Log a sent message."""
+        self._message(self._format.outgoing(raw, _time_ns()).decode("ascii"), "out")
+
+    def _message(self, line: str, direction: str) -> None:
+        raise NotImplementedError
 
 
 class NullLog:
@@ -365,7 +373,72 @@ class MemoryLog(_Base):
         return [json.loads(line) for line in self.events]
 
 
-class FileLog(_Base):
+class _Pending:
+    """The message lines of a file log not written yet (pure twin of
+    :class:`fixengine._logline.Pending`).
+
+    ``incoming(raw)`` / ``outgoing(raw)`` read the clock, format the line with
+    ``line_format`` and keep it; once ``limit`` bytes are pending, or a line comes
+    ``interval_ns`` or more after the last :meth:`take` (or the clock went back),
+    they call ``write()``, which is to :meth:`take` the lines. After :meth:`close`
+    lines are dropped.
+    """
+
+    __slots__ = (
+        "_closed",
+        "_flushed_ns",
+        "_lines",
+        "_size",
+        "_write",
+        "interval_ns",
+        "limit",
+        "line_format",
+    )
+
+    def __init__(
+        self, line_format: _Format, limit: int, interval_ns: int, write: Callable[[], None]
+    ) -> None:
+        self.line_format = line_format
+        self._lines: list[bytes] = []
+        self._size = 0
+        self._flushed_ns = _time_ns()
+        self.limit = limit
+        self.interval_ns = interval_ns
+        self._write = write
+        self._closed = False
+
+    def incoming(self, raw: bytes) -> None:
+        """Keep the line of a message received now."""
+        if not self._closed:
+            ns = _time_ns()
+            self._keep(self.line_format.incoming(raw, ns), ns)
+
+    def outgoing(self, raw: bytes) -> None:
+        """Keep the line of a message sent now."""
+        if not self._closed:
+            ns = _time_ns()
+            self._keep(self.line_format.outgoing(raw, ns), ns)
+
+    def _keep(self, line: bytes, ns: int) -> None:
+        self._lines.append(line)
+        self._size += len(line) + 1
+        if self._size >= self.limit or not 0 <= ns - self._flushed_ns < self.interval_ns:
+            self._write()
+
+    def take(self) -> list[bytes]:
+        """The pending lines (without newlines), in order; none are pending after."""
+        lines = self._lines
+        self._lines = []
+        self._size = 0
+        self._flushed_ns = _time_ns()
+        return lines
+
+    def close(self) -> None:
+        """Drop the lines of later messages."""
+        self._closed = True
+
+
+class FileLog(_Common):
     """Appends to ``<directory>/<session>.messages.log`` and ``<session>.event.log``.
 
     Lines are kept in memory and written with one ``write`` per batch: when
@@ -391,13 +464,14 @@ class FileLog(_Base):
         stem = os.path.join(os.fspath(directory), session_dir_name(session_id))
         self.messages_path = stem + ".messages.log"
         self.events_path = stem + ".event.log"
-        self.flush_interval = flush_interval
-        self.buffer_size = buffer_size
         self.write_errors = 0
-        self._lines: list[bytes] = []  # message lines not written yet, without newlines
-        self._size = 0  # their bytes, newlines included
+        pending = _Pending if _compiled is None else _compiled.Pending
+        self._pending: _Pending = pending(
+            self._format, buffer_size, int(flush_interval * 1e9), self._write_pending
+        )
+        self.on_incoming = self._pending.incoming
+        self.on_outgoing = self._pending.outgoing
         self._event_lines: list[bytes] = []
-        self._flushed_ns = _time_ns()
         # unbuffered, O_APPEND: each batch is one write() at the end of the file
         self._messages: BinaryIO | None = open(self.messages_path, "ab", buffering=0)  # noqa: SIM115
         self._events: BinaryIO | None = open(self.events_path, "ab", buffering=0)  # noqa: SIM115
@@ -405,48 +479,41 @@ class FileLog(_Base):
     @property
     def flush_interval(self) -> float:
         """Seconds after which a logged message writes out everything pending."""
-        return self._interval_ns / 1e9
+        return self._pending.interval_ns / 1e9
 
     @flush_interval.setter
     def flush_interval(self, seconds: float) -> None:
-        self._interval_ns = int(seconds * 1e9)
+        self._pending.interval_ns = int(seconds * 1e9)
 
-    def on_incoming(self, raw: bytes) -> None:
-        if self._messages is None:
-            return
-        ns = _time_ns()
-        line = self._format.incoming(raw, ns)
-        self._lines.append(line)
-        self._size += len(line) + 1
-        if self._size >= self.buffer_size or not 0 <= ns - self._flushed_ns < self._interval_ns:
-            self._write_pending(ns)
+    @property
+    def buffer_size(self) -> int:
+        """Bytes of pending lines that make a write."""
+        return self._pending.limit
 
-    def on_outgoing(self, raw: bytes) -> None:
-        if self._messages is None:
-            return
-        ns = _time_ns()
-        line = self._format.outgoing(raw, ns)
-        self._lines.append(line)
-        self._size += len(line) + 1
-        if self._size >= self.buffer_size or not 0 <= ns - self._flushed_ns < self._interval_ns:
-            self._write_pending(ns)
+    @buffer_size.setter
+    def buffer_size(self, size: int) -> None:
+        self._pending.limit = size
 
-    def _message(self, line: str, direction: str) -> None:  # pragma: no cover - not used
-        raise NotImplementedError
+    # on_incoming / on_outgoing: the pending lines' own methods (set in __init__), so
+    # that a logged message runs no Python frame of this class
+    on_incoming: Callable[[bytes], None]
+    on_outgoing: Callable[[bytes], None]
+
+    def _format_changed(self) -> None:
+        pending = getattr(self, "_pending", None)
+        if pending is not None:  # later lines name the new session
+            pending.line_format = self._format
 
     def _event(self, line: str) -> None:
         if self._events is None:
             return
         self._event_lines.append(line.encode("ascii"))
-        self._write_pending(_time_ns())
+        self._write_pending()
 
-    def _write_pending(self, ns: int) -> None:
+    def _write_pending(self) -> None:
         """Write every pending line out (messages, then events); never raises."""
-        self._flushed_ns = ns
-        lines = self._lines
+        lines = self._pending.take()
         if lines:
-            self._lines = []
-            self._size = 0
             lines.append(b"")  # join() then ends with a newline too
             self._write(self._messages, b"\n".join(lines))
         lines = self._event_lines
@@ -472,10 +539,11 @@ class FileLog(_Base):
             _internal.warning("message log %s: write failed: %s", self.messages_path, exc)
 
     def flush(self) -> None:
-        self._write_pending(_time_ns())
+        self._write_pending()
 
     def close(self) -> None:
         self.flush()
+        self._pending.close()
         for f in (self._messages, self._events):
             if f is not None:
                 try:

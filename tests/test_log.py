@@ -136,7 +136,17 @@ def test_event_text_is_masked_too() -> None:
     assert "553=alice" in log.events[0]
 
 
-def test_file_log_writes_one_file_per_session_plus_event_log(tmp_path: Path) -> None:
+@pytest.fixture(params=["py", "c"])
+def impl(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Runs a file-log test on the pure pending lines and on the compiled ones."""
+    if request.param == "py":
+        monkeypatch.setattr(log_module, "_compiled", None)
+    elif log_module._compiled is None:
+        pytest.skip("fixengine._logline is not built (python setup.py build_ext --inplace)")
+    return str(request.param)
+
+
+def test_file_log_writes_one_file_per_session_plus_event_log(tmp_path: Path, impl: str) -> None:
     with FileLog(tmp_path, SID) as log:
         log.on_outgoing(order(1))
         log.on_incoming(order(2))
@@ -157,7 +167,7 @@ def test_file_log_writes_one_file_per_session_plus_event_log(tmp_path: Path) -> 
     assert json.loads(events[0])["event"] == "connected"
 
 
-def test_file_log_appends_across_reopen(tmp_path: Path) -> None:
+def test_file_log_appends_across_reopen(tmp_path: Path, impl: str) -> None:
     for seq in (1, 2):
         with FileLog(tmp_path, SID) as log:
             log.on_outgoing(order(seq))
@@ -165,7 +175,7 @@ def test_file_log_appends_across_reopen(tmp_path: Path) -> None:
     assert [json.loads(x)["seq"] for x in lines] == [1, 2]
 
 
-def test_file_log_buffers_until_interval_or_event(tmp_path: Path) -> None:
+def test_file_log_buffers_until_interval_or_event(tmp_path: Path, impl: str) -> None:
     log = FileLog(tmp_path, SID, flush_interval=3600)
     path = tmp_path / "FIX.4.4-ME-THEM.messages.log"
     log.on_outgoing(order(1))
@@ -178,14 +188,14 @@ def test_file_log_buffers_until_interval_or_event(tmp_path: Path) -> None:
     log.close()
 
 
-def test_file_log_flushes_periodically(tmp_path: Path) -> None:
+def test_file_log_flushes_periodically(tmp_path: Path, impl: str) -> None:
     log = FileLog(tmp_path, SID, flush_interval=0.0)
     log.on_outgoing(order(1))
     assert (tmp_path / "FIX.4.4-ME-THEM.messages.log").read_text().count("\n") == 1
     log.close()
 
 
-def test_file_log_after_close_is_ignored(tmp_path: Path) -> None:
+def test_file_log_after_close_is_ignored(tmp_path: Path, impl: str) -> None:
     log = FileLog(tmp_path, SID)
     log.close()
     log.on_outgoing(order(1))
@@ -195,7 +205,7 @@ def test_file_log_after_close_is_ignored(tmp_path: Path) -> None:
 
 
 def test_file_log_write_failure_does_not_raise(
-    tmp_path: Path, caplog: pytest.LogCaptureFixture
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, impl: str
 ) -> None:
     log = FileLog(tmp_path, SID, flush_interval=0.0)
 
@@ -374,7 +384,7 @@ def test_line_formats_agree_on_times_far_from_now(line_format: Any) -> None:
         assert record(line_format.incoming(raw, ns).decode())["time"] == stamp
 
 
-def test_file_log_lines_match_format_message(tmp_path: Path) -> None:
+def test_file_log_lines_match_format_message(tmp_path: Path, impl: str) -> None:
     with FileLog(tmp_path, SID, masked_tags={554, 925, 96}) as log:
         for raw in TRICKY:
             log.on_outgoing(raw)
@@ -387,7 +397,7 @@ def test_file_log_lines_match_format_message(tmp_path: Path) -> None:
         )
 
 
-def test_file_log_writes_when_the_buffer_fills(tmp_path: Path) -> None:
+def test_file_log_writes_when_the_buffer_fills(tmp_path: Path, impl: str) -> None:
     log = FileLog(tmp_path, SID, flush_interval=3600, buffer_size=1000)
     path = tmp_path / "FIX.4.4-ME-THEM.messages.log"
     written = []
@@ -400,10 +410,25 @@ def test_file_log_writes_when_the_buffer_fills(tmp_path: Path) -> None:
     assert [json.loads(x)["seq"] for x in path.read_text().splitlines()] == list(range(1, 20))
 
 
-def test_file_log_collected_unclosed_writes_its_lines(tmp_path: Path) -> None:
+def test_file_log_collected_unclosed_writes_its_lines(tmp_path: Path, impl: str) -> None:
     log = FileLog(tmp_path, SID, flush_interval=3600)
     log.on_outgoing(order(1))
     del log
     gc.collect()
     lines = (tmp_path / "FIX.4.4-ME-THEM.messages.log").read_text().splitlines()
     assert [json.loads(x)["seq"] for x in lines] == [1]
+
+
+def test_file_log_lines_follow_a_new_session_name(tmp_path: Path, impl: str) -> None:
+    with FileLog(tmp_path, SID) as log:
+        log.on_outgoing(order(1))
+        log.session = "renamed"
+        log.on_outgoing(order(2))
+        log.on_event("e")
+    path = tmp_path / "FIX.4.4-ME-THEM.messages.log"
+    assert [json.loads(x)["session"] for x in path.read_text().splitlines()] == [
+        "FIX.4.4:ME->THEM",
+        "renamed",
+    ]
+    events = (tmp_path / "FIX.4.4-ME-THEM.event.log").read_text()
+    assert json.loads(events)["session"] == "renamed"
