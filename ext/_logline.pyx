@@ -22,7 +22,7 @@ from cpython.dict cimport PyDict_GetItem
 from cpython.long cimport PyLong_AsLongLongAndOverflow
 from cpython.object cimport PyObject
 from libc.stdlib cimport free, malloc
-from libc.string cimport memcpy
+from libc.string cimport memchr, memcpy
 from posix.time cimport CLOCK_REALTIME, clock_gettime, timespec
 
 cdef extern from "<time.h>" nogil:
@@ -36,28 +36,37 @@ cdef extern from "<time.h>" nogil:
         int tm_year
     tm *gmtime_r(const time_t *timep, tm *result)
 
-# what a byte is to pass 1: JSON escapes it (general path), plain, SOH, digit, '='
-cdef enum:
-    ESCAPED = 0
-    PLAIN = 1
-    SOH = 2
-    DIGIT = 3
-    EQUALS = 4
+cdef extern from *:
+    """
+    /* 1 when a byte of s needs JSON escaping: a control other than SOH, DEL,
+       non-ASCII, quote or backslash (written to vectorize) */
+    static int _fe_escaped(const unsigned char *s, Py_ssize_t n) {
+        unsigned char bad = 0;
+        for (Py_ssize_t i = 0; i < n; i++) {
+            unsigned char c = s[i];
+            bad |= (unsigned char)((unsigned char)(c - 32) >= 95 && c != 1);
+            bad |= (unsigned char)(c == 34 || c == 92);
+        }
+        return bad != 0;
+    }
+    /* s with SOH written as '|' */
+    static void _fe_copy(char *dst, const unsigned char *s, Py_ssize_t n) {
+        for (Py_ssize_t i = 0; i < n; i++) {
+            unsigned char c = s[i];
+            dst[i] = (char)(c == 1 ? 124 : c);
+        }
+    }
+    /* the value of n (<= 9) ASCII digits */
+    static long long _fe_number(const unsigned char *s, Py_ssize_t n) {
+        long long v = 0;
+        for (Py_ssize_t i = 0; i < n; i++) v = v * 10 + (s[i] - 48);
+        return v;
+    }
+    """
+    bint _fe_escaped(const unsigned char *s, Py_ssize_t n) noexcept nogil
+    void _fe_copy(char *dst, const unsigned char *s, Py_ssize_t n) noexcept nogil
+    long long _fe_number(const unsigned char *s, Py_ssize_t n) noexcept nogil
 
-cdef unsigned char _KIND[256]
-
-
-cdef void _init_kinds():
-    cdef int b
-    for b in range(256):
-        _KIND[b] = PLAIN if 0x20 <= b < 0x7F and b != 0x22 and b != 0x5C else ESCAPED
-    for b in range(48, 58):
-        _KIND[b] = DIGIT
-    _KIND[1] = SOH
-    _KIND[61] = EQUALS
-
-
-_init_kinds()
 
 cdef const char *_TIME = b'{"time": "'
 cdef const char *_TYPE = b', "type": '
@@ -164,40 +173,32 @@ cdef class LineFormat:
             return None
         cdef const unsigned char *s = <const unsigned char *>PyBytes_AS_STRING(raw)
         cdef Py_ssize_t n = PyBytes_GET_SIZE(raw)
-        cdef Py_ssize_t i, run = -1, seq_at = -1, seq_end = -1, typ_at = -1, typ_end = -1
-        cdef unsigned long long value = 0  # of the digit run; wraps past 19 digits
-        cdef unsigned char c, kind
-        # pass 1: anything for the general path? where are MsgSeqNum and MsgType?
-        for i in range(n):
-            c = s[i]
-            kind = _KIND[c]
-            if kind == DIGIT:
-                if run < 0:
-                    run = i
-                    value = 0
-                value = value * 10 + (c - 48)
-                continue
-            if kind == EQUALS:
-                if run >= 0:  # a tag: a maximal digit run before '='
-                    if i - run <= 9 and s[run] != 48 and self._masked(<long long>value):
-                        return None
-                    if i - run == 2 and run > 0 and s[run - 1] == 1:
-                        if value == 34 and seq_at < 0:
-                            seq_at = i + 1
-                        elif value == 35 and typ_at < 0:
-                            typ_at = i + 1
-            elif kind == SOH:
-                if seq_at >= 0 and seq_end < 0:
-                    seq_end = i
-                if typ_at >= 0 and typ_end < 0:
-                    typ_end = i
-            elif kind == ESCAPED:
-                return None
-            run = -1
-        if seq_at >= 0 and seq_end < 0:
-            seq_end = n
-        if typ_at >= 0 and typ_end < 0:
-            typ_end = n
+        if _fe_escaped(s, n):
+            return None
+        cdef Py_ssize_t i, j, seq_at = -1, seq_end = -1, typ_at = -1, typ_end = -1
+        cdef const unsigned char *q = <const unsigned char *>memchr(s, 61, n)
+        # every tag: a maximal digit run before '=' (anywhere, as the masking regex
+        # reads it); the first <SOH>34= and <SOH>35= give MsgSeqNum and MsgType
+        while q != NULL:
+            i = q - s
+            j = i
+            while j > 0 and 48 <= s[j - 1] <= 57:
+                j -= 1
+            if j < i:
+                if i - j <= 9 and s[j] != 48 and self._masked(_fe_number(s + j, i - j)):
+                    return None
+                if i - j == 2 and j > 0 and s[j - 1] == 1 and s[j] == 51:
+                    if s[j + 1] == 52 and seq_at < 0:
+                        seq_at = i + 1
+                    elif s[j + 1] == 53 and typ_at < 0:
+                        typ_at = i + 1
+            q = <const unsigned char *>memchr(q + 1, 61, n - i - 1)
+        if seq_at >= 0:
+            q = <const unsigned char *>memchr(s + seq_at, 1, n - seq_at)
+            seq_end = n if q == NULL else q - s
+        if typ_at >= 0:
+            q = <const unsigned char *>memchr(s + typ_at, 1, n - typ_at)
+            typ_end = n if q == NULL else q - s
         # MsgSeqNum as a JSON int (leading zeros dropped), or null when not all digits
         cdef bint seq_ok = seq_at >= 0 and 0 < seq_end - seq_at <= 4300  # log._MAX_SEQ_DIGITS
         if seq_ok:
@@ -241,10 +242,7 @@ cdef class LineFormat:
         else:
             p = _put(p, b"null", 4)
         p = _put(p, _MSG, 10)
-        # pass 2: the message, SOH as '|'
-        for i in range(n):
-            c = s[i]
-            p[i] = <char>(124 if c == 1 else c)
+        _fe_copy(p, s, n)  # SOH as '|'
         p += n
         p[0] = b'"'
         p[1] = b'}'
