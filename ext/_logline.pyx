@@ -342,9 +342,8 @@ cdef class Pending:
         self._closed = True
 
 
-def count_type(dict counts, raw):
-    """Add one to ``counts[MsgType]`` and return the MsgType, if ``raw`` is bytes and
-    its MsgType is already a key; else None (``counts`` unchanged)."""
+cdef object _count(dict counts, object raw):
+    """count_type() without the call."""
     if type(raw) is not bytes:
         return None
     cdef const unsigned char *s = <const unsigned char *>PyBytes_AS_STRING(raw)
@@ -372,3 +371,58 @@ def count_type(dict counts, raw):
         return None
     counts[key] = <object>count + 1
     return key
+
+
+def count_type(dict counts, raw):
+    """Add one to ``counts[MsgType]`` and return the MsgType, if ``raw`` is bytes and
+    its MsgType is already a key; else None (``counts`` unchanged)."""
+    return _count(counts, raw)
+
+
+cdef inline bint _admin(object key) noexcept:
+    """MsgType 2, 3, 4 or j (they have families of their own)."""
+    if PyBytes_GET_SIZE(key) != 1:
+        return False
+    cdef char c = PyBytes_AS_STRING(key)[0]
+    return c == b'2' or c == b'3' or c == b'4' or c == b'j'
+
+
+cdef class Counting:
+    """``on_incoming/on_outgoing`` of a MetricsLog (twin of ``fixengine.metrics._Counting``).
+
+    Counts the message by MsgType in ``counts_in``/``counts_out``; a MsgType not
+    seen before, or one with a family of its own, also goes to
+    ``rest(counts, direction, raw, msg_type or None)``; then the message goes to
+    ``inner_in``/``inner_out`` (when not None).
+    """
+
+    cdef dict _in
+    cdef dict _out
+    cdef object _rest
+    cdef object _inner_in
+    cdef object _inner_out
+
+    def __cinit__(
+        self, dict counts_in, dict counts_out, object rest, object inner_in, object inner_out
+    ):
+        self._in = counts_in
+        self._out = counts_out
+        self._rest = rest
+        self._inner_in = inner_in
+        self._inner_out = inner_out
+
+    def incoming(self, raw):
+        """Count a message received, then pass it on."""
+        cdef object key = _count(self._in, raw)
+        if key is None or _admin(key):
+            self._rest(self._in, "received", raw, key)
+        if self._inner_in is not None:
+            self._inner_in(raw)
+
+    def outgoing(self, raw):
+        """Count a message sent, then pass it on."""
+        cdef object key = _count(self._out, raw)
+        if key is None or _admin(key):
+            self._rest(self._out, "sent", raw, key)
+        if self._inner_out is not None:
+            self._inner_out(raw)

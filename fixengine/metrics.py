@@ -304,42 +304,78 @@ def _count_type_py(counts: dict[bytes, int], raw: bytes) -> bytes | None:
 
 
 _count_type: Callable[[dict[bytes, int], bytes], bytes | None] = _count_type_py
-if os.environ.get("FIXENGINE_NO_EXTENSIONS", "").lower() not in ("1", "true", "yes"):
-    try:
-        from ._logline import count_type as _count_type
-    except ImportError:  # pragma: no cover - a pure install
-        pass
+
+
+class _Counting:
+    """``on_incoming/on_outgoing`` of a :class:`MetricsLog` (pure twin of
+    ``fixengine._logline.Counting``).
+
+    Counts the message by MsgType in ``counts_in``/``counts_out``; a MsgType not
+    seen before, or one with a family of its own, also goes to
+    ``rest(counts, direction, raw, msg_type or None)``; then the message goes to
+    ``inner_in``/``inner_out`` (when not None).
+    """
+
+    __slots__ = ("_in", "_inner_in", "_inner_out", "_out", "_rest")
+
+    def __init__(
+        self,
+        counts_in: dict[bytes, int],
+        counts_out: dict[bytes, int],
+        rest: Callable[[dict[bytes, int], str, bytes, bytes | None], None],
+        inner_in: Callable[[bytes], None] | None,
+        inner_out: Callable[[bytes], None] | None,
+    ) -> None:
+        self._in = counts_in
+        self._out = counts_out
+        self._rest = rest
+        self._inner_in = inner_in
+        self._inner_out = inner_out
+
+    def incoming(self, raw: bytes) -> None:
+        """Count a message received, then pass it on."""
+        msg_type = _count_type(self._in, raw)
+        if msg_type is None or msg_type in _ADMIN_COUNTED:
+            self._rest(self._in, "received", raw, msg_type)
+        if self._inner_in is not None:
+            self._inner_in(raw)
+
+    def outgoing(self, raw: bytes) -> None:
+        """Count a message sent, then pass it on."""
+        msg_type = _count_type(self._out, raw)
+        if msg_type is None or msg_type in _ADMIN_COUNTED:
+            self._rest(self._out, "sent", raw, msg_type)
+        if self._inner_out is not None:
+            self._inner_out(raw)
 
 
 class MetricsLog:
     """A message-log hook that counts messages, then forwards to an inner log (if any)."""
 
-    __slots__ = ("_in", "_inner", "_out", "metrics")
+    __slots__ = ("_inner", "metrics", "on_incoming", "on_outgoing")
+
+    # on_incoming / on_outgoing (raw bytes): set in __init__ to the methods of a
+    # _Counting - compiled when built - so a message runs no Python frame here
+    on_incoming: Callable[[bytes], None]
+    on_outgoing: Callable[[bytes], None]
 
     def __init__(self, metrics: SessionMetrics, inner: MessageLog | None = None) -> None:
         self.metrics = metrics
         self._inner = inner
-        self._in = metrics._in  # the counts, updated here as message_in/out would
-        self._out = metrics._out
+        hooks = _counting(
+            metrics._in,
+            metrics._out,
+            metrics._count_rest,
+            None if inner is None else inner.on_incoming,
+            None if inner is None else inner.on_outgoing,
+        )
+        self.on_incoming = hooks.incoming
+        self.on_outgoing = hooks.outgoing
 
     @property
     def inner(self) -> MessageLog | None:
         """The log this one forwards to."""
         return self._inner
-
-    def on_incoming(self, raw: bytes) -> None:
-        msg_type = _count_type(self._in, raw)
-        if msg_type is None or msg_type in _ADMIN_COUNTED:
-            self.metrics._count_rest(self._in, "received", raw, msg_type)
-        if self._inner is not None:
-            self._inner.on_incoming(raw)
-
-    def on_outgoing(self, raw: bytes) -> None:
-        msg_type = _count_type(self._out, raw)
-        if msg_type is None or msg_type in _ADMIN_COUNTED:
-            self.metrics._count_rest(self._out, "sent", raw, msg_type)
-        if self._inner is not None:
-            self._inner.on_outgoing(raw)
 
     def on_event(self, text: str) -> None:
         if self._inner is not None:
@@ -607,3 +643,13 @@ def start_metrics_server(
         registry = metrics
     server, thread = start_http_server(port, addr, registry)
     return MetricsServer(server, thread)
+
+
+# the compiled twins of _count_type_py and _Counting, when built and not turned off
+_counting: Any = _Counting
+if os.environ.get("FIXENGINE_NO_EXTENSIONS", "").lower() not in ("1", "true", "yes"):
+    try:
+        from ._logline import Counting as _counting
+        from ._logline import count_type as _count_type
+    except ImportError:  # pragma: no cover - a pure install
+        pass

@@ -264,3 +264,35 @@ def test_compiled_and_pure_message_counts_agree(impl: str) -> None:
     assert counts == {b"D": 2, b"AE": 1, b"": 2, b"TOOLONGTYPE": 1, b"invalid": 3}
     # anything but bytes: the pure path counts it, the compiled one declines
     assert count_type(counts, bytearray(COUNTED[0])) == (b"D" if impl == "py" else None)
+
+
+@pytest.mark.parametrize("impl", ["py", "c"])
+def test_compiled_and_pure_metrics_hooks_agree(impl: str) -> None:
+    from fixengine import metrics as m
+
+    if impl == "py":
+        counting: Any = m._Counting
+    else:
+        counting = pytest.importorskip("fixengine._logline", reason="not built").Counting
+    counts_in: dict[bytes, int] = {b"D": 0}
+    counts_out: dict[bytes, int] = {}
+    rest: list[tuple[str, bytes, bytes | None]] = []
+    passed: list[tuple[str, bytes]] = []
+    hooks = counting(
+        counts_in,
+        counts_out,
+        lambda counts, direction, raw, msg_type: rest.append((direction, raw, msg_type)),
+        lambda raw: passed.append(("in", raw)),
+        lambda raw: passed.append(("out", raw)),
+    )
+    d, gap, junk = COUNTED[0], b"8=FIX.4.4\x019=5\x0135=4\x01", b"garbage"
+    hooks.incoming(d)
+    hooks.outgoing(d)  # D not a key of counts_out yet: left to rest
+    counts_out[b"4"] = 0
+    hooks.outgoing(gap)  # counted, and rest sees it (SequenceReset has a family)
+    hooks.incoming(junk)
+    assert counts_in == {b"D": 1} and counts_out == {b"4": 1}
+    assert rest == [("sent", d, None), ("sent", gap, b"4"), ("received", junk, None)]
+    assert passed == [("in", d), ("out", d), ("out", gap), ("in", junk)]
+    quiet = counting({}, {}, lambda *a: None, None, None)
+    quiet.incoming(d)  # no inner log: nothing else to call
