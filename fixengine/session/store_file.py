@@ -125,6 +125,7 @@ _REC_HEAD_SIZE = _REC_HEAD.size
 _SLOT = struct.Struct("<QQQ")  # counter, token, target seq
 _SLOT_CRC = struct.Struct("<I")
 _SLOT_SIZE = _SLOT.size + _SLOT_CRC.size
+_SLOT_WHOLE = struct.Struct("<QQQI")  # a slot with its crc32
 _SLOT_OFFSETS = (0, 4096)
 _SEQNUMS_SIZE = 8192
 #: File systems on which overwriting a written block never allocates one, so a write
@@ -623,17 +624,19 @@ class FileStore:
         short by a kill leaves a slot whose CRC fails; the other slot holds the
         previous value.
         """
-        self._ensure_open()
+        if self._log_fd < 0:
+            self._ensure_open()
         counter = self._slot_counter + 1
-        slot = _SLOT.pack(counter, self._token, self._target)
-        slot += _SLOT_CRC.pack(zlib.crc32(slot))
+        token = self._token
+        target = self._target
+        crc = zlib.crc32(_SLOT.pack(counter, token, target))
         off = _SLOT_OFFSETS[counter & 1]
         slots = self._slots
         try:
             if slots is not None:
-                slots[off : off + _SLOT_SIZE] = slot
+                _SLOT_WHOLE.pack_into(slots, off, counter, token, target, crc)
             else:
-                os.pwrite(self._seq_fd, slot, off)
+                os.pwrite(self._seq_fd, _SLOT_WHOLE.pack(counter, token, target, crc), off)
             if self.fsync_policy != "never":
                 self._synced(self._seq_fd)  # fdatasync writes pages dirtied through the mapping
         except OSError as exc:
