@@ -44,6 +44,7 @@ import logging
 import os
 import re
 import time
+import weakref
 from collections.abc import Callable, Iterable
 from json.encoder import encode_basestring_ascii as _json_str
 from types import ModuleType
@@ -466,8 +467,15 @@ class FileLog(_Common):
         self.events_path = stem + ".event.log"
         self.write_errors = 0
         pending = _Pending if _compiled is None else _compiled.Pending
+        ref = weakref.ref(self)  # no cycle: an unclosed log is written out when dropped
+
+        def write() -> None:
+            log = ref()
+            if log is not None:
+                log._write_pending()
+
         self._pending: _Pending = pending(
-            self._format, buffer_size, int(flush_interval * 1e9), self._write_pending
+            self._format, buffer_size, int(flush_interval * 1e9), write
         )
         self.on_incoming = self._pending.incoming
         self.on_outgoing = self._pending.outgoing
