@@ -477,8 +477,12 @@ class FileLog(_Common):
         self._pending: _Pending = pending(
             self._format, buffer_size, int(flush_interval * 1e9), write
         )
-        self.on_incoming = self._pending.incoming
-        self.on_outgoing = self._pending.outgoing
+        # a logged message need not run a Python frame of this class: unless a
+        # subclass overrides them, the pending lines' methods stand in for ours
+        if type(self).on_incoming is FileLog.on_incoming:
+            vars(self)["on_incoming"] = self._pending.incoming
+        if type(self).on_outgoing is FileLog.on_outgoing:
+            vars(self)["on_outgoing"] = self._pending.outgoing
         self._event_lines: list[bytes] = []
         # unbuffered, O_APPEND: each batch is one write() at the end of the file
         self._messages: BinaryIO | None = open(self.messages_path, "ab", buffering=0)  # noqa: SIM115
@@ -502,10 +506,13 @@ class FileLog(_Common):
     def buffer_size(self, size: int) -> None:
         self._pending.limit = size
 
-    # on_incoming / on_outgoing: the pending lines' own methods (set in __init__), so
-    # that a logged message runs no Python frame of this class
-    on_incoming: Callable[[bytes], None]
-    on_outgoing: Callable[[bytes], None]
+    def on_incoming(self, raw: bytes) -> None:
+        """Log a received message (or garbled frame)."""
+        self._pending.incoming(raw)
+
+    def on_outgoing(self, raw: bytes) -> None:
+        """Log a sent message."""
+        self._pending.outgoing(raw)
 
     def _format_changed(self) -> None:
         pending = getattr(self, "_pending", None)

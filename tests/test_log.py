@@ -435,3 +435,19 @@ def test_file_log_lines_follow_a_new_session_name(tmp_path: Path, impl: str) -> 
     ]
     events = (tmp_path / "FIX.4.4-ME-THEM.event.log").read_text()
     assert json.loads(events)["session"] == "renamed"
+
+
+def test_a_file_log_subclass_can_override_the_message_hooks(tmp_path: Path, impl: str) -> None:
+    class Counting(FileLog):
+        seen = 0
+
+        def on_outgoing(self, raw: bytes) -> None:
+            self.seen += 1
+            super().on_outgoing(raw)
+
+    with Counting(tmp_path, SID) as log:
+        log.on_outgoing(order(1))
+        log.on_incoming(order(2))
+    assert log.seen == 1
+    lines = (tmp_path / "FIX.4.4-ME-THEM.messages.log").read_text().splitlines()
+    assert [json.loads(x)["dir"] for x in lines] == ["out", "in"]
