@@ -10,8 +10,9 @@ message, so the hot path pays only a dictionary lookup and a counter increment:
 * :class:`MetricsLog` wraps the session's message log hook (``on_incoming`` /
   ``on_outgoing`` / ``on_event``): every FIX message in and out is counted by
   MsgType(35) in a plain dict of ints (no lock, no prometheus child on the hot
-  path; found and counted in C by :func:`fixengine._logline.count_type` when it
-  is built), exported as counters at scrape time; ResendRequest(2),
+  path; its ``on_incoming``/``on_outgoing`` are those of ``fixengine._logline.Counting``
+  when it is built, so a message runs no Python frame there), exported as counters
+  at scrape time; ResendRequest(2),
   SequenceReset-GapFill(4 with 123=Y), Reject(3) and BusinessMessageReject(j) are
   counted in their own families as well.
 * Session events (heartbeat missed, logon, logout) and connection facts
