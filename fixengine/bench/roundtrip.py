@@ -824,10 +824,13 @@ async def _measure(
 async def _fixengine_client(spec: RunSpec, port: int, work: Path, server_pid: int) -> _Measured:
     from ..application import Engine
     from ..orders.model import NewOrderRequest, OrdType, Side
-    from ..orders.router import OrderRouter, UpdateKind
+    from ..orders.router import OrderRouter, RouterApplication, UpdateKind
 
     cfg = _fixengine_settings(work / "client.cfg", "initiator", port, spec)
-    engine = Engine.from_settings(cfg)
+    # the router as the engine's application (the recommended set-up): reports are
+    # applied inside the engine's callback, with no event queue or task in between
+    app = RouterApplication()
+    engine = Engine.from_settings(cfg, app)
     await engine.start()
     try:
         handle = engine.sessions[0]
@@ -841,7 +844,7 @@ async def _fixengine_client(spec: RunSpec, port: int, work: Path, server_pid: in
             count += 1
             return NewOrderRequest(SYMBOL, sides[count & 1], quantity, OrdType.MARKET)
 
-        async with OrderRouter(handle, reconcile=False) as router:
+        async with OrderRouter(handle, reconcile=False, application=app) as router:
 
             async def one_order() -> None:
                 req = request()
