@@ -284,6 +284,7 @@ def test_fault_and_fill_flags_configure_every_session() -> None:
     assert sim.accept_any_comp_id and sim.required_heartbeat == 20
     assert sim.exchange.engine.symbols == frozenset({"AAA", "BBB"})
     assert sim.exchange.engine.tick_size == Decimal("0.01")
+    assert not sim.fault_controls  # faults are fixed at start: sessions without any run plain
 
 
 async def test_data_dictionary_option_replaces_the_shipped_one() -> None:

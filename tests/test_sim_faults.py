@@ -293,3 +293,39 @@ def test_faulty_session_hands_output_on_unqueued_until_a_fault_is_set() -> None:
     assert not faults.active and session.stats.delayed == 1
     session.receive_data(b"y", 3.0)
     assert not session._events and session.next_event() == ("received", b"y")
+
+
+async def test_without_run_time_controls_a_session_with_no_fault_is_served_plain() -> None:
+    from fixengine.errors import ConfigError
+    from fixengine.session.session import Session
+    from fixengine.sim.faults import FaultyStore
+
+    async with Simulator(fault_controls=False) as sim:
+        async with Client(sim.port) as client:
+            cl = await client.submit(Side.BUY, 5, "7")
+            new, fill = await client.reports(2)
+            assert (new.exec_type, fill.exec_type) == (ExecType.NEW, ExecType.TRADE)
+            assert client.registry[cl].status is OrdStatus.FILLED
+            handle = sim.handle("CLIENT")
+            assert type(handle.session) is Session  # no wrapper between transport and session
+            assert not isinstance(handle.session.store, FaultyStore)
+            with pytest.raises(ConfigError, match="fault_controls"):
+                sim.inject_garbled("CLIENT")
+            client.no_anomalies()
+        assert sim.summary()["sessions"] == 1
+        assert sim.fault_stats("CLIENT").total() == 0
+
+
+async def test_without_run_time_controls_faults_set_at_start_still_fire() -> None:
+    async with Simulator(fault_controls=False, faults=Faults(garble_every=1)) as sim:
+        async with Client(sim.port) as client:
+            assert client.handle is not None
+            events = client.handle.events(GarbledMessageDropped)
+            cl = await client.submit(Side.SELL, 3, "4")
+            await client.reports(2)
+            for _ in range(2):
+                await wait_for(events, GarbledMessageDropped)
+            assert isinstance(sim.handle("CLIENT").session, FaultySession)
+            assert client.registry[cl].status is OrdStatus.FILLED
+            client.no_anomalies()
+        assert sim.fault_stats("CLIENT").garbled == 2

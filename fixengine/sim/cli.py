@@ -324,6 +324,8 @@ def _build_simulator(args: argparse.Namespace, config: Path | None) -> Any:
         "validate": not args.no_validate,
         "log_dir": args.log_dir,
         "notify": _say,
+        # nothing here changes faults once running: a session without any is served plain
+        "fault_controls": False,
     }
     template = Faults()
     _apply_faults(args, template)

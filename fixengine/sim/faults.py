@@ -43,6 +43,11 @@ The faults, all live-editable through a :class:`Faults` object per session:
 Each fault that fires is reported as a :class:`FaultInjected` event through the
 session's ordinary event stream (``handle.events()`` and ``Application.on_event``)
 and written to the session's event log.
+
+Faults that can only be set before a session exists (the command line, a settings
+file) are known when the factory builds it: with ``controls=False`` a session whose
+faults are all off is built plain - the ordinary session on the ordinary store, no
+wrapper on its path - and only a session with a fault set is wrapped.
 """
 
 from __future__ import annotations
@@ -526,8 +531,9 @@ def faulty_session_factory(
     *,
     base: SessionFactory | None = None,
     authenticator: Callable[[Any, Message], str | None] | None = None,
-    on_created: Callable[[FaultySession], None] | None = None,
+    on_created: Callable[[Any], None] | None = None,
     log_for: Callable[[Any, Any], Any] | None = None,
+    controls: bool = True,
 ) -> SessionFactory:
     """A session factory for :class:`~fixengine.application.Engine` that wraps each session.
 
@@ -536,10 +542,13 @@ def faulty_session_factory(
     ``authenticator(session_id, logon)`` may refuse a Logon with a text, after the
     ``refuse_logons`` fault and before any authenticator the engine passes in;
     ``log_for(session_id, log)`` may replace the message log the engine made;
-    ``on_created`` sees each wrapped session.
+    ``on_created`` sees each session built (a :class:`FaultySession` when wrapped).
+    ``controls=False`` says faults are not changed once a session exists: a session
+    whose :class:`Faults` are all off when it is built is then the plain session, on
+    the engine's store (faults set on it later have no effect).
     """
 
-    def factory(config: Any, store: MessageStore, **kwargs: Any) -> FaultySession:
+    def factory(config: Any, store: MessageStore, **kwargs: Any) -> Any:
         if base is None:
             from ..session.session import Session
 
@@ -547,10 +556,15 @@ def faulty_session_factory(
         else:
             make = base
         faults = faults_for(config.session_id)
-        wrapped_store = FaultyStore(store, faults)
         engine_auth = kwargs.pop("authenticator", None)
         if log_for is not None:
             kwargs["log"] = log_for(config.session_id, kwargs.get("log"))
+        if not controls and not faults.active:
+            plain = make(config, store, authenticator=_chain(config, engine_auth), **kwargs)
+            if on_created is not None:
+                on_created(plain)
+            return plain
+        wrapped_store = FaultyStore(store, faults)
         holder: list[FaultySession] = []
 
         def authenticate(logon: Message) -> str | None:
@@ -567,5 +581,21 @@ def faulty_session_factory(
         if on_created is not None:
             on_created(session)
         return session
+
+    def _chain(
+        config: Any, engine_auth: Callable[[Message], str | None] | None
+    ) -> Callable[[Message], str | None] | None:
+        """The Logon check of a plain session: ours, then the engine's."""
+        if authenticator is None:
+            return engine_auth
+
+        def authenticate(logon: Message) -> str | None:
+            assert authenticator is not None
+            refusal = authenticator(config.session_id, logon)
+            if refusal is None and engine_auth is not None:
+                refusal = engine_auth(logon)
+            return refusal
+
+        return authenticate
 
     return factory

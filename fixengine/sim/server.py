@@ -13,7 +13,9 @@ put together only from the engine's public pieces:
   a session on the fly (``Engine.listen(dynamic_sessions=...)``);
 * every session is built by the fault-injecting session factory of
   :mod:`fixengine.sim.faults`, so faults can be set per session in the file, in
-  code or at run time (:meth:`Simulator.faults`);
+  code or at run time (:meth:`Simulator.faults`); a simulator made with
+  ``fault_controls=False`` (the command line: nothing changes its faults once it
+  runs) serves a session with no fault set through the plain session and store;
 * ``Engine.from_settings`` opens the stores, logs, dictionaries and ports.
 
 The simulator listens on ``port`` (0 picks a free one: read :attr:`Simulator.port`
@@ -394,6 +396,9 @@ class Simulator:
     ``sessions`` are the sessions it serves (none: any CompID pair is accepted).
     ``port`` (0 = any free port) replaces every session's own port when given.
     ``fill`` and ``faults`` are the defaults of sessions created on the fly.
+    ``fault_controls=False`` fixes each session's faults when the session is made:
+    one with none set is then served without the fault wrappers (nothing between the
+    transport and the session), and faults set on it later have no effect.
     """
 
     def __init__(
@@ -415,8 +420,10 @@ class Simulator:
         notify: Callable[[str], None] | None = None,
         tick_size: Decimal | None = None,
         acceptor_options: AcceptorOptions | None = None,
+        fault_controls: bool = True,
     ) -> None:
         self.sessions = list(sessions)
+        self.fault_controls = fault_controls
         self._host_given = host is not None
         self.host = host if host is not None else "127.0.0.1"
         self._port = port
@@ -434,6 +441,7 @@ class Simulator:
         self._faults: dict[SessionID, Faults] = {}
         self._faults_by_target: dict[str, Faults] = {}
         self._wrappers: dict[SessionID, FaultySession] = {}
+        self._created: set[SessionID] = set()  # every session made (wrapped or not)
         self._fills: dict[SessionID, FillSpec] = {}
         self._fills_by_target: dict[str, FillSpec] = {}
         for s in self.sessions:
@@ -528,7 +536,12 @@ class Simulator:
         """Send a garbled frame to a logged-on session now."""
         handle = self.handle(session)
         wrapper = self._wrappers.get(handle.session_id)
-        if wrapper is None or not handle.is_connected:
+        if wrapper is None:
+            raise ConfigError(
+                f"session {handle.session_id} was started without faults and without "
+                "run-time fault controls (fault_controls=False)"
+            )
+        if not handle.is_connected:
             raise ConfigError(f"session {handle.session_id} is not connected")
         wrapper.inject_garbled()
         handle.driver.pump()
@@ -628,8 +641,10 @@ class Simulator:
             return f"HeartBtInt(108) must be {required}"
         return None
 
-    def _on_wrapper(self, wrapper: FaultySession) -> None:
-        self._wrappers[wrapper.session_id] = wrapper
+    def _on_session(self, session: Any) -> None:
+        self._created.add(session.session_id)
+        if isinstance(session, FaultySession):
+            self._wrappers[session.session_id] = session
 
     def _notify(self, line: str) -> None:
         if self.notify is not None:
@@ -642,8 +657,9 @@ class Simulator:
         factory = faulty_session_factory(
             self._faults_for,
             authenticator=self._authenticate,
-            on_created=self._on_wrapper,
+            on_created=self._on_session,
             log_for=self._dynamic_log if self.log_dir is not None else None,
+            controls=self.fault_controls,
         )
         settings = self._settings()
         options = self._acceptor_options or AcceptorOptions()
@@ -754,7 +770,7 @@ class Simulator:
         uptime = time.time() - self.started_at if self.started_at is not None else 0.0
         return {
             "uptime_seconds": round(uptime, 3),
-            "sessions": len(self._wrappers),
+            "sessions": len(self._created),
             **dataclasses.asdict(stats),
             "faults": dataclasses.asdict(faults),
         }
