@@ -313,6 +313,96 @@ def _restore(fields, raw, dictionary):
     return msg
 
 
+# -- the session's header fields ---------------------------------------------------
+cdef inline int _header_slot(int32_t tag) noexcept:
+    """Position of ``tag`` in Message.session_header()'s tuple, or -1."""
+    if tag == 35:
+        return 0
+    if tag == 8:
+        return 1
+    if tag == 34:
+        return 2
+    if tag == 43:
+        return 3
+    if tag == 49:
+        return 4
+    if tag == 56:
+        return 5
+    if tag == 52:
+        return 6
+    return -1
+
+
+cdef inline int _num(const char* p, Py_ssize_t n) noexcept:
+    """Value of ``n`` ASCII digits (checked by the caller)."""
+    cdef int v = 0
+    cdef Py_ssize_t i
+    for i in range(n):
+        v = v * 10 + (p[i] - 48)
+    return v
+
+
+cdef object _seq_num(const char* p, Py_ssize_t n):
+    """A non-negative int: digits only, at most 18 past the leading zeros; else None.
+
+    (_digits, _POW10_D: the ASCII-digit check and powers of ten of FieldRules, below.)
+    """
+    cdef Py_ssize_t i = 0
+    cdef int64_t v = 0
+    if n == 0 or not _digits(p, n):
+        return None
+    while i < n and p[i] == b'0':
+        i += 1
+    if n - i > 18:
+        return None
+    while i < n:
+        v = v * 10 + (p[i] - 48)
+        i += 1
+    return v
+
+
+cdef object _utc_seconds(const char* p, Py_ssize_t n):
+    """UTCTimestamp ``YYYYMMDD-HH:MM:SS[.f{1,9}]`` -> epoch seconds (float), or None.
+
+    The calendar ranges are those the session's own parser checks: month 1-12, day
+    1-31 (counted on from the 1st, as calendar.timegm does), hour 0-23, minute 0-59,
+    second 0-60, year 1-9999.
+    """
+    cdef int year, month, day, hour, minute, second
+    cdef int64_t y, era, yoe, doy, doe, days, secs
+    cdef Py_ssize_t k
+    if n < 17:
+        return None
+    if not (_digits(p, 8) and _digits(p + 9, 2) and _digits(p + 12, 2) and _digits(p + 15, 2)):
+        return None
+    if p[8] != b'-' or p[11] != b':' or p[14] != b':':
+        return None
+    year = _num(p, 4)
+    month = _num(p + 4, 2)
+    day = _num(p + 6, 2)
+    hour = _num(p + 9, 2)
+    minute = _num(p + 12, 2)
+    second = _num(p + 15, 2)
+    if not (1 <= month <= 12 and 1 <= day <= 31 and hour <= 23 and minute <= 59):
+        return None
+    if second > 60 or year == 0:
+        return None
+    # days from 1970-01-01 to the 1st of the month (proleptic Gregorian), then on by day
+    y = year - (1 if month <= 2 else 0)
+    era = y // 400
+    yoe = y - era * 400
+    doy = (153 * (month - 3 if month > 2 else month + 9) + 2) // 5
+    doe = yoe * 365 + yoe // 4 - yoe // 100 + doy
+    days = era * 146097 + doe - 719468 + day - 1
+    secs = ((days * 24 + hour) * 60 + minute) * 60 + second
+    if n == 17:
+        return <double>secs
+    k = n - 18
+    if p[17] != b'.' or k < 1 or k > 9 or not _digits(p + 18, k):
+        return None
+    return <double>secs + <double>_num(p + 18, k) / _POW10_D[k]
+
+
 # -- Message -------------------------------------------------------------------
 cdef class Message:
     """A FIX message: an ordered list of (tag, value) fields, values kept as bytes.
@@ -558,6 +648,39 @@ cdef class Message:
         for tag, value in fields:
             msg.append(tag, value)
         return msg
+
+    def session_header(self):
+        """The header fields a session checks on every message, in one pass.
+
+        ``(msg_type, begin_string, msg_seq_num, poss_dup_flag, sender_comp_id,
+        target_comp_id, sending_time)``: MsgType(35), BeginString(8), PossDupFlag(43),
+        SenderCompID(49) and TargetCompID(56) as bytes; MsgSeqNum(34) as an int (None
+        unless ASCII digits with at most 18 past the leading zeros); SendingTime(52) as
+        UTC epoch seconds (None unless a valid ``YYYYMMDD-HH:MM:SS[.f{1,9}]``). Each is
+        the first field with its tag, None when absent.
+        """
+        cdef Fld* f = self._flds()
+        cdef Fld* hit[7]
+        cdef Py_ssize_t i
+        cdef int k, found = 0
+        for k in range(7):
+            hit[k] = NULL
+        for i in range(self._n):
+            k = _header_slot(f[i].tag)
+            if k >= 0 and hit[k] == NULL:
+                hit[k] = &f[i]
+                found += 1
+                if found == 7:
+                    break
+        return (
+            None if hit[0] == NULL else self._value(hit[0]),
+            None if hit[1] == NULL else self._value(hit[1]),
+            None if hit[2] == NULL else _seq_num(self._ptr(hit[2]), hit[2].len),
+            None if hit[3] == NULL else self._value(hit[3]),
+            None if hit[4] == NULL else self._value(hit[4]),
+            None if hit[5] == NULL else self._value(hit[5]),
+            None if hit[6] == NULL else _utc_seconds(self._ptr(hit[6]), hit[6].len),
+        )
 
     # -- reading ---------------------------------------------------------------
     @property

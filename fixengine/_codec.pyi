@@ -49,6 +49,12 @@ RULE_CALL: int
 RULE_GROUP: int
 RULES_TAG_LIMIT: int
 
+#: Message.session_header(): MsgType, BeginString, MsgSeqNum, PossDupFlag, SenderCompID,
+#: TargetCompID, SendingTime.
+SessionHeader = tuple[
+    bytes | None, bytes | None, int | None, bytes | None, bytes | None, bytes | None, float | None
+]
+
 def checksum(data: bytes) -> int: ...
 
 class Message:
@@ -60,6 +66,7 @@ class Message:
     def from_fields(
         cls, fields: Iterable[tuple[int | str, FieldValue]], dictionary: Any = None
     ) -> Message: ...
+    def session_header(self) -> SessionHeader: ...
     @property
     def msg_type(self) -> bytes | None: ...
     @property

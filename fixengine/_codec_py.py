@@ -47,6 +47,7 @@ twin keeps offsets instead and makes the bytes only when a value is read.
 
 from __future__ import annotations
 
+import datetime as _dt
 import re
 import time
 from collections.abc import Iterable, Iterator, Mapping
@@ -125,6 +126,13 @@ _DATA_TAGS: frozenset[int] = frozenset(DATA_FIELDS.values())
 _LENGTH_OF: dict[int, int] = {data: length for length, data in DATA_FIELDS.items()}
 
 
+#: Message.session_header(): MsgType, BeginString, MsgSeqNum, PossDupFlag, SenderCompID,
+#: TargetCompID, SendingTime.
+SessionHeader = tuple[
+    bytes | None, bytes | None, int | None, bytes | None, bytes | None, bytes | None, float | None
+]
+
+
 def checksum(data: bytes) -> int:
     """FIX CheckSum of ``data``: the byte sum modulo 256."""
     return sum(memoryview(data).cast("B")) & 0xFF
@@ -160,6 +168,46 @@ def _dictionary_data_tag(msg: Message, tag: int) -> bool:
     """Whether the message's dictionary declares ``tag`` a data field (user-defined ones)."""
     data_fields = getattr(msg.dictionary, "data_fields", None)
     return data_fields is not None and tag in data_fields.values()
+
+
+def _seq_num(value: bytes) -> int | None:
+    """A non-negative int: digits only, at most 18 past the leading zeros; else None."""
+    if not value.isdigit():
+        return None
+    digits = value.lstrip(b"0")
+    return int(digits or b"0") if len(digits) <= 18 else None
+
+
+def _utc_seconds(value: bytes) -> float | None:
+    """UTCTimestamp ``YYYYMMDD-HH:MM:SS[.f{1,9}]`` -> epoch seconds, or None.
+
+    The calendar ranges are those the session's own parser checks: month 1-12, day
+    1-31 (counted on from the 1st, as calendar.timegm does), hour 0-23, minute 0-59,
+    second 0-60, year 1-9999.
+    """
+    if len(value) < 17 or value[8:9] != b"-" or value[11:12] != b":" or value[14:15] != b":":
+        return None
+    date, hh, mm, ss = value[:8], value[9:11], value[12:14], value[15:17]
+    if not (date.isdigit() and hh.isdigit() and mm.isdigit() and ss.isdigit()):
+        return None
+    year, month, day = int(date[:4]), int(date[4:6]), int(date[6:8])
+    hour, minute, second = int(hh), int(mm), int(ss)
+    if not (1 <= month <= 12 and 1 <= day <= 31 and hour <= 23 and minute <= 59):
+        return None
+    if second > 60 or year == 0:
+        return None
+    days = _dt.date(year, month, 1).toordinal() - _EPOCH_ORDINAL + day - 1
+    secs = ((days * 24 + hour) * 60 + minute) * 60 + second
+    if len(value) == 17:
+        return float(secs)
+    frac = value[18:]
+    if value[17:18] != b"." or not frac.isdigit() or len(frac) > 9:
+        return None
+    return secs + int(frac) / _POW10[len(frac)]
+
+
+_EPOCH_ORDINAL = _dt.date(1970, 1, 1).toordinal()
+_POW10 = [float(10**i) for i in range(10)]
 
 
 def _restore(fields: list[tuple[int, bytes]], raw: bytes | None, dictionary: Any) -> Message:
@@ -200,6 +248,28 @@ class Message:
         for tag, value in fields:
             msg.append(tag, value)
         return msg
+
+    def session_header(self) -> SessionHeader:
+        """The header fields a session checks on every message, in one pass.
+
+        ``(msg_type, begin_string, msg_seq_num, poss_dup_flag, sender_comp_id,
+        target_comp_id, sending_time)``: MsgType(35), BeginString(8), PossDupFlag(43),
+        SenderCompID(49) and TargetCompID(56) as bytes; MsgSeqNum(34) as an int (None
+        unless ASCII digits with at most 18 past the leading zeros); SendingTime(52) as
+        UTC epoch seconds (None unless a valid ``YYYYMMDD-HH:MM:SS[.f{1,9}]``). Each is
+        the first field with its tag, None when absent.
+        """
+        seq = self.get(34)
+        sending_time = self.get(52)
+        return (
+            self.get(35),
+            self.get(8),
+            None if seq is None else _seq_num(seq),
+            self.get(43),
+            self.get(49),
+            self.get(56),
+            None if sending_time is None else _utc_seconds(sending_time),
+        )
 
     # -- reading --------------------------------------------------------------
     @property

@@ -302,3 +302,61 @@ def test_value_rules_twins_agree(rule: int, value: bytes) -> None:
         msg.append(58, value)
         results.append(rules.check(msg))
     assert results[0] == results[1]
+
+
+# -- Message.session_header -------------------------------------------------------------
+def _session_int(value: bytes | None) -> int | None:
+    from fixengine.session.session import _int
+
+    return _int(value)
+
+
+def _session_time(value: bytes | None) -> float | None:
+    from fixengine.session.session import _parse_time
+
+    return _parse_time(value)
+
+
+def test_session_header_reads_the_first_of_each_field(codec: ModuleType) -> None:
+    msg = codec.Message.from_fields(
+        [(8, b"FIX.4.4"), (9, b"99"), (35, b"8"), (49, b"TW"), (56, b"ISLD"), (34, b"0042"),
+         (43, b"Y"), (52, b"20250615-15:06:40.125"), (11, b"X"), (34, b"7"), (49, b"Z")]
+    )  # fmt: skip
+    assert msg.session_header() == (
+        b"8", b"FIX.4.4", 42, b"Y", b"TW", b"ISLD", 1_750_000_000.125
+    )  # fmt: skip
+    assert codec.Message().session_header() == (None,) * 7
+    bad = codec.Message.from_fields([(35, b"0"), (34, b"-1"), (52, b"20251315-15:06:40")])
+    assert bad.session_header() == (b"0", None, None, None, None, None, None)
+
+
+_STAMPS = st.one_of(
+    st.builds(
+        lambda t, p: (
+            time.strftime("%Y%m%d-%H:%M:%S", time.gmtime(t)) + ("." + "7" * p if p else "")
+        ).encode(),
+        st.integers(0, 253402300799),
+        st.integers(0, 10),
+    ),
+    st.from_regex(rb"\A[0-9]{8}-[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{0,10})?\Z"),
+    st.binary(max_size=24),
+)
+_SEQS = st.one_of(
+    st.integers(0, 10**20).map(lambda n: str(n).encode()),
+    st.from_regex(rb"\A0{0,4}[0-9]{1,20}\Z"),
+    st.binary(max_size=6),
+)
+
+
+@PROPS
+@given(seq=_SEQS, stamp=_STAMPS)
+def test_session_header_twins_agree_with_the_session_parsers(seq: bytes, stamp: bytes) -> None:
+    fields = [(35, b"D"), (34, seq), (52, stamp)]
+    try:
+        p = pure.Message.from_fields(fields)
+    except ValueError:  # SOH in a value
+        return
+    c = _compiled().Message.from_fields(fields)
+    expected = (b"D", None, _session_int(seq), None, None, None, _session_time(stamp))
+    assert p.session_header() == expected
+    assert c.session_header() == expected
