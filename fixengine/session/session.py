@@ -112,6 +112,8 @@ _SESSION_ONLY = frozenset({b"0", b"1", b"2", b"4", b"5", b"A"})
 #: Types acted on whatever their MsgSeqNum (or, SequenceReset, by its GapFillFlag):
 #: never taken by the in-sequence fast path of ``_on_message``.
 _OWN_PATH = frozenset({b"A", b"5", b"2", b"4"})
+# session messages _process acts on (the rest are reported as MessageReceived)
+_ADMIN_PROCESSED = frozenset({b"0", b"1", b"3", b"4"})
 _SECRET = re.compile(rb"(\x01(?:554|925|1402|1404)=)[^\x01]*")
 _TEST_REQ_ID = b"TEST"
 
@@ -594,19 +596,53 @@ class Session:
             self._disconnect("first message garbled", now)
 
     def _on_message(self, msg: Message, now: float) -> None:
-        mt = msg.msg_type or b""
+        mt, begin, seq, poss_dup, sender, target, sending_time = msg.session_header()
+        if mt is None:
+            mt = b""
         if self._log is not None:
             raw = msg.raw if msg.raw is not None else msg.encode()
             self._log.on_incoming(_redact(raw) if mt == b"A" or mt == b"BE" else raw)
         state = self.state
-        if state is _LOGGED_ON and mt not in _OWN_PATH and self._in_sequence(msg, now):
-            # the common case, in one go: what the checks below would all let through
-            self._last_received = now
-            self._test_requests = 0
-            self._process(msg, mt, self._next_target, now)
-            if self._queue:
-                self._drain_queue(now)
-            return
+        # the common case, in one go: an in-sequence message while logged on that
+        # steps 2 to 6 below would all let through (any doubt: the full checks decide)
+        if (
+            state is _LOGGED_ON
+            and seq == self._next_target
+            and begin == self._begin
+            and sending_time is not None
+            and sender
+            and target
+            and mt not in _OWN_PATH
+        ):
+            cfg = self.config
+            validate = self._validate
+            if (
+                (not cfg.check_latency or abs(now - sending_time) <= cfg.max_latency)
+                and (not cfg.check_comp_id or (sender == self._target and target == self._sender))
+                and (validate is None or validate(msg) is None)
+            ):
+                self._last_received = now
+                self._test_requests = 0
+                if poss_dup is None and mt not in _ADMIN_PROCESSED:
+                    # _process and _advance for an application message, inline
+                    self._events.append(MessageReceived(msg))
+                    new_target = self._next_target = seq + 1
+                    if self._confirm:
+                        self._unhandled.append(seq)
+                        stored = self._unhandled[0]
+                    else:
+                        stored = new_target
+                    if stored != self._stored_target:
+                        self._stored_target = stored
+                        self._store.set_next_target_seq(stored)
+                    gap = self._gap
+                    if gap is not None and new_target > gap.requested_to:
+                        self._gap_progress(gap, new_target, now)
+                else:
+                    self._process(msg, mt, seq, now)
+                if self._queue:
+                    self._drain_queue(now)
+                return
         logged_on = state is _LOGGED_ON or state is _LOGOUT_SENT
         if not logged_on and mt != b"A":
             if mt == b"5" and state is _LOGON_SENT:
@@ -705,39 +741,6 @@ class Session:
             else:
                 self._too_low(msg, mt, seq, now)
         self._drain_queue(now)
-
-    def _in_sequence(self, msg: Message, now: float) -> bool:
-        """True when steps 2 to 6 let ``msg`` through and its MsgSeqNum is the expected one.
-
-        (False may also mean "not sure": the full sequence of checks then decides.)
-        """
-        if msg.get(8) != self._begin or _int(msg.get(34)) != self._next_target:
-            return False
-        validate = self._validate
-        if validate is not None and validate(msg) is not None:
-            return False
-        raw = msg.get(52)
-        if raw is None or len(raw) != 21 or raw[17] != 46:  # 46: "."
-            sending_time = _parse_time(raw)
-            if sending_time is None:
-                return False
-        else:  # the usual milliseconds, the second cached
-            second = _second_cache.get(raw[:17])
-            frac = raw[18:]
-            if second is None or not frac.isdigit():
-                sending_time = _parse_time(raw)
-                if sending_time is None:
-                    return False
-            else:
-                sending_time = second + int(frac) / 1000.0
-        cfg = self.config
-        if cfg.check_latency and abs(now - sending_time) > cfg.max_latency:
-            return False
-        sender = msg.get(49)
-        target = msg.get(56)
-        if not sender or not target:
-            return False
-        return not cfg.check_comp_id or (sender == self._target and target == self._sender)
 
     def _too_high(self, msg: Message, mt: bytes, seq: int, now: float, *, handled: bool) -> None:
         """Test case 2b: queue the message and ask once for the missing range."""
@@ -1225,15 +1228,19 @@ class Session:
             self._store.set_next_target_seq(stored)
         gap = self._gap
         if gap is not None and new_target > gap.requested_to:
-            if new_target > gap.end:
-                self._gap = None
-                self._events.append(GapFilled(gap.begin, gap.end))
-                self._event_text(f"Gap {gap.begin}..{gap.end} filled")
-            elif gap.chunked and self.state in LOGGED_ON_STATES:
-                # chunked ResendRequests (ResendRequestChunkSize): ask for the next chunk
-                chunk_end = min(gap.end, new_target + self.config.resend_request_chunk_size - 1)
-                gap.requested_to = chunk_end
-                self._send_admin(admin.resend_request(new_target, chunk_end), now)
+            self._gap_progress(gap, new_target, now)
+
+    def _gap_progress(self, gap: _Gap, new_target: int, now: float) -> None:
+        """The expected MsgSeqNum moved past what was asked for: gap filled or next chunk."""
+        if new_target > gap.end:
+            self._gap = None
+            self._events.append(GapFilled(gap.begin, gap.end))
+            self._event_text(f"Gap {gap.begin}..{gap.end} filled")
+        elif gap.chunked and self.state in LOGGED_ON_STATES:
+            # chunked ResendRequests (ResendRequestChunkSize): ask for the next chunk
+            chunk_end = min(gap.end, new_target + self.config.resend_request_chunk_size - 1)
+            gap.requested_to = chunk_end
+            self._send_admin(admin.resend_request(new_target, chunk_end), now)
 
     def _drain_queue(self, now: float) -> None:
         """Process queued messages that are now in sequence (after a gap is filled)."""
