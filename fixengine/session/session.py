@@ -308,6 +308,8 @@ class Session:
         self._handled_early: set[int] = set()  # confirmed before an older one
 
         self._heartbeat_interval = float(config.heartbeat_interval)
+        # silence after which a TestRequest goes out: HeartBtInt x (1 + allowance)
+        self._probe = self._heartbeat_interval * (1.0 + config.test_request_allowance)
         self._last_sent = 0.0
         self._last_received = 0.0
         self._test_requests = 0
@@ -373,14 +375,15 @@ class Session:
         when: float | None = None
         if state is _LOGGED_ON:
             if self._heartbeat_interval > 0:
-                probe = self._heartbeat_interval * (1.0 + self.config.test_request_allowance)
                 if self._test_requests:
-                    when = self._last_received + 2 * probe
+                    when = self._last_received + 2 * self._probe
                 else:
-                    when = min(
-                        self._last_sent + self._heartbeat_interval, self._last_received + probe
-                    )
-        elif state in (_AWAITING_LOGON, _LOGON_SENT, _LOGOUT_SENT):
+                    beat = self._last_sent + self._heartbeat_interval
+                    probe = self._last_received + self._probe
+                    when = beat if beat <= probe else probe
+            if self.schedule.non_stop:
+                return when
+        elif state is _AWAITING_LOGON or state is _LOGON_SENT or state is _LOGOUT_SENT:
             when = self._deadline
         if not self.schedule.non_stop:
             change = self.schedule.next_change(self._now)
@@ -482,7 +485,7 @@ class Session:
                 self._disconnect("Logout timeout", now)
         elif state is _LOGGED_ON and self._heartbeat_interval > 0:
             hb = self._heartbeat_interval
-            probe = hb * (1.0 + self.config.test_request_allowance)
+            probe = self._probe
             # deadlines summed exactly as get_timer() sums them: a call at the instant it
             # gave must act (``now - last >= probe`` may round below and ask again at once)
             last_in = self._last_received
@@ -962,6 +965,7 @@ class Session:
                 self._disconnect(text, now)
                 return
             self._heartbeat_interval = float(heart_bt_int)
+            self._probe = self._heartbeat_interval * (1.0 + cfg.test_request_allowance)
             self._accept_logon(msg, seq, now, reset=reset, answer=True)
             return
 
