@@ -547,6 +547,20 @@ def test_finished_orders_are_forgotten_beyond_max_done() -> None:
     assert len(engine.orders(live_only=False)) == 2
 
 
+def test_a_forgotten_order_takes_every_clordid_it_had_with_it() -> None:
+    engine = MatchingEngine(max_done=1)
+    engine.submit("A", order("r0", BUY, "5", "10"), 1.0)
+    engine.replace("A", replace("r1", "r0", "4", "10", BUY), 2.0)
+    engine.replace("A", replace("r2", "r1", "3", "10", BUY), 3.0)
+    engine.cancel("A", cancel("c3", "r2", BUY), 4.0)
+    assert all(engine.find("A", cl) is not None for cl in ("r0", "r1", "r2", "c3"))
+    engine.submit("A", order("m4", BUY, "1"), 5.0)  # a market order, canceled at once
+    engine.submit("A", order("m5", BUY, "1"), 6.0)
+    assert [engine.find("A", cl) for cl in ("r0", "r1", "r2", "c3", "m4")] == [None] * 5
+    assert engine._by_client == {("A", "m5"): engine.find("A", "m5").order_id}  # type: ignore[union-attr]
+    assert not engine._client_ids
+
+
 def test_house_fill_of_a_resting_order_is_a_one_sided_trade(engine: MatchingEngine) -> None:
     engine.submit("A", order("b", BUY, "10", "10"), 1.0)
     state = engine.find("A", "b")

@@ -325,15 +325,27 @@ class Exchange(Application):
         done = self.engine.fill_at_once(owner, *terms[:8], now)
         if done is None:
             return False
-        order_id, last_px, avg_px = done
         stats = self.stats
         stats.orders += 1
         stats.trades += 1
         stats.executions += 1
-        new, fill = reports.filled_at_once(order_id, terms, last_px, avg_px, now)
-        self._send(owner, new)
-        self._send(owner, fill)
-        self._reschedule()
+        new, fill = reports.filled_at_once(done[0], terms, done[1], done[2], now)
+        handle = self._handles.get(owner)
+        if handle is None:
+            self._send(owner, new)  # says why nothing was sent
+            self._send(owner, fill)
+            return True
+        # both reports go to the session back to back; nothing was left to wake the
+        # clock for (an order filled on arrival sets no timer), so no reschedule either
+        send = handle.send_nowait
+        try:
+            send(new)
+        except FixError as exc:
+            logger.warning("%s: report not sent: %s", owner, exc)
+        try:
+            send(fill)
+        except FixError as exc:
+            logger.warning("%s: report not sent: %s", owner, exc)
         return True
 
     def _already_processed(self, owner: str, request: Any, now: float) -> bool:

@@ -209,6 +209,7 @@ _LEAN_TIF = {
     b"3": TimeInForce.IMMEDIATE_OR_CANCEL,
 }
 _CACHE_LIMIT = 4096
+_PAIR_LIMIT = 256  # report pairs kept by Reports.filled_at_once (one per order shape)
 _texts: dict[bytes, str] = {}  # Symbol / Account values seen, checked
 _quantities: dict[bytes, tuple[Decimal, bytes]] = {}  # positive OrderQty -> (value, bytes)
 _prices: dict[bytes, tuple[Decimal, bytes]] = {}  # Price -> (value, bytes)
@@ -489,6 +490,16 @@ class Reports:
     _last_px: tuple[Decimal | None, bytes] = dataclasses.field(
         default=(None, b""), init=False, repr=False, compare=False
     )
+    _avg_px: tuple[Decimal | None, bytes] = dataclasses.field(
+        default=(None, b""), init=False, repr=False, compare=False
+    )
+    _fix42: bool = dataclasses.field(default=False, init=False, repr=False, compare=False)
+    _pairs: dict[tuple[Any, ...], tuple[Message, Message]] = dataclasses.field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
+
+    def __post_init__(self) -> None:
+        self._fix42 = self.version is FixVersion.FIX42
 
     # -- execution reports ---------------------------------------------------------------
     def execution(
@@ -542,25 +553,54 @@ class Reports:
         (AvgPx ``avg``, as the order state computes it).
 
         The same two messages :meth:`execution` builds from the engine's events, field for
-        field, laid straight from the order's terms as read by :func:`read_new_order`.
+        field, laid straight from the order's terms as read by :func:`read_new_order`:
+        copies of the pair last laid for the same terms and prices, with OrderID,
+        ClOrdID, ExecID and TransactTime filled in (one timestamp for both).
         """
-        raw_cl, raw_symbol, raw_side, qty, raw_type, px, raw_tif, raw_account = terms[8:]
-        oid = order_id.encode()
-        stamp = _stamp(now)
-        fix42 = self.version is FixVersion.FIX42
-        next_exec_id = self.ids.exec_id_bytes
         if last_px is not self._last_px[0]:
             self._last_px = (last_px, format(last_px, "f").encode())
-        avg_text = format(avg, "f")
-        dot = avg_text.find(".")
-        if dot >= 0 and len(avg_text) - dot - 1 > AVG_PX_PLACES:
-            avg_text = format(round_avg_px(avg), "f")
-
-        new = Message(b"8")
-        put = new.append
+        if avg is not self._avg_px[0]:
+            avg_text = format(avg, "f")
+            dot = avg_text.find(".")
+            if dot >= 0 and len(avg_text) - dot - 1 > AVG_PX_PLACES:
+                avg_text = format(round_avg_px(avg), "f")
+            self._avg_px = (avg, avg_text.encode())
+        key = (terms[9:], self._last_px[1], self._avg_px[1])
+        pair = self._pairs.get(key)
+        if pair is None:
+            if len(self._pairs) >= _PAIR_LIMIT:
+                self._pairs.clear()
+            pair = self._pairs[key] = self._lay_pair(terms)
+        oid = order_id.encode()
+        raw_cl = terms[8]
+        stamp = _stamp(now)
+        next_exec_id = self.ids.exec_id_bytes
+        new = pair[0].copy()
+        put = new.set
         put(37, oid)
         put(11, raw_cl)
         put(17, next_exec_id())
+        put(60, stamp)
+        fill = pair[1].copy()
+        put = fill.set
+        put(37, oid)
+        put(11, raw_cl)
+        put(17, next_exec_id())
+        put(60, stamp)
+        return new, fill
+
+    def _lay_pair(self, terms: NewOrderTerms) -> tuple[Message, Message]:
+        """The New and Fill reports of :meth:`filled_at_once` for ``terms`` and the current
+        LastPx/AvgPx, OrderID, ClOrdID, ExecID and TransactTime left blank."""
+        raw_symbol, raw_side, qty, raw_type, px, raw_tif, raw_account = terms[9:]
+        fix42 = self._fix42
+        blank = b"-"
+
+        new = Message(b"8")
+        put = new.append
+        put(37, blank)
+        put(11, blank)
+        put(17, blank)
         if fix42:
             put(20, b"0")
         put(150, b"0")
@@ -577,13 +617,13 @@ class Reports:
         put(151, qty)
         put(14, b"0")
         put(6, b"0")
-        put(60, stamp)
+        put(60, blank)
 
         fill = Message(b"8")
         put = fill.append
-        put(37, oid)
-        put(11, raw_cl)
-        put(17, next_exec_id())
+        put(37, blank)
+        put(11, blank)
+        put(17, blank)
         if fix42:
             put(20, b"0")
             put(150, b"2")
@@ -603,8 +643,8 @@ class Reports:
         put(31, self._last_px[1])
         put(151, b"0")
         put(14, qty)
-        put(6, avg_text.encode())
-        put(60, stamp)
+        put(6, self._avg_px[1])
+        put(60, blank)
         return new, fill
 
     def status(self, order: OrderView, *, now: float, text: str | None = None) -> Message:
