@@ -73,14 +73,17 @@ class LogonRefused(Event):
     text: str
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
+@dataclasses.dataclass(frozen=True, slots=True, init=False)
 class MessageReceived(Event):
     """An application message, delivered in MsgSeqNum order."""
 
     message: Message
 
+    def __init__(self, message: Message) -> None:
+        _set_app_message(self, message)
 
-@dataclasses.dataclass(frozen=True, slots=True)
+
+@dataclasses.dataclass(frozen=True, slots=True, init=False)
 class AdminMessageReceived(Event):
     """A session-level message was processed (Heartbeat, TestRequest, Logout, ...).
 
@@ -88,6 +91,16 @@ class AdminMessageReceived(Event):
     """
 
     message: Message
+
+    def __init__(self, message: Message) -> None:
+        _set_admin_message(self, message)
+
+
+# The two events of every message received are built by writing their slot directly:
+# a frozen dataclass's generated __init__ goes through object.__setattr__, which costs
+# about as much again. They stay frozen: assigning to ``message`` afterwards raises.
+_set_app_message = MessageReceived.__dict__["message"].__set__
+_set_admin_message = AdminMessageReceived.__dict__["message"].__set__
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
