@@ -682,6 +682,22 @@ cdef class Message:
             None if hit[6] == NULL else _utc_seconds(self._ptr(hit[6]), hit[6].len),
         )
 
+    @classmethod
+    def from_pairs(cls, msg_type, pairs, dictionary=None):
+        """A message of type ``msg_type`` followed by the (tag, value) ``pairs``, in order.
+
+        The same as ``Message(msg_type)`` then ``append(tag, value)`` for each pair,
+        in one call (values converted as append converts them).
+        """
+        cdef Message msg = cls(msg_type, dictionary)
+        cdef Fld nf
+        cdef int32_t t
+        for tag, value in pairs:
+            t = _write_tag(msg, tag)
+            msg._put(t, value, &nf)
+            msg._push(&nf)
+        return msg
+
     # -- reading ---------------------------------------------------------------
     @property
     def msg_type(self):

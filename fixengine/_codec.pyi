@@ -66,6 +66,13 @@ class Message:
     def from_fields(
         cls, fields: Iterable[tuple[int | str, FieldValue]], dictionary: Any = None
     ) -> Message: ...
+    @classmethod
+    def from_pairs(
+        cls,
+        msg_type: bytes | str,
+        pairs: Iterable[tuple[int | str, FieldValue]],
+        dictionary: Any = None,
+    ) -> Message: ...
     def session_header(self) -> SessionHeader: ...
     @property
     def msg_type(self) -> bytes | None: ...

@@ -249,6 +249,23 @@ class Message:
             msg.append(tag, value)
         return msg
 
+    @classmethod
+    def from_pairs(
+        cls,
+        msg_type: bytes | str,
+        pairs: Iterable[tuple[int | str, FieldValue]],
+        dictionary: Any = None,
+    ) -> Message:
+        """A message of type ``msg_type`` followed by the (tag, value) ``pairs``, in order.
+
+        The same as ``Message(msg_type)`` then ``append(tag, value)`` for each pair,
+        in one call (values converted as append converts them).
+        """
+        msg = cls(msg_type, dictionary)
+        for tag, value in pairs:
+            Message.append(msg, tag, value)
+        return msg
+
     def session_header(self) -> SessionHeader:
         """The header fields a session checks on every message, in one pass.
 

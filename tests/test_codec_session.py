@@ -360,3 +360,45 @@ def test_session_header_twins_agree_with_the_session_parsers(seq: bytes, stamp: 
     expected = (b"D", None, _session_int(seq), None, None, None, _session_time(stamp))
     assert p.session_header() == expected
     assert c.session_header() == expected
+
+
+# -- Message.from_pairs --------------------------------------------------------------
+_VALUES = st.one_of(
+    st.binary(max_size=8).filter(lambda b: b"\x01" not in b),
+    st.text(max_size=6).filter(lambda t: "\x01" not in t),
+    st.integers(-(10**20), 10**20),
+    st.booleans(),
+)
+
+
+@PROPS
+@given(
+    msg_type=st.sampled_from([b"D", "8", b"AE"]),
+    pairs=st.lists(st.tuples(st.integers(1, 999_999_999), _VALUES), max_size=20),
+)
+def test_from_pairs_is_the_message_then_appends_on_both_twins(
+    msg_type: bytes | str, pairs: list[tuple[int, Any]]
+) -> None:
+    built = []
+    for codec in (pure, _compiled()):
+        expected = codec.Message(msg_type)
+        for tag, value in pairs:
+            expected.append(tag, value)
+        msg = codec.Message.from_pairs(msg_type, pairs)
+        assert msg.fields() == expected.fields()
+        assert msg.raw is None
+        built.append(msg.encode(b"FIX.4.4"))
+    assert built[0] == built[1]
+
+
+def test_from_pairs_refuses_what_append_refuses(codec: ModuleType) -> None:
+    with pytest.raises(ValueError, match="SOH"):
+        codec.Message.from_pairs(b"D", [(11, b"a\x01b")])
+    with pytest.raises(ValueError, match="range"):
+        codec.Message.from_pairs(b"D", [(10**10, b"x")])
+    with pytest.raises(KeyError):
+        codec.Message.from_pairs(b"D", [("ClOrdID", b"x")])
+    dd = type("DD", (), {"tag": staticmethod(lambda name: {"ClOrdID": 11}[name])})()
+    msg = codec.Message.from_pairs("D", [("ClOrdID", "X1"), (38, 100)], dd)
+    assert msg.fields() == [(35, b"D"), (11, b"X1"), (38, b"100")]
+    assert msg.dictionary is dd
