@@ -5,12 +5,13 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+import pytest
 from test_transport_fakes import app_bytes, logon_bytes, pair, run
 
 from fixengine.codec import Message, Parser
 from fixengine.metrics import FixMetrics
 from fixengine.session.events import MessageReceived
-from fixengine.transport import Connection, SessionDriver, SessionListener
+from fixengine.transport import Connection, SessionDriver, SessionListener, TransportOptions
 
 __all__ = ["run"]
 
@@ -67,10 +68,11 @@ class Answering(SessionListener):
     def __init__(self) -> None:
         self.seen: list[str] = []
         self.disconnect_after: bytes | None = None
+        self.answer = True
 
     def on_session_event(self, driver: SessionDriver, event: Any) -> None:
         self.seen.append(type(event).__name__)
-        if isinstance(event, MessageReceived):
+        if isinstance(event, MessageReceived) and self.answer:
             driver.send(ack(event.message))
             driver.send(ack(event.message))
             if event.message.get(11) == self.disconnect_after:
@@ -78,10 +80,12 @@ class Answering(SessionListener):
 
 
 async def logged_on_acceptor(
-    listener: SessionListener | None = None, metrics: Any = None
+    listener: SessionListener | None = None,
+    metrics: Any = None,
+    options: TransportOptions | None = None,
 ) -> tuple[SessionDriver, MemoryTransport, Any]:
     _, acc = pair()
-    driver = SessionDriver(acc, listener=listener, metrics=metrics)
+    driver = SessionDriver(acc, listener=listener, metrics=metrics, options=options)
     conn = Connection(driver)
     transport = MemoryTransport()
     conn.connection_made(transport)  # type: ignore[arg-type]
@@ -209,3 +213,119 @@ def test_a_burst_of_sends_asks_for_the_session_timer_once_and_arms_it(run: Any) 
         assert asked == 2
 
     run(scenario())
+
+
+def orders(first_seq: int, n: int) -> bytes:
+    """``n`` orders in one read, ClOrdID 0..n-1, MsgSeqNum from ``first_seq``."""
+    return b"".join(app_bytes("CLIENT", "SERVER", first_seq + i, t11=str(i)) for i in range(n))
+
+
+def test_a_large_read_answered_inline_leaves_in_pieces_in_order(run: Any) -> None:
+    async def scenario() -> None:
+        listener = Answering()
+        options = TransportOptions(feed_slice=300, write_batch=200)
+        driver, transport, acc = await logged_on_acceptor(listener, options=options)
+        conn = driver.connection
+        assert conn is not None
+        data = orders(2, 12)
+        assert len(data) > 3 * 300
+        conn.data_received(data)
+        await asyncio.sleep(0)
+        writes = transport.messages()
+        # answered slice by slice: several writes, every answer once, in order
+        assert len(writes) > 2
+        assert [m.get(11) for w in writes for m in w] == [
+            str(i).encode() for i in range(12) for _ in (0, 1)
+        ]
+        assert [m.get_int(34) for w in writes for m in w] == list(range(2, 26))
+        # the first write carries only the first slice's answers, cut at a message end
+        assert 0 < len(writes[0]) < 24 and len(writes[0]) % 2 == 0
+        assert acc.calls["receive_data"] > 2
+
+    run(scenario())
+
+
+def test_a_large_read_nobody_answers_inline_is_fed_in_two_pieces_at_most(run: Any) -> None:
+    async def scenario() -> None:
+        listener = Answering()
+        listener.answer = False
+        options = TransportOptions(feed_slice=300)
+        driver, transport, acc = await logged_on_acceptor(listener, options=options)
+        conn = driver.connection
+        assert conn is not None
+        fed = acc.calls["receive_data"]
+        conn.data_received(orders(2, 12))
+        assert acc.calls["receive_data"] == fed + 2  # one slice, then the rest at once
+        assert listener.seen.count("MessageReceived") == 12
+        assert transport.writes == []
+
+    run(scenario())
+
+
+def test_slices_are_not_used_for_reads_up_to_feed_slice(run: Any) -> None:
+    async def scenario() -> None:
+        listener = Answering()
+        driver, transport, acc = await logged_on_acceptor(listener)  # feed_slice 4096
+        conn = driver.connection
+        assert conn is not None
+        fed = acc.calls["receive_data"]
+        data = orders(2, 12)
+        assert len(data) <= TransportOptions().feed_slice
+        conn.data_received(data)
+        assert acc.calls["receive_data"] == fed + 1
+        assert len(transport.writes) == 1  # every answer in one write
+
+    run(scenario())
+
+
+def test_a_connection_lost_while_a_slice_is_pumped_ends_the_feeding(run: Any) -> None:
+    class Losing(SessionListener):
+        def __init__(self) -> None:
+            self.received = 0
+
+        def on_session_event(self, driver: SessionDriver, event: Any) -> None:
+            conn = driver.connection
+            if isinstance(event, MessageReceived):
+                self.received += 1
+                driver.send(ack(event.message))
+                if conn is not None:
+                    conn.connection_lost(None)  # a transport that reports the loss at once
+
+    async def scenario() -> None:
+        listener = Losing()
+        options = TransportOptions(feed_slice=300)
+        driver, _, acc = await logged_on_acceptor(listener, options=options)
+        conn = driver.connection
+        assert conn is not None
+        fed = acc.calls["receive_data"]
+        conn.data_received(orders(2, 12))
+        # the rest of the read is not fed to a session that was told the connection is gone
+        assert acc.calls["receive_data"] == fed + 1
+        assert driver.connection is None and conn.reason == "peer_closed"
+        assert 0 < listener.received < 12
+
+    run(scenario())
+
+
+def test_gathered_writes_leave_once_they_reach_write_batch(run: Any) -> None:
+    async def scenario() -> None:
+        driver, transport, _ = await logged_on_acceptor(options=TransportOptions(write_batch=500))
+        for i in range(20):
+            msg = Message("8")
+            msg.append(11, f"X{i}")
+            driver.send(msg)
+        # the first at once, then a write whenever 500 bytes were gathered
+        assert len(transport.writes) > 2
+        assert all(len(w) >= 500 for w in transport.writes[1:])
+        await asyncio.sleep(0)  # the rest at the start of the next iteration
+        sent = [m.get(11) for w in transport.messages() for m in w]
+        assert sent == [f"X{i}".encode() for i in range(20)]
+
+    run(scenario())
+
+
+def test_feed_slice_and_write_batch_must_not_be_negative() -> None:
+    with pytest.raises(ValueError):
+        TransportOptions(feed_slice=-1)
+    with pytest.raises(ValueError):
+        TransportOptions(write_batch=-1)

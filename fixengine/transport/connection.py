@@ -15,9 +15,9 @@ Two objects split the work:
   ``now`` is always ``time.time()`` (UTC epoch seconds, as the session expects).
   The pump is re-entrant: a listener that answers an event (``send``, ``logout``,
   ``business_reject`` from ``on_session_event``) only feeds the session; the pump
-  already running drains what that produced, so everything one read provokes leaves
-  in one write, after the events before it. Called outside a pump, ``send`` pumps
-  itself and its bytes are written before it returns.
+  already running drains what that produced, so what a read provokes leaves in one
+  write, after the events before it. Called outside a pump, ``send`` pumps itself
+  and its bytes are written before it returns.
 * :class:`Connection` is the :class:`asyncio.Protocol` of one socket: TCP_NODELAY,
   write-buffer limits, backpressure and closing. It forwards received bytes to the
   driver and reports ``connection_lost``.
@@ -31,6 +31,16 @@ cannot postpone heartbeats by more than the cap. A pump whose write is gathered
 with others (see :meth:`Connection.write`) leaves ``get_timer()`` to the moment the
 gathered bytes go out, at the start of the next loop iteration, so a burst of sends
 asks the session once.
+
+Pieces under load. With many messages in flight both peers would otherwise take
+turns: read everything available, work on all of it, write all the answers at once
+while the other side idles. Two limits let output leave while the rest is worked
+on. A read larger than ``feed_slice`` is fed to the session in slices cut at message
+ends, each followed by a pump, as long as the slices provoke answers (an
+application answering inline); the first slice that provokes none ends the slicing
+for that read. Gathered writes leave as soon as they hold ``write_batch`` bytes
+instead of waiting for the next iteration. Both cost one system call per a few
+KiB, and neither changes what a lone message costs.
 
 Backpressure. Writes go to the transport's buffer. Above ``write_high_water`` the
 transport pauses us: :meth:`SessionDriver.drain` (used by async senders) waits until
@@ -145,6 +155,14 @@ class TransportOptions:
     0 = no throttle. Settings key ``MaxMessagesPerSecond`` (with an interval of 1 s)."""
     inbound_interval: float = 1.0
     """The throttle's window in seconds."""
+    feed_slice: int = 4096
+    """A read larger than this many bytes is handed to the session in slices of about
+    this size (cut at message ends), each followed by a pump, while the application
+    answers inline: the peer gets the first answers while the rest is being worked
+    on. 0 = whole reads."""
+    write_batch: int = 8192
+    """Writes gathered within one loop iteration leave as soon as they hold this many
+    bytes (see :meth:`Connection.write`). 0 = the high-water mark."""
 
     def __post_init__(self) -> None:
         if not 0 <= self.write_low_water <= self.write_high_water:
@@ -157,6 +175,8 @@ class TransportOptions:
             raise ValueError("max_inbound_messages must not be negative")
         if self.inbound_interval <= 0:
             raise ValueError("inbound_interval must be positive")
+        if self.feed_slice < 0 or self.write_batch < 0:
+            raise ValueError("feed_slice and write_batch must not be negative")
 
 
 class SessionListener:
@@ -204,6 +224,8 @@ class SessionDriver:
         self._after_pump: list[Callable[[], None]] = []  # deferred until the pump ends
         self._state: Any = _NO_STATE  # the session state of the last metrics snapshot
         self._state_name = ""
+        self._feed_slice = self.options.feed_slice or (1 << 62)
+        self._written = 0  # pumps that wrote something (feed's slicing looks at it)
 
     def __repr__(self) -> str:
         state = "connected" if self._conn is not None else "disconnected"
@@ -281,9 +303,45 @@ class SessionDriver:
 
     # -- calls into the session -----------------------------------------------------
     def feed(self, data: bytes) -> None:
-        """Bytes received on the bound connection."""
-        self.session.receive_data(data, time.time())
-        self.pump()
+        """Bytes received on the bound connection.
+
+        A read larger than ``feed_slice`` bytes is fed in slices of about that size,
+        cut after a message's CheckSum field, each followed by a pump, so the answers
+        to its first messages are written while the later ones are still being
+        worked on. The session frames any chunking, so where a cut falls never
+        matters for correctness. Once a slice provokes no write the rest of the read
+        goes in one piece.
+        """
+        if len(data) <= self._feed_slice or self._pumping:
+            self.session.receive_data(data, time.time())
+            self.pump()
+            return
+        self._feed_sliced(data)
+
+    def _feed_sliced(self, data: bytes) -> None:
+        conn = self._conn
+        size = self._feed_slice
+        end = len(data)
+        start = 0
+        receive = self.session.receive_data
+        while start < end:
+            cut = end
+            if end - start > size + (size >> 1):  # else the rest goes in one piece
+                i = data.find(_TRAILER, start + size)
+                if i >= 0:
+                    j = data.find(b"\x01", i + 4)
+                    if j >= 0:
+                        cut = j + 1
+            written = self._written
+            receive(data[start:cut] if start or cut < end else data, time.time())
+            self.pump()
+            start = cut
+            if self._conn is not conn:
+                return  # lost while pumping: the session has forgotten this connection
+            if self._written == written:
+                # nothing answered inline (the application answers later, if at all):
+                # slicing gains nothing, the rest goes in one piece
+                size = end
 
     def send(self, msg: Message) -> int:
         """Send an application message now; returns its MsgSeqNum.
@@ -376,8 +434,9 @@ class SessionDriver:
 
         Re-entrant: a call into the session made while the pump runs (a listener
         sending an answer from ``on_session_event``) only feeds the session; the running
-        pump drains what that call produced, so the answers to one read leave in one
-        write. A call that comes after it took the outbox makes it go round once more.
+        pump drains what that call produced, so the answers to one read (or slice of
+        a read, see :meth:`feed`) leave in one write. A call that comes after it took
+        the outbox makes it go round once more.
         """
         if self._pumping:
             self._repump = True
@@ -411,6 +470,7 @@ class SessionDriver:
                 conn = self._conn
                 if conn is not None:
                     if data:
+                        self._written += 1
                         conn.write(data)
                     if disconnect is not None:
                         logger.info("%s: disconnecting: %s", self.session_id, disconnect)
@@ -566,6 +626,9 @@ class Connection(asyncio.Protocol):
         self._timer_due = False  # the driver's timer is to be looked at when uncorking
         self._pending: list[bytes] = []  # gathered writes, sent at the next iteration
         self._pending_size = 0
+        batch = self.options.write_batch
+        high = self.options.write_high_water
+        self._write_batch = min(batch, high) if batch > 0 else high
         self._reading = True  # the transport is being read
         self._app_paused = False  # the driver asked not to read (application backlog)
         # inbound throttle (None when off)
@@ -785,19 +848,25 @@ class Connection(asyncio.Protocol):
         after it in the same iteration are gathered and go out in one ``send`` at the
         start of the next iteration, so a burst (a fill after its acknowledgement, a
         batch of orders) costs one system call and one wake-up of the peer, not one
-        per message.
+        per message. Gathered writes leave at once when they reach ``write_batch``
+        bytes (so a long burst reaches the peer in pieces it can work on while the
+        rest is produced) or when the transport's buffer is above its high-water mark
+        (so flow control and the cap see every write).
         """
         transport = self.transport
         if transport is None or transport.is_closing():
             return
         if self._corked:
             self._pending.append(data)
-            self._pending_size += len(data)
+            size = self._pending_size + len(data)
+            self._pending_size = size
             if (
-                self._pending_size + transport.get_write_buffer_size()
-                > self.options.write_high_water
+                size >= self._write_batch
+                or size + transport.get_write_buffer_size() > self.options.write_high_water
             ):
-                # a big burst: the transport's flow control (and the cap) see it now
+                # a burst leaves in pieces, so the peer works on the first while we
+                # produce the rest; above the high-water mark the transport's flow
+                # control (and the cap) see every write
                 self._flush_pending()
             return
         transport.write(data)
