@@ -91,6 +91,7 @@ from .transport.connection import (
     TransportOptions,
 )
 from .transport.initiator import Initiator, InitiatorOptions
+from .transport.loop import IdlePoller, IdleStrategy
 
 if TYPE_CHECKING:
     from .settings import SessionSettings
@@ -731,7 +732,10 @@ class Engine:
     Add sessions (before or after :meth:`start`), then ``async with engine:`` or
     :meth:`start` / :meth:`stop`. ``session_factory`` replaces the session class
     (tests, custom session subclasses); ``metrics`` defaults to a fresh
-    :class:`~fixengine.metrics.FixMetrics` with its own registry.
+    :class:`~fixengine.metrics.FixMetrics` with its own registry. ``idle_strategy``
+    says what the event loop does while idle (:class:`IdleStrategy`: block, the
+    default; spin; or spin a while after each I/O), applied from :meth:`start` to
+    :meth:`stop` (settings keys ``IdleStrategy`` and ``IdleSpinMicros``).
     """
 
     def __init__(
@@ -742,9 +746,12 @@ class Engine:
         session_factory: SessionFactory | None = None,
         event_backlog: int = 10_000,
         transport_options: TransportOptions | None = None,
+        idle_strategy: IdleStrategy | None = None,
     ) -> None:
         if event_backlog < 2:
             raise ValueError("event_backlog must be at least 2")
+        self.idle_strategy = idle_strategy or IdleStrategy()
+        self._idle: IdlePoller | None = None
         self.application = application
         self.metrics = metrics if metrics is not None else FixMetrics()
         self.event_backlog = event_backlog
@@ -826,6 +833,7 @@ class Engine:
         if self.application is not None:
             self.application.on_create(handle)
         if self._running:
+            handle.driver.idle = self._idle
             handle._start_dispatcher()
         return handle
 
@@ -971,7 +979,11 @@ class Engine:
         self._running = True
         self._loop = asyncio.get_running_loop()
         self._stopped = asyncio.Event()
+        if self.idle_strategy.mode != "sleep":
+            self._idle = IdlePoller(self._loop, self.idle_strategy)
+            self._idle.start()
         for handle in self._handles.values():
+            handle.driver.idle = self._idle
             handle._start_dispatcher()
             handle.driver.reopen()
             handle.driver.pump()  # arm the session's timer (schedules run while disconnected)
@@ -1011,6 +1023,11 @@ class Engine:
         if self._metrics_server is not None:
             self._metrics_server.close()
             self._metrics_server = None
+        if self._idle is not None:
+            self._idle.stop()
+            self._idle = None
+            for handle in self._handles.values():
+                handle.driver.idle = None
         if self._stopped is not None:
             self._stopped.set()
 
@@ -1059,7 +1076,12 @@ class Engine:
         items = (
             load_settings(settings) if isinstance(settings, (str, os.PathLike)) else list(settings)
         )
-        engine = cls(application, metrics=metrics, session_factory=session_factory)
+        idle = IdleStrategy.busiest(
+            [IdleStrategy(s.idle_strategy, s.idle_spin_micros / 1e6) for s in items]
+        )
+        engine = cls(
+            application, metrics=metrics, session_factory=session_factory, idle_strategy=idle
+        )
         tls_cache: dict[tuple[Any, str], _ssl.SSLContext] = {}
         for s in items:
             tls = None

@@ -17,6 +17,14 @@ initiator without host/port or an acceptor without port raise
 :class:`SettingsError` (a :class:`~fixengine.errors.ConfigError`) whose lines read
 ``file:line: Key: what is wrong``. All problems of a file are reported at once.
 
+Idle strategy (``IdleStrategy``, fixengine's own, after Artio's idle strategies):
+what the engine's event loop does while it has nothing to do. ``sleep`` (the
+default) blocks until a socket or timer is ready; ``spin`` never blocks (lowest
+latency, one CPU kept busy: for a dedicated core); ``backoff`` spins for
+``IdleSpinMicros`` microseconds (default 50) after each read or write, then blocks.
+The sessions of one engine share its loop, so the engine takes the most eager
+strategy any of its sessions asks for (and the longest spin of that strategy).
+
 Secrets: any value may be written ``${env:NAME}`` (taken from the environment at
 load time), and ``PasswordFile`` / ``SocketPrivateKeyPasswordFile`` name a file
 holding the secret. Secret values never appear in error messages or in the
@@ -51,6 +59,7 @@ from .session.store import (
 
 if TYPE_CHECKING:
     from .log import MessageLog
+    from .transport.loop import IdleMode
 
 __all__ = [
     "KEYS",
@@ -269,6 +278,8 @@ def _keys() -> dict[str, _Key]:
         _Key("ReconnectInterval", _seconds),
         _Key("SocketNodelay", _bool),
         _Key("MaxMessagesPerSecond", _non_negative, help="inbound throttle; 0 = off"),
+        _Key("IdleStrategy", _choice("sleep", "spin", "backoff"), help="engine-wide"),
+        _Key("IdleSpinMicros", _non_negative, help="backoff: µs of spinning after I/O"),
         # timers
         _Key("HeartBtInt", _positive, "heartbeat_interval"),
         _Key("LogonTimeout", _seconds, "logon_timeout"),
@@ -414,6 +425,8 @@ class SessionSettings:
     reconnect_interval: float = 30.0
     socket_nodelay: bool = True
     max_messages_per_second: int | None = None  # inbound throttle per connection (0 = off)
+    idle_strategy: IdleMode = "sleep"  # what the engine's loop does while idle
+    idle_spin_micros: int = 50  # backoff: how long it spins after the last I/O
     store_type: StoreType = "file"
     store_path: str | None = None
     fsync: FsyncPolicy = "always"
@@ -779,6 +792,8 @@ def _build(
         reconnect_interval=vals.get("ReconnectInterval", 30.0),
         socket_nodelay=vals.get("SocketNodelay", True),
         max_messages_per_second=vals.get("MaxMessagesPerSecond"),
+        idle_strategy=vals.get("IdleStrategy", "sleep"),
+        idle_spin_micros=vals.get("IdleSpinMicros", 50),
         store_type=store_type,
         store_path=vals.get("FileStorePath"),
         fsync=vals.get("FsyncPolicy", "always"),

@@ -10,13 +10,15 @@ from __future__ import annotations
 from .acceptor import Acceptor, AcceptorOptions, SessionProvider, acceptor_key
 from .connection import Connection, SessionDriver, SessionListener, TransportOptions
 from .initiator import Initiator, InitiatorOptions, backoff_delay
-from .loop import new_event_loop, run, uvloop_available, uvloop_enabled
+from .loop import IdlePoller, IdleStrategy, new_event_loop, run, uvloop_available, uvloop_enabled
 from .tls import client_context, load_passphrase, server_context
 
 __all__ = [
     "Acceptor",
     "AcceptorOptions",
     "Connection",
+    "IdlePoller",
+    "IdleStrategy",
     "Initiator",
     "InitiatorOptions",
     "SessionDriver",

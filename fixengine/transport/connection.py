@@ -88,6 +88,7 @@ from ..errors import LocalProtocolError
 if TYPE_CHECKING:
     from ..codec import Message
     from ..metrics import SessionMetrics
+    from .loop import IdlePoller
 
 __all__ = [
     "Connection",
@@ -226,6 +227,9 @@ class SessionDriver:
         self._state_name = ""
         self._feed_slice = self.options.feed_slice or (1 << 62)
         self._written = 0  # pumps that wrote something (feed's slicing looks at it)
+        #: The engine's :class:`~fixengine.transport.loop.IdlePoller` (idle strategy
+        #: ``spin`` or ``backoff``), told of every read and immediate write; else None.
+        self.idle: IdlePoller | None = None
 
     def __repr__(self) -> str:
         state = "connected" if self._conn is not None else "disconnected"
@@ -677,6 +681,9 @@ class Connection(asyncio.Protocol):
     def data_received(self, data: bytes) -> None:
         if self.reason is not None:
             return
+        idle = self.driver.idle
+        if idle is not None:
+            idle.touch()
         if self._bucket is None:
             try:
                 self.driver.feed(data)
@@ -872,6 +879,9 @@ class Connection(asyncio.Protocol):
         transport.write(data)
         if transport.get_write_buffer_size() > self._max_write_buffer:
             self._overflow()
+        idle = self.driver.idle
+        if idle is not None:
+            idle.touch()
         loop = self._loop
         if not loop.is_running():  # a test driving the protocol by hand: no batching
             return
