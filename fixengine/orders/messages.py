@@ -179,18 +179,45 @@ VersionLike = FixVersion | str
 # -- helpers --------------------------------------------------------------------------------
 
 
-_stamp_second: list[Any] = [None, b""]  # [epoch second, its "YYYYMMDD-HH:MM:SS"]
+# [epoch second, its "YYYYMMDD-HH:MM:SS", epoch millisecond, its whole UTCTimestamp]
+_stamp_cache: list[Any] = [None, b"", None, b""]
+_MILLIS = [b".%03d" % i for i in range(1000)]
 
 
 def _timestamp(now: float) -> bytes:
     """UTCTimestamp with milliseconds for UTC epoch seconds (the date and time of the
-    current second are formatted once: every order carries a TransactTime)."""
-    second, millis = divmod(round(now * 1000), 1000)
-    cache = _stamp_second
+    current second are formatted once, the whole stamp once per millisecond: every
+    order carries a TransactTime)."""
+    ms = round(now * 1000)
+    cache = _stamp_cache
+    if cache[2] == ms:
+        stamp: bytes = cache[3]
+        return stamp
+    second, millis = divmod(ms, 1000)
     if cache[0] != second:
         cache[1] = format_utc_timestamp(second * 1_000_000_000, 0)
         cache[0] = second
-    return b"%b.%03d" % (cache[1], millis)
+    stamp = cache[3] = cache[1] + _MILLIS[millis]
+    cache[2] = ms
+    return stamp
+
+
+# Decimal -> its wire bytes, for the quantities and prices orders repeat; an entry is
+# used only for the very object it was made from (Decimal("100") and Decimal("100.0")
+# are equal keys but are written differently)
+_WIRE_DECIMALS: dict[Decimal, tuple[Decimal, bytes]] = {}
+
+
+def _decimal_bytes(value: Decimal) -> bytes:
+    """``to_bytes(value)`` for a finite Decimal, remembered for the same object."""
+    hit = _WIRE_DECIMALS.get(value)
+    if hit is not None and hit[0] is value:
+        return hit[1]
+    raw = format(value, "f").encode()
+    if len(_WIRE_DECIMALS) >= 1024:
+        _WIRE_DECIMALS.clear()
+    _WIRE_DECIMALS[value] = (value, raw)
+    return raw
 
 
 def _put(msg: Message, tag: int, value: Any) -> None:
@@ -230,6 +257,9 @@ def new_order_single(req: NewOrderRequest, version: VersionLike, *, now: float) 
     return new_order_single_as(req, req.cl_ord_id, v, now)
 
 
+_NEW_ORDER_TEMPLATE = Message(b"D")
+
+
 def new_order_single_as(
     req: NewOrderRequest, cl_ord_id: str, version: FixVersion, now: float
 ) -> Message:
@@ -255,7 +285,7 @@ def new_order_single_as(
         and req.text is None
         and not req.extra_fields
     ):
-        msg = Message(b"D")
+        msg = _NEW_ORDER_TEMPLATE.copy()  # MsgType D (cheaper than building it)
         append = msg.append
         append(11, cl_ord_id)
         if version in _HANDL_INST_REQUIRED:
@@ -263,10 +293,12 @@ def new_order_single_as(
         append(55, req.symbol)
         append(54, req.side._value_)
         append(60, _timestamp(now))
-        append(38, req.quantity)
+        quantity = req.quantity
+        append(38, _decimal_bytes(quantity) if quantity.is_finite() else quantity)
         append(40, req.ord_type._value_)
-        if req.price is not None:
-            append(44, req.price)
+        price = req.price
+        if price is not None:
+            append(44, _decimal_bytes(price) if price.is_finite() else price)
         append(59, req.time_in_force._value_)
         return msg
     msg = Message("D")
