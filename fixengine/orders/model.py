@@ -58,6 +58,7 @@ __all__ = [
     "Side",
     "StatusRequest",
     "TimeInForce",
+    "order_from_request",
     "to_decimal",
 ]
 
@@ -858,6 +859,9 @@ def _d(value: str | None) -> Decimal | None:
     return None if value is None else Decimal(value)
 
 
+_ZERO = Decimal(0)
+
+
 @dataclasses.dataclass(slots=True, eq=False)
 class Order:
     """Client-side view of one order, across its cancel/replace chain.
@@ -939,7 +943,7 @@ class Order:
         """(CumQty, notional) of the fills, computed once until they change."""
         totals = self._totals
         if totals is None:
-            cum = notional = Decimal(0)
+            cum = notional = _ZERO
             for fill in self.fills:
                 cum += fill.quantity
                 notional += fill.quantity * fill.price
@@ -1079,3 +1083,46 @@ class Order:
             f"Order({self.cl_ord_id!r}, {self.side.name} {self.quantity} {self.symbol}"
             f" @ {self.price}, {self.status.name}, cum={self.cum_qty})"
         )
+
+
+_PENDING_NEW = OrdStatus.PENDING_NEW
+_NO_FILLS = (_ZERO, _ZERO)
+_new_order = Order.__new__
+
+
+def order_from_request(cl_ord_id: str, request: NewOrderRequest, now: float) -> Order:
+    """The :class:`Order` for ``request`` sent as ``cl_ord_id`` at ``now``: what
+    ``Order(cl_ord_id, request.symbol, ..., now, request.account, ...)`` makes, every
+    field stored once (no default factories or ``__post_init__``, one order per send)."""
+    order = _new_order(Order)
+    order.cl_ord_id = cl_ord_id
+    order.symbol = request.symbol
+    order.side = request.side
+    order.quantity = request.quantity
+    order.ord_type = request.ord_type
+    order.price = request.price
+    order.stop_px = request.stop_px
+    order.time_in_force = request.time_in_force
+    order.created_at = now
+    order.account = request.account
+    order.handl_inst = request.handl_inst
+    order.exec_inst = request.exec_inst
+    order.min_qty = request.min_qty
+    order.max_floor = request.max_floor
+    order.expire_time = request.expire_time
+    order.expire_date = request.expire_date
+    order.order_id = None
+    order.chain = [cl_ord_id]
+    order.base_status = _PENDING_NEW
+    order.pending = []
+    order.fills = []
+    order.exec_ids = set()
+    order.rejected_requests = []
+    order.aliases = []
+    order.updated_at = now
+    order.text = None
+    order.ord_rej_reason = None
+    order.last_reported_status = None
+    order.anomaly_count = 0
+    order._totals = _NO_FILLS  # the sums of no fills
+    return order

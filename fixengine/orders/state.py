@@ -71,6 +71,7 @@ from .messages import (
     wire_enum,
 )
 from .model import (
+    TERMINAL_STATUSES,
     CancelRequest,
     CxlRejResponseTo,
     ExecTransType,
@@ -88,6 +89,7 @@ from .model import (
     StatusRequest,
     TimeInForce,
     frozen_init,
+    order_from_request,
 )
 
 __all__ = [
@@ -718,115 +720,123 @@ def apply_quick(by_cl_ord_id: Mapping[str, Order], msg: Message, now: float) -> 
     to it (and to :func:`~fixengine.orders.messages.parse_execution_report`), which
     then decides. This is what spares the order router building an
     :class:`ExecutionReport` and an :class:`OrderUpdate` for nearly every report.
+
+    Each field is read once (``Message.get`` scans the fields: the reads are what
+    this costs); text is decoded as ASCII, numbers through the decimal cache.
     """
     get = msg.get
     event = _QUICK_EXEC_TYPES.get(get(150))
     if event is None or msg.msg_type != b"8":
         return None
-    for tag in _QUICK_ABSENT:
-        if get(tag):
-            return None
-    raw = get(39)
-    reported = _ORD_STATUSES.get(raw) if raw else None
+    # tags whose presence leaves the report to the general path (_QUICK_ABSENT)
+    if get(20) or get(41) or get(19) or get(99) or get(103) or get(378):
+        return None
+    reported = _ORD_STATUSES.get(get(39))  # type: ignore[arg-type]
     raw_exec_id = get(17)
     raw_cl = get(11)
     if reported is None or not raw_exec_id or not raw_cl:
         return None
-    if not (raw_exec_id.isascii() and raw_cl.isascii()):
-        return None
-    order = by_cl_ord_id.get(raw_cl.decode("ascii"))
-    if order is None or order.pending or order.cl_ord_id != raw_cl.decode("ascii"):
-        return None
-    exec_id = raw_exec_id.decode("ascii")
-    if exec_id in order.exec_ids:
-        return None  # a duplicate: the general path says so
-    base = order.base_status
-    if event is _E_NEW:
-        if base is _S_PENDING_NEW:
-            by_qty = True
-        elif base is _S_NEW:
-            by_qty = False
-        else:
-            return None
-    elif base is _S_PENDING_NEW or base is _S_NEW or base is _S_PARTIALLY_FILLED:
-        by_qty = True
-    else:
-        return None
-    raw = get(54)
-    if raw and _SIDES.get(raw) is not order.side:
-        return None
-    raw = get(40)
-    if raw and raw not in _ORD_TYPES:
-        return None
-    raw = get(59)
-    if raw and raw not in _TIME_IN_FORCES:
-        return None
-    raw = get(1)
-    if raw and not raw.isascii():
-        return None
     # text values must be ASCII and numbers well-formed: UnicodeDecodeError and the
     # parser's errors are ValueErrors, and the general path reports them
-    cached = _CACHED_DECIMALS.get
     try:
+        cl = raw_cl.decode("ascii")
+        order = by_cl_ord_id.get(cl)
+        if order is None or order.pending or order.cl_ord_id != cl:
+            return None
+        exec_id = raw_exec_id.decode("ascii")
+        if exec_id in order.exec_ids:
+            return None  # a duplicate: the general path says so
+        base = order.base_status
+        if event is _E_NEW:
+            if base is _S_PENDING_NEW:
+                by_qty = True
+            elif base is _S_NEW:
+                by_qty = False
+            else:
+                return None
+        elif base is _S_PENDING_NEW or base is _S_NEW or base is _S_PARTIALLY_FILLED:
+            by_qty = True
+        else:
+            return None
+        raw = get(54)
+        if raw and _SIDES.get(raw) is not order.side:
+            return None
+        raw = get(40)
+        if raw and raw not in _ORD_TYPES:
+            return None
+        raw = get(59)
+        if raw and raw not in _TIME_IN_FORCES:
+            return None
+        raw = get(1)
+        if raw and not raw.isascii():
+            return None
+        raw = get(55)
+        if raw and raw.decode("ascii") != order.symbol:
+            return None
         raw = get(37)
         order_id = raw.decode("ascii") if raw else None
-        raw = get(55)
-        symbol = raw.decode("ascii") if raw else None
+        if (
+            order_id is not None
+            and order_id != "NONE"
+            and order.order_id is not None
+            and order_id != order.order_id
+        ):
+            return None
         raw = get(58)
         text = raw.decode("ascii") if raw else None
         raw = get(60)
         transact_time = raw.decode("ascii") if raw else None
+        cached = _CACHED_DECIMALS.get
+        quantity = order.quantity
         raw = get(38)
-        order_qty = (cached(raw) or wire_decimal(raw)) if raw else None
+        if raw and (cached(raw) or wire_decimal(raw)) != quantity:
+            return None
         raw = get(44)
         if raw and raw not in _CACHED_DECIMALS:
             wire_decimal(raw)
-        raw = get(32)
-        last_qty = (cached(raw) or wire_decimal(raw)) if raw else None
-        raw = get(31)
-        last_px = (cached(raw) or wire_decimal(raw)) if raw else None
+        cum, notional = order._sums()
+        if event is _E_TRADE:
+            raw = get(32)
+            last_qty = (cached(raw) or wire_decimal(raw)) if raw else None
+            raw = get(31)
+            last_px = (cached(raw) or wire_decimal(raw)) if raw else None
+            if last_qty is None or last_px is None or last_qty <= 0:
+                return None
+            cum = cum + last_qty
+            notional = notional + last_qty * last_px
+            if cum > quantity:
+                return None
+        else:
+            # read (and checked well-formed) as the general path does
+            raw = get(32)
+            if raw and raw not in _CACHED_DECIMALS:
+                wire_decimal(raw)
+            raw = get(31)
+            if raw and raw not in _CACHED_DECIMALS:
+                wire_decimal(raw)
+        if by_qty:
+            status = _S_FILLED if cum >= quantity else _S_PARTIALLY_FILLED if cum > 0 else _S_NEW
+        else:
+            status = _S_FILLED if cum >= quantity else base
+        if reported is not status:
+            return None
         raw = get(14)
-        cum_qty = (cached(raw) or wire_decimal(raw)) if raw else None
+        if raw and (cached(raw) or wire_decimal(raw)) != cum:
+            return None
         raw = get(151)
-        leaves_qty = (cached(raw) or wire_decimal(raw)) if raw else None
+        if raw and (cached(raw) or wire_decimal(raw)) != (
+            _ZERO if status is _S_FILLED else quantity - cum
+        ):
+            return None
         raw = get(6)
-        avg_px = (cached(raw) or wire_decimal(raw)) if raw else None
+        if raw:
+            avg_px = cached(raw) or wire_decimal(raw)
+            if cum > 0:
+                exact = notional / cum
+                if avg_px != exact and abs(avg_px - exact) >= _ulp(avg_px):
+                    return None
     except ValueError:
         return None
-    if symbol is not None and symbol != order.symbol:
-        return None
-    if (
-        order_id is not None
-        and order_id != "NONE"
-        and order.order_id is not None
-        and order_id != order.order_id
-    ):
-        return None
-    quantity = order.quantity
-    if order_qty is not None and order_qty != quantity:
-        return None
-    cum, notional = order._sums()
-    if event is _E_TRADE:
-        if last_qty is None or last_px is None or last_qty <= 0:
-            return None
-        cum = cum + last_qty
-        notional = notional + last_qty * last_px
-        if cum > quantity:
-            return None
-    if by_qty:
-        status = _S_FILLED if cum >= quantity else _S_PARTIALLY_FILLED if cum > 0 else _S_NEW
-    else:
-        status = _S_FILLED if cum >= quantity else base
-    if reported is not status:
-        return None
-    if cum_qty is not None and cum_qty != cum:
-        return None
-    if leaves_qty is not None and leaves_qty != (_ZERO if status is _S_FILLED else quantity - cum):
-        return None
-    if avg_px is not None and cum > 0:
-        exact = notional / cum
-        if avg_px != exact and abs(avg_px - exact) >= _ulp(avg_px):
-            return None
     # the report fits: apply it as apply_execution_report does
     order.exec_ids.add(exec_id)
     order.last_reported_status = reported
@@ -834,9 +844,9 @@ def apply_quick(by_cl_ord_id: Mapping[str, Order], msg: Message, now: float) -> 
         order.order_id = order_id
     fill: Fill | None = None
     if event is _E_TRADE:
-        assert last_qty is not None and last_px is not None
-        fill = Fill(exec_id, last_qty, last_px, now, transact_time)
-        order.add_fill(fill)
+        fill = Fill(exec_id, last_qty, last_px, now, transact_time)  # type: ignore[arg-type]
+        order.fills.append(fill)
+        order._totals = (cum, notional)  # what add_fill adds up, done above
     order.base_status = status
     if text is not None:
         order.text = text
@@ -877,7 +887,7 @@ class ClOrdIdGenerator:
     for tests.
     """
 
-    __slots__ = ("_counter", "_prefix", "_stem")
+    __slots__ = ("_counter", "_head", "_prefix", "_stem")
 
     def __init__(self, now: float, *, prefix: str = "", entropy: int | None = None) -> None:
         if not (prefix.isascii() and (prefix == "" or prefix.isprintable())) or " " in prefix:
@@ -887,12 +897,13 @@ class ClOrdIdGenerator:
         rand = secrets.randbelow(36**4) if entropy is None else entropy % 36**4
         self._prefix = prefix
         self._stem = _base36(int(now * 1000)) + _base36(rand).rjust(4, "0")
+        self._head = f"{prefix}{self._stem}."
         self._counter = 0
 
     def next(self) -> str:
         """A new ClOrdID."""
-        self._counter += 1
-        return f"{self._prefix}{self._stem}.{_base36(self._counter)}"
+        n = self._counter = self._counter + 1
+        return self._head + (_SHORT[n] if n < 1296 else _base36(n))
 
     def state(self) -> dict[str, Any]:
         """What to persist to continue the series after a restart."""
@@ -905,6 +916,7 @@ class ClOrdIdGenerator:
         gen._prefix = str(state["prefix"])
         gen._stem = str(state["stem"])
         gen._counter = int(state["counter"])
+        gen._head = f"{gen._prefix}{gen._stem}."
         return gen
 
 
@@ -923,6 +935,14 @@ class OrderRegistry:
     comes back (:meth:`apply`). Every anomaly is returned in the
     :class:`OrderUpdate` and also kept in :attr:`anomalies` (the last
     ``max_anomalies``).
+
+    Orders stay until they are forgotten: all done ones at once (:meth:`forget_done`)
+    or one by one (:meth:`evict`, what a long-running order router does with the
+    oldest done orders). An evicted order leaves every lookup, but the ClOrdIDs of
+    the last evicted orders (from ``max_evicted`` / 2 to ``max_evicted`` of them, in
+    two generations) are remembered with the order's final status
+    (:meth:`evicted_status`): they still count as used (``in``, so a new order cannot
+    take one) and a report naming one is reported as such.
     """
 
     def __init__(
@@ -931,23 +951,34 @@ class OrderRegistry:
         *,
         now: float = 0.0,
         max_anomalies: int = 1000,
+        max_evicted: int = 10_000,
     ) -> None:
         self.ids = id_generator if id_generator is not None else ClOrdIdGenerator(now)
-        self._orders: list[Order] = []
+        self._orders: dict[str, Order] = {}  # first ClOrdID -> order, oldest first
         self._by_cl: dict[str, Order] = {}
         self._by_order_id: dict[str, Order] = {}
         self._used_ids: set[str] = set()  # mass-cancel IDs, which belong to no order
         self.anomalies: collections.deque[Anomaly] = collections.deque(maxlen=max_anomalies)
+        self.max_evicted = max_evicted
+        # ClOrdID of an evicted order -> its final status, in two generations: the
+        # recent one fills up to max_evicted / 2, then replaces the older one
+        self._evicted: dict[str, OrdStatus] = {}
+        self._evicted_before: dict[str, OrdStatus] = {}
 
     # -- lookups -------------------------------------------------------------------------
     def __len__(self) -> int:
         return len(self._orders)
 
     def __iter__(self) -> Iterator[Order]:
-        return iter(list(self._orders))
+        return iter(list(self._orders.values()))
 
     def __contains__(self, cl_ord_id: object) -> bool:
-        return cl_ord_id in self._by_cl or cl_ord_id in self._used_ids
+        return (
+            cl_ord_id in self._by_cl
+            or cl_ord_id in self._used_ids
+            or cl_ord_id in self._evicted
+            or cl_ord_id in self._evicted_before
+        )
 
     def __getitem__(self, cl_ord_id: str) -> Order:
         return self._by_cl[cl_ord_id]
@@ -962,11 +993,17 @@ class OrderRegistry:
 
     def live_orders(self) -> list[Order]:
         """Orders that can still execute."""
-        return [o for o in self._orders if o.is_live]
+        return [o for o in self._orders.values() if o.is_live]
 
     def open_orders(self) -> list[Order]:
         """Orders not yet done (live, done for the day, calculated)."""
-        return [o for o in self._orders if not o.is_done]
+        return [o for o in self._orders.values() if not o.is_done]
+
+    def evicted_status(self, cl_ord_id: str) -> OrdStatus | None:
+        """The final status of the evicted order that had ``cl_ord_id`` (None if no
+        evicted order among the last ``max_evicted`` or so had it)."""
+        status = self._evicted.get(cl_ord_id)
+        return status if status is not None else self._evicted_before.get(cl_ord_id)
 
     def chain(self, cl_ord_id: str) -> tuple[str, ...]:
         """Every ClOrdID of the order that has (or had) ``cl_ord_id``, oldest first."""
@@ -983,7 +1020,7 @@ class OrderRegistry:
     def _fresh_id(self, wanted: str | None) -> str:
         if wanted is None:
             cl = self.ids.next()
-            while cl in self._by_cl or cl in self._used_ids:
+            while cl in self:
                 cl = self.ids.next()
             return cl
         if wanted in self:
@@ -1003,32 +1040,31 @@ class OrderRegistry:
     def register(self, request: NewOrderRequest, now: float) -> Order:
         """:meth:`new_order` returning the new :class:`Order` (its ``cl_ord_id`` is the
         ClOrdID to send) rather than a copy of the request carrying it."""
-        cl = self._fresh_id(request.cl_ord_id)
-        order = Order(
-            cl,
-            request.symbol,
-            request.side,
-            request.quantity,
-            request.ord_type,
-            request.price,
-            request.stop_px,
-            request.time_in_force,
-            now,
-            request.account,
-            request.handl_inst,
-            request.exec_inst,
-            request.min_qty,
-            request.max_floor,
-            request.expire_time,
-            request.expire_date,
-        )
-        self._orders.append(order)
+        wanted = request.cl_ord_id
+        if wanted is None:
+            cl = self.ids.next()
+            while (
+                cl in self._by_cl
+                or cl in self._used_ids
+                or cl in self._evicted
+                or cl in self._evicted_before
+            ):
+                cl = self.ids.next()
+        else:
+            cl = self._fresh_id(wanted)
+        order = order_from_request(cl, request, now)
+        self._orders[cl] = order
         self._by_cl[cl] = order  # the first ID of its chain: no alias
         return order
 
     def _open_order(self, cl_ord_id: str, action: str) -> Order:
         order = self.get(cl_ord_id)
         if order is None:
+            status = self.evicted_status(cl_ord_id)
+            if status is not None:
+                raise LocalProtocolError(
+                    f"cannot {action} order {cl_ord_id!r}: it is {status.name} (evicted)"
+                )
             raise LocalProtocolError(f"cannot {action} unknown order {cl_ord_id!r}")
         if order.is_done:
             raise LocalProtocolError(
@@ -1202,9 +1238,15 @@ class OrderRegistry:
     def _unknown(
         self, item: ExecutionReport | CancelReject, cl: str | None, exec_id: str | None, now: float
     ) -> OrderUpdate:
+        text = f"no order with ClOrdID {cl!r} / OrderID {item.order_id!r}"
+        for key in (cl, getattr(item, "orig_cl_ord_id", None)):
+            status = self.evicted_status(key) if key is not None else None
+            if status is not None:
+                text = f"order {key!r} is {status.name} and no longer tracked (evicted)"
+                break
         anomaly = Anomaly(
             AnomalyKind.UNKNOWN_ORDER,
-            f"no order with ClOrdID {cl!r} / OrderID {item.order_id!r}",
+            text,
             cl,
             exec_id,
             now,
@@ -1265,19 +1307,51 @@ class OrderRegistry:
 
     def forget_done(self) -> int:
         """Drop orders that are done (filled, canceled, rejected, expired); return how many."""
-        done = [o for o in self._orders if o.is_done]
+        done = [o for o in self._orders.values() if o.is_done]
         if not done:
             return 0
         gone = {id(o) for o in done}
-        self._orders = [o for o in self._orders if id(o) not in gone]
+        self._orders = {k: o for k, o in self._orders.items() if id(o) not in gone}
         self._by_cl = {k: o for k, o in self._by_cl.items() if id(o) not in gone}
         self._by_order_id = {k: o for k, o in self._by_order_id.items() if id(o) not in gone}
         return len(done)
 
+    def evict(self, order: Order) -> bool:
+        """Forget one done order: it leaves every lookup (:meth:`get`, iteration,
+        :meth:`by_order_id`); its ClOrdIDs join the remembered evicted ones. False
+        (nothing done) for an order not done or not in the registry."""
+        status = order.base_status
+        if status not in TERMINAL_STATUSES:
+            return False
+        chain = order.chain
+        key = chain[0]
+        orders = self._orders
+        if orders.get(key) is not order:
+            return False
+        del orders[key]
+        by_cl = self._by_cl
+        evicted = self._evicted
+        if len(chain) == 1 and not order.aliases and not order.pending:  # the usual order
+            if by_cl.get(key) is order:
+                del by_cl[key]
+            evicted[key] = status
+        else:
+            for cl in (*chain, *order.aliases, *(p.cl_ord_id for p in order.pending)):
+                if by_cl.get(cl) is order:
+                    del by_cl[cl]
+                evicted[cl] = status
+        oid = order.order_id
+        if oid is not None and self._by_order_id.get(oid) is order:
+            del self._by_order_id[oid]
+        if len(evicted) >= self.max_evicted // 2 + 1:
+            self._evicted_before = evicted
+            self._evicted = {}
+        return True
+
     # -- persistence ------------------------------------------------------------------------
     def to_dict(self, *, open_only: bool = False) -> dict[str, Any]:
         """Plain, JSON-safe state: the ID series and the orders (only open ones if asked)."""
-        orders = self.open_orders() if open_only else list(self._orders)
+        orders = self.open_orders() if open_only else list(self._orders.values())
         return {
             "format": _FORMAT,
             "version": _FORMAT_VERSION,
@@ -1299,7 +1373,7 @@ class OrderRegistry:
             registry._used_ids = {str(x) for x in data.get("used_ids", [])}
             for record in data["orders"]:
                 order = Order.from_dict(record)
-                registry._orders.append(order)
+                registry._orders[order.chain[0]] = order
                 for cl in (*order.chain, *order.aliases):
                     registry._by_cl[cl] = order
                 if order.order_id is not None:
