@@ -509,21 +509,86 @@ _ACKED = frozenset(
 )
 
 
+_ACK_WAKE = _ACKED | {OrdStatus.REJECTED}  # what ends a wait for the acknowledgement
+_REJECTED = OrdStatus.REJECTED
+_FILLED = OrdStatus.FILLED
+
+
+def _wake(waiters: list[asyncio.Future[None]]) -> None:
+    for waiter in waiters:
+        if not waiter.done():
+            waiter.set_result(None)
+
+
+async def _park(
+    waiters: list[asyncio.Future[None]],
+    timeout: float | None,
+    deadline: float | None,
+    what: str,
+    handle: OrderHandle,
+) -> float | None:
+    """Wait on a future of ours in ``waiters`` until it is resolved (or ``timeout``
+    passes: ``TimeoutError`` naming ``what``); returns the deadline, for a wait that
+    goes on."""
+    loop = asyncio.get_running_loop()
+    waiter: asyncio.Future[None] = loop.create_future()
+    waiters.append(waiter)
+    try:
+        if timeout is None:
+            await waiter
+            return None
+        if deadline is None:
+            deadline = loop.time() + timeout
+        left = deadline - loop.time()
+        if left <= 0:
+            raise asyncio.TimeoutError
+        await asyncio.wait_for(waiter, left)
+        return deadline
+    except asyncio.TimeoutError:
+        raise asyncio.TimeoutError(
+            f"timed out after {timeout}s waiting for {what.format(handle.cl_ord_id)}"
+        ) from None
+    finally:
+        if not waiter.done() or waiter.cancelled():  # not resolved: leave the list
+            with contextlib.suppress(ValueError):
+                waiters.remove(waiter)
+
+
 class OrderHandle:
-    """One order as the caller sees it: live state, awaitable milestones, its updates."""
+    """One order as the caller sees it: live state, awaitable milestones, its updates.
+
+    :attr:`history` holds the order's updates, the last ``history_limit`` of them
+    (the router's; unlimited when None). Waiting costs nothing until someone waits:
+    :meth:`acknowledged`, :meth:`filled` and :meth:`done` park a future of their own
+    only when the answer is not in yet, and the report that brings it resolves it.
+    """
 
     def __init__(self, router: OrderRouter, order: Order) -> None:
         self._router = router
         self.order = order
         self.key = order.chain[0]
-        self.history: list[RouterUpdate] = []
+        # RouterUpdates, or what makes one (built when history is read: most never are)
+        self._history: collections.deque[Any] = collections.deque(maxlen=router.history_limit)
         self.ack_latency: float | None = None
         self._sent_at: float | None = None  # perf_counter when the NewOrderSingle was handed over
-        self._signal = _Signal()
+        self._signal: _Signal | None = None  # made by the first wait_for()
+        self._ack_waiters: list[asyncio.Future[None]] | None = None  # acknowledged()
+        self._done_waiters: list[asyncio.Future[None]] | None = None  # filled(), done()
         # made by the first updates() call: most orders are never watched one by one
         self._streams: weakref.WeakSet[_UpdateQueue] | None = None
         self._requests: dict[str, RequestHandle] = {}  # cancel/replace not settled yet
         self.anomalies: list[Anomaly] = []
+        self._retired = False  # counted among the router's done orders
+
+    @property
+    def history(self) -> list[RouterUpdate]:
+        """The order's updates so far, oldest first (the last ``history_limit``)."""
+        entries = self._history
+        items = list(entries)
+        for i, item in enumerate(items):
+            if type(item) is tuple:
+                items[i] = entries[i] = item[0](*item[1:])
+        return items
 
     # -- state --------------------------------------------------------------------------
     @property
@@ -609,60 +674,56 @@ class OrderHandle:
         Raises :class:`OrderRejected` if it was rejected, ``TimeoutError`` after
         ``timeout`` seconds, :class:`RouterClosed` if the router stops.
         """
-
-        status = self.order.status
+        order = self.order
+        status = order.status
         if status in _ACKED:  # the answer is often in before the caller asks
             return status
-
-        def check() -> OrdStatus | None:
-            status = self.order.status
-            if status is OrdStatus.REJECTED:
+        deadline = None
+        while True:
+            if status is _REJECTED:
                 raise self._rejected()
+            self._router._check_running()
+            waiters = self._ack_waiters
+            if waiters is None:
+                waiters = self._ack_waiters = []
+            deadline = await _park(waiters, timeout, deadline, "acknowledgement of {}", self)
+            status = order.status
             if status in _ACKED:
                 return status
-            self._router._check_running()
-            return None
-
-        result: OrdStatus = await self._signal.wait_until(
-            check, timeout, lambda: f"acknowledgement of {self.cl_ord_id}"
-        )
-        return result
 
     async def filled(self, timeout: float | None = None) -> OrderHandle:
         """Wait until the order is filled.
 
         Raises :class:`OrderRejected` or :class:`OrderClosed` if it ends otherwise.
         """
-
-        def check() -> OrderHandle | None:
-            status = self.order.status
-            if status is OrdStatus.FILLED:
+        order = self.order
+        deadline = None
+        while True:
+            status = order.status
+            if status is _FILLED:
                 return self
-            if status is OrdStatus.REJECTED:
+            if status is _REJECTED:
                 raise self._rejected()
-            if self.order.is_done:
+            if order.is_done:
                 raise OrderClosed(self.cl_ord_id, status, self.cum_qty)
             self._router._check_running()
-            return None
-
-        result: OrderHandle = await self._signal.wait_until(
-            check, timeout, lambda: f"{self.cl_ord_id} to be filled"
-        )
-        return result
+            waiters = self._done_waiters
+            if waiters is None:
+                waiters = self._done_waiters = []
+            deadline = await _park(waiters, timeout, deadline, "{} to be filled", self)
 
     async def done(self, timeout: float | None = None) -> OrdStatus:
         """Wait until the order is done (filled, canceled, rejected, expired); its status."""
-
-        def check() -> OrdStatus | None:
-            if self.order.is_done:
-                return self.order.status
+        order = self.order
+        deadline = None
+        while True:
+            if order.is_done:
+                return order.status
             self._router._check_running()
-            return None
-
-        result: OrdStatus = await self._signal.wait_until(
-            check, timeout, lambda: f"{self.cl_ord_id} to be done"
-        )
-        return result
+            waiters = self._done_waiters
+            if waiters is None:
+                waiters = self._done_waiters = []
+            deadline = await _park(waiters, timeout, deadline, "{} to be done", self)
 
     async def wait_for(
         self, predicate: Callable[[OrderHandle], bool], timeout: float | None = None
@@ -675,7 +736,10 @@ class OrderHandle:
             self._router._check_running()
             return None
 
-        result: OrderHandle = await self._signal.wait_until(
+        signal = self._signal
+        if signal is None:
+            signal = self._signal = _Signal()
+        result: OrderHandle = await signal.wait_until(
             check, timeout, lambda: f"a condition on {self.cl_ord_id}"
         )
         return result
@@ -696,7 +760,7 @@ class OrderHandle:
         return UpdateStream(queue, self._streams.discard)
 
     def _publish(self, update: RouterUpdate) -> None:
-        self.history.append(update)
+        self._history.append(update)
         streams = self._streams
         if streams:  # iterating a WeakSet costs, and usually nobody reads one order's stream
             done = self.order.is_done
@@ -706,14 +770,30 @@ class OrderHandle:
                     queue.close()
             if done:
                 streams.clear()
-        self._signal.fire()
+        self._notify()
+
+    def _notify(self) -> None:
+        """Wake the waits whose answer is in (after every change of the order)."""
+        if self._ack_waiters is not None and self.order.status in _ACK_WAKE:
+            waiters, self._ack_waiters = self._ack_waiters, None
+            _wake(waiters)
+        if self._done_waiters is not None and self.order.is_done:
+            waiters, self._done_waiters = self._done_waiters, None
+            _wake(waiters)
+        if self._signal is not None:
+            self._signal.fire()
 
     def _close(self) -> None:
         if self._streams:
             for queue in list(self._streams):
                 queue.close()
             self._streams.clear()
-        self._signal.fire()
+        for waiters in (self._ack_waiters, self._done_waiters):
+            if waiters is not None:
+                _wake(waiters)
+        self._ack_waiters = self._done_waiters = None
+        if self._signal is not None:
+            self._signal.fire()
 
     def __repr__(self) -> str:
         return (
@@ -830,7 +910,71 @@ _ALLOW = Action.ALLOW
 _ZERO = Decimal(0)
 _SENT = UpdateKind.SENT
 _REPORT = UpdateKind.REPORT
-_FILLED = OrdStatus.FILLED
+
+
+def _sent_update(
+    now: float, cl: str, status: OrdStatus, quantity: Decimal, price: Decimal | None, order: Order
+) -> RouterUpdate:
+    """The SENT update of an order just registered: pending new, nothing filled."""
+    return RouterUpdate(
+        _SENT,
+        now,
+        cl,
+        status,
+        status,
+        None,
+        quantity,
+        price,
+        _ZERO,
+        quantity - _ZERO,  # leaves_qty as Order.leaves_qty computes it
+        _ZERO,
+        None,
+        False,
+        False,
+        None,
+        "new order",
+        (),
+        order,
+    )
+
+
+def _quick_update(
+    now: float,
+    cl: str,
+    status: OrdStatus,
+    previous: OrdStatus,
+    event: ExecEvent,
+    quantity: Decimal,
+    price: Decimal | None,
+    cum: Decimal,
+    notional: Decimal,
+    fill: Fill | None,
+    poss_dup: bool,
+    text: str | None,
+    order: Order,
+) -> RouterUpdate:
+    """The REPORT update of a report :meth:`OrderRegistry.apply_quick` applied (no
+    cancel/replace pending: the status is the base status; never overfilled)."""
+    return RouterUpdate(
+        _REPORT,
+        now,
+        cl,
+        status,
+        previous,
+        event,
+        quantity,
+        price,
+        cum,
+        _ZERO if status is _FILLED else quantity - cum,
+        notional / cum if cum else _ZERO,
+        fill,
+        False,
+        poss_dup,
+        None,
+        text,
+        (),
+        order,
+    )
 
 
 class OrderRouter:
@@ -845,6 +989,17 @@ class OrderRouter:
     ``gap_timeout`` bounds how long it first waits for a resend to complete.
     ``application`` feeds the router from the engine's callbacks instead of
     ``session.events()`` (see :class:`RouterApplication`).
+
+    Memory stays bounded however long the router runs. ``keep_done`` done orders
+    (filled, canceled, rejected, expired) stay tracked, the most recently finished;
+    older ones are evicted: :meth:`get` no longer finds them and :meth:`orders` no
+    longer lists them, while a handle already held keeps working. A request naming
+    an evicted order raises :class:`~fixengine.errors.LocalProtocolError` saying
+    so, its ClOrdIDs still count as used (the registry remembers the last 10,000
+    evicted ones) and a late report for it is an UNKNOWN_ORDER anomaly naming it.
+    ``keep_done=None`` keeps every order. Each order keeps its last ``history_limit``
+    updates (:attr:`OrderHandle.history`; None: all), and :attr:`latencies` the last
+    ``latency_samples`` round trips.
     """
 
     def __init__(
@@ -861,8 +1016,19 @@ class OrderRouter:
         gap_timeout: float = 5.0,
         application: RouterApplication | None = None,
         clock: Callable[[], float] = time.time,
+        keep_done: int | None = 10_000,
+        history_limit: int | None = 100,
+        latency_samples: int = 100_000,
     ) -> None:
+        if keep_done is not None and keep_done < 0:
+            raise ValueError(f"keep_done must be >= 0 or None, not {keep_done!r}")
+        if history_limit is not None and history_limit < 1:
+            raise ValueError(f"history_limit must be >= 1 or None, not {history_limit!r}")
+        if latency_samples < 1:
+            raise ValueError(f"latency_samples must be >= 1, not {latency_samples!r}")
         self.session = session
+        self.keep_done = keep_done
+        self.history_limit = history_limit
         config = session.config
         if version is None:
             version = config.default_appl_ver_id or config.begin_string
@@ -886,7 +1052,11 @@ class OrderRouter:
         self._status_waiters: dict[str, list[RequestHandle]] = {}
         self._sent: collections.OrderedDict[int, tuple[str, str]] = collections.OrderedDict()
         self._streams: weakref.WeakSet[_UpdateQueue] = weakref.WeakSet()
-        self.latencies: list[float] = []
+        # the last latency_samples round trips (seconds), oldest first
+        self.latencies: collections.deque[float] = collections.deque(maxlen=latency_samples)
+        self._done: collections.deque[OrderHandle] = collections.deque()  # done, oldest first
+        self._metrics: Any = None  # the session's metrics ...
+        self._observe: Callable[[float], None] | None = None  # ... and their round-trip hook
         self.anomalies: collections.deque[RouterUpdate] = collections.deque(maxlen=1000)
         # subscribe now, before any Logon: no report can be missed
         self._events: Any = None if application is not None else session.events()
@@ -1025,7 +1195,8 @@ class OrderRouter:
         return handle
 
     def get(self, cl_ord_id: str) -> OrderHandle | None:
-        """The order that has (or had) ``cl_ord_id``, or None."""
+        """The order that has (or had) ``cl_ord_id``, or None (also for an order done
+        and evicted: see ``keep_done``)."""
         order = self.registry.get(cl_ord_id)
         return None if order is None else self._handle_for(order)
 
@@ -1047,7 +1218,8 @@ class OrderRouter:
         return UpdateStream(queue, self._streams.discard)
 
     def latency_summary(self) -> dict[str, float | int]:
-        """p50/p90/p99/max of the order round trips measured so far (seconds)."""
+        """p50/p90/p99/max of the order round trips measured so far (seconds): the last
+        ``latency_samples`` of them."""
         return latency_summary(self.latencies)
 
     def reference_price(self, symbol: str) -> Decimal | None:
@@ -1065,6 +1237,11 @@ class OrderRouter:
             return order
         handle = self.get(order)
         if handle is None:
+            status = self.registry.evicted_status(order)
+            if status is not None:
+                raise LocalProtocolError(
+                    f"order {order!r} is {status.name} and no longer tracked (evicted)"
+                )
             raise LocalProtocolError(f"unknown order {order!r}")
         return handle
 
@@ -1139,18 +1316,17 @@ class OrderRouter:
         """
         if self._closed:
             self._check_running()
-        ref = (
-            reference_price if reference_price is not None else self.reference_price(request.symbol)
-        )
+        ref = reference_price
+        if ref is None and self._reference_prices is not None:
+            ref = self.reference_price(request.symbol)
         risk = self.risk
-        decision = risk.check_new(
-            request, self._clock(), reference_price=ref, known_cl_ord_ids=self.registry
-        )
+        now = self._clock()
+        decision = risk.check_new(request, now, reference_price=ref, known_cl_ord_ids=self.registry)
         if decision.action is not _ALLOW:
             await self._admit(decision)
+            now = self._clock()
         if risk.kill_switch:  # engaged while the order waited for its slot
             raise OrderRefused(RefusalReason.KILL_SWITCH, "kill switch engaged while queued")
-        now = self._clock()
         try:
             order = self.registry.register(request, now)
         except LocalProtocolError as exc:  # the same ClOrdID went out while this one waited
@@ -1170,33 +1346,21 @@ class OrderRouter:
             self._publish(
                 handle, self._from_update(UpdateKind.REQUEST_REJECTED, update, text=str(exc))
             )
+            self._retire(handle)
             raise OrderRefused(None, f"the session did not take the order: {exc}") from exc
         sent = self._sent
         sent[seq] = ("new", cl)
         if len(sent) > _MAX_SENT:
             sent.popitem(last=False)
         # the snapshot of an order just registered: pending new, nothing filled
-        snapshot = RouterUpdate(
-            _SENT,
-            now,
-            cl,
-            order.status,
-            order.status,
-            None,
-            order.quantity,
-            order.price,
-            _ZERO,
-            order.quantity - _ZERO,  # leaves_qty as Order.leaves_qty computes it
-            _ZERO,
-            None,
-            False,
-            False,
-            None,
-            "new order",
-            (),
-            order,
-        )
-        self._publish(handle, snapshot)
+        if handle._streams or self._streams.data:  # type: ignore[attr-defined]
+            self._publish(
+                handle, _sent_update(now, cl, order.status, order.quantity, order.price, order)
+            )
+        else:  # nobody reads it now: made if the history is read
+            handle._history.append(
+                (_sent_update, now, cl, order.status, order.quantity, order.price, order)
+            )
         return handle
 
     async def cancel(self, order: OrderHandle | str, *, text: str | None = None) -> RequestHandle:
@@ -1557,6 +1721,28 @@ class OrderRouter:
         if self._reconcile_due:
             self._maybe_reconcile()
 
+    def _handle_message(self, msg: Message) -> None:
+        """:meth:`handle_event` for ``MessageReceived(msg)``, without making the event."""
+        if self._closed:
+            return
+        try:
+            if msg.msg_type in _ORDER_REPORTS:
+                self._on_report(msg)
+            else:
+                self._on_message(msg)
+        except Exception:
+            logger.exception("order router: failed handling MessageReceived")
+            self._broadcast(
+                RouterUpdate(
+                    UpdateKind.ANOMALY,
+                    self._clock(),
+                    None,
+                    text="internal error handling MessageReceived",
+                )
+            )
+        if self._reconcile_due:
+            self._maybe_reconcile()
+
     def _on_event(self, event: Any) -> None:
         name = type(event).__name__
         if name == "MessageReceived":
@@ -1602,7 +1788,7 @@ class OrderRouter:
         now = self._clock()
         quick = self.registry.apply_quick(msg, now)
         if quick is not None:
-            self._on_quick_report(quick)
+            self._on_quick_report(quick, now)
             return
         update = self.registry.apply(msg, now)
         order = update.order
@@ -1642,43 +1828,73 @@ class OrderRouter:
             self.anomalies.append(snapshot)
         self._publish(handle, snapshot)
         self._settle_requests(handle, update)
+        if order.is_done:
+            self._retire(handle)
 
-    def _on_quick_report(self, quick: QuickUpdate) -> None:
+    def _on_quick_report(self, quick: QuickUpdate, now: float) -> None:
         """What :meth:`_on_report` does for a report :meth:`OrderRegistry.apply_quick`
-        applied: the same update, without the intermediate objects."""
+        applied: the same update, without the intermediate objects (and the update
+        itself made only when someone reads it: a stream now, or the history later)."""
         order, event, previous, fill, text, poss_dup = quick
         handle = self._handles.get(order.chain[0])
         if handle is None or handle.order is not order:
             handle = self._handle_for(order)
-        if handle._sent_at is not None and handle.ack_latency is None:
+        if handle.ack_latency is None and handle._sent_at is not None:
             self._round_trip(handle)
         if self.journal is not None:
             self._record(order)
-        cum, notional = order._sums()
+        cum, notional = order._totals or order._sums()
         status = order.base_status  # no cancel/replace pending: the order's status
-        quantity = order.quantity
-        snapshot = RouterUpdate(
-            _REPORT,
-            self._clock(),
-            order.cl_ord_id,
-            status,
-            previous,
-            event,
-            quantity,
-            order.price,
-            cum,
-            _ZERO if status is _FILLED else quantity - cum,  # (never overfilled here)
-            notional / cum if cum else _ZERO,
-            fill,
-            False,
-            poss_dup,
-            None,
-            text,
-            (),
-            order,
-        )
-        self._publish(handle, snapshot)
-        self._settle(handle, event, None)
+        if handle._streams or self._streams.data:  # type: ignore[attr-defined]
+            snapshot = _quick_update(
+                now,
+                order.cl_ord_id,
+                status,
+                previous,
+                event,
+                order.quantity,
+                order.price,
+                cum,
+                notional,
+                fill,
+                poss_dup,
+                text,
+                order,
+            )
+            handle._publish(snapshot)
+            self._broadcast(snapshot)
+        else:
+            handle._history.append(
+                (
+                    _quick_update,
+                    now,
+                    order.cl_ord_id,
+                    status,
+                    previous,
+                    event,
+                    order.quantity,
+                    order.price,
+                    cum,
+                    notional,
+                    fill,
+                    poss_dup,
+                    text,
+                    order,
+                )
+            )
+            # handle._notify(), for the statuses a quick report leaves
+            if handle._ack_waiters is not None:
+                waiters, handle._ack_waiters = handle._ack_waiters, None
+                _wake(waiters)  # New, PartiallyFilled and Filled are all acknowledged
+            if status is _FILLED and handle._done_waiters is not None:
+                waiters, handle._done_waiters = handle._done_waiters, None
+                _wake(waiters)
+            if handle._signal is not None:
+                handle._signal.fire()
+        if handle._requests or self._status_waiters:
+            self._settle(handle, event, None)
+        if status is _FILLED:
+            self._retire(handle)
 
     def _round_trip(self, handle: OrderHandle) -> None:
         """The first report on an order: its round trip is measured."""
@@ -1687,9 +1903,28 @@ class OrderRouter:
         handle.ack_latency = latency
         self.latencies.append(latency)
         metrics = getattr(self.session, "metrics", None)
-        observe = getattr(metrics, "observe_round_trip", None)
-        if observe is not None:
-            observe(latency)
+        if metrics is not self._metrics:
+            self._metrics = metrics
+            self._observe = getattr(metrics, "observe_round_trip", None)
+        if self._observe is not None:
+            self._observe(latency)
+
+    def _retire(self, handle: OrderHandle) -> None:
+        """``handle``'s order is done: it joins the done orders kept, and the oldest of
+        them beyond ``keep_done`` are evicted."""
+        if handle._retired:
+            return
+        handle._retired = True
+        keep = self.keep_done
+        if keep is None:
+            return
+        done = self._done
+        done.append(handle)
+        while len(done) > keep:
+            old = done.popleft()
+            old._retired = False  # (live again after a busted fill: not evicted)
+            if self.registry.evict(old.order) and self._handles.get(old.key) is old:
+                del self._handles[old.key]
 
     def _settle_requests(self, handle: OrderHandle, update: OrderUpdate | None = None) -> None:
         """Settle the handle's cancel/replace/status requests the last change decided."""
@@ -1836,6 +2071,8 @@ class OrderRouter:
             if rh is not None:
                 rh._settle(False, reason=reason, text=text)
             self._settle_requests(handle)
+            if handle.order.is_done:
+                self._retire(handle)
             return
         if kind == "status" and handle is not None:
             for waiter in self._status_waiters.pop(handle.key, []):
@@ -2006,9 +2243,9 @@ class RouterApplication(Application):
 
     def on_message(self, session: SessionHandle, message: Message) -> Awaitable[None] | None:
         """The router applies and journals ``message``, then ``inner`` sees it."""
-        router = self._router(session)
+        router = self._routers.get(session.session_id)
         if router is not None:
-            router.handle_event(MessageReceived(message))
+            router._handle_message(message)
         return self.inner.on_message(session, message) if self.inner is not None else None
 
     def on_admin_message(self, session: SessionHandle, message: Message) -> Awaitable[None] | None:
