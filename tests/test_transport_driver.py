@@ -262,15 +262,17 @@ def test_a_large_read_nobody_answers_inline_is_fed_in_two_pieces_at_most(run: An
     run(scenario())
 
 
-def test_slices_are_not_used_for_reads_up_to_feed_slice(run: Any) -> None:
+@pytest.mark.parametrize("feed_slice", [0, 4096])
+def test_reads_are_fed_whole_by_default_and_up_to_feed_slice(run: Any, feed_slice: int) -> None:
     async def scenario() -> None:
         listener = Answering()
-        driver, transport, acc = await logged_on_acceptor(listener)  # feed_slice 4096
+        options = TransportOptions(feed_slice=feed_slice)
+        driver, transport, acc = await logged_on_acceptor(listener, options=options)
         conn = driver.connection
         assert conn is not None
         fed = acc.calls["receive_data"]
         data = orders(2, 12)
-        assert len(data) <= TransportOptions().feed_slice
+        assert len(data) <= 4096
         conn.data_received(data)
         assert acc.calls["receive_data"] == fed + 1
         assert len(transport.writes) == 1  # every answer in one write

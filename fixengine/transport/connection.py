@@ -32,15 +32,17 @@ with others (see :meth:`Connection.write`) leaves ``get_timer()`` to the moment 
 gathered bytes go out, at the start of the next loop iteration, so a burst of sends
 asks the session once.
 
-Pieces under load. With many messages in flight both peers would otherwise take
-turns: read everything available, work on all of it, write all the answers at once
-while the other side idles. Two limits let output leave while the rest is worked
-on. A read larger than ``feed_slice`` is fed to the session in slices cut at message
-ends, each followed by a pump, as long as the slices provoke answers (an
+Pieces under load (off by default). With many messages in flight both peers
+read everything available, work on all of it and write all the answers at once,
+so each idles while the other works. Two options let output leave while the rest
+is worked on. A read larger than ``feed_slice`` is fed to the session in slices cut
+at message ends, each followed by a pump, as long as the slices provoke answers (an
 application answering inline); the first slice that provokes none ends the slicing
 for that read. Gathered writes leave as soon as they hold ``write_batch`` bytes
-instead of waiting for the next iteration. Both cost one system call per a few
-KiB, and neither changes what a lone message costs.
+instead of waiting for the next iteration. Neither changes what a lone message
+costs. They pay off only when both peers have a CPU of their own: every piece is a
+write and a wake-up of the peer, and where the peers share CPUs (with each other or
+with other work) taking turns in big batches gives more messages per second.
 
 Backpressure. Writes go to the transport's buffer. Above ``write_high_water`` the
 transport pauses us: :meth:`SessionDriver.drain` (used by async senders) waits until
@@ -156,14 +158,15 @@ class TransportOptions:
     0 = no throttle. Settings key ``MaxMessagesPerSecond`` (with an interval of 1 s)."""
     inbound_interval: float = 1.0
     """The throttle's window in seconds."""
-    feed_slice: int = 4096
+    feed_slice: int = 0
     """A read larger than this many bytes is handed to the session in slices of about
     this size (cut at message ends), each followed by a pump, while the application
     answers inline: the peer gets the first answers while the rest is being worked
-    on. 0 = whole reads."""
-    write_batch: int = 8192
+    on. 0 (the default) = whole reads."""
+    write_batch: int = 0
     """Writes gathered within one loop iteration leave as soon as they hold this many
-    bytes (see :meth:`Connection.write`). 0 = the high-water mark."""
+    bytes (see :meth:`Connection.write`). 0 (the default) = only above the
+    high-water mark."""
 
     def __post_init__(self) -> None:
         if not 0 <= self.write_low_water <= self.write_high_water:
