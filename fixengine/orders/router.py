@@ -563,12 +563,30 @@ class OrderHandle:
     only when the answer is not in yet, and the report that brings it resolves it.
     """
 
+    __slots__ = (
+        "__weakref__",
+        "_ack_waiters",
+        "_done_waiters",
+        "_history",
+        "_requests",
+        "_retired",
+        "_router",
+        "_sent_at",
+        "_signal",
+        "_streams",
+        "ack_latency",
+        "anomalies",
+        "key",
+        "order",
+    )
+
     def __init__(self, router: OrderRouter, order: Order) -> None:
         self._router = router
         self.order = order
         self.key = order.chain[0]
-        # RouterUpdates, or what makes one (built when history is read: most never are)
-        self._history: collections.deque[Any] = collections.deque(maxlen=router.history_limit)
+        # RouterUpdates, or what makes one (made when the history is read: most never
+        # are); the last history_limit (see _remember)
+        self._history: list[Any] = []
         self.ack_latency: float | None = None
         self._sent_at: float | None = None  # perf_counter when the NewOrderSingle was handed over
         self._signal: _Signal | None = None  # made by the first wait_for()
@@ -584,11 +602,18 @@ class OrderHandle:
     def history(self) -> list[RouterUpdate]:
         """The order's updates so far, oldest first (the last ``history_limit``)."""
         entries = self._history
-        items = list(entries)
-        for i, item in enumerate(items):
+        for i, item in enumerate(entries):
             if type(item) is tuple:
-                items[i] = entries[i] = item[0](*item[1:])
-        return items
+                entries[i] = item[0](*item[1:])
+        return list(entries)
+
+    def _remember(self, entry: Any) -> None:
+        """Add an update (or what makes one) to the history, dropping the oldest beyond
+        the router's ``history_limit``."""
+        entries = self._history
+        entries.append(entry)
+        if len(entries) > self._router._history_cap:
+            del entries[0]
 
     # -- state --------------------------------------------------------------------------
     @property
@@ -760,7 +785,7 @@ class OrderHandle:
         return UpdateStream(queue, self._streams.discard)
 
     def _publish(self, update: RouterUpdate) -> None:
-        self._history.append(update)
+        self._remember(update)
         streams = self._streams
         if streams:  # iterating a WeakSet costs, and usually nobody reads one order's stream
             done = self.order.is_done
@@ -1029,6 +1054,7 @@ class OrderRouter:
         self.session = session
         self.keep_done = keep_done
         self.history_limit = history_limit
+        self._history_cap = history_limit if history_limit is not None else math.inf
         config = session.config
         if version is None:
             version = config.default_appl_ver_id or config.begin_string
@@ -1358,7 +1384,7 @@ class OrderRouter:
                 handle, _sent_update(now, cl, order.status, order.quantity, order.price, order)
             )
         else:  # nobody reads it now: made if the history is read
-            handle._history.append(
+            handle._remember(
                 (_sent_update, now, cl, order.status, order.quantity, order.price, order)
             )
         return handle
@@ -1864,7 +1890,7 @@ class OrderRouter:
             handle._publish(snapshot)
             self._broadcast(snapshot)
         else:
-            handle._history.append(
+            handle._remember(
                 (
                     _quick_update,
                     now,
