@@ -211,3 +211,24 @@ def test_an_engine_restarted_spins_again(run: Any) -> None:
             assert not poller.spinning
 
     run(scenario())
+
+
+def test_each_spinning_turn_yields_the_cpu(run: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    from fixengine.transport import loop as loop_module
+
+    yields = 0
+
+    def counting_yield() -> None:
+        nonlocal yields
+        yields += 1
+
+    monkeypatch.setattr(loop_module, "_sched_yield", counting_yield)
+
+    async def scenario() -> None:
+        poller = Counting(asyncio.get_running_loop(), IdleStrategy("spin"))
+        poller.start()
+        await asyncio.sleep(0.01)
+        poller.stop()
+        assert yields > 10 and yields >= poller.turns - 1
+
+    run(scenario())
