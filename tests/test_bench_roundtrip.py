@@ -56,6 +56,19 @@ def test_fixengine_round_trip_completes_in_each_mode(mode: str) -> None:
         assert result.orders_per_s < SMALL["rate"] * 1.5
 
 
+def test_idle_strategy_reaches_both_fixengine_processes(tmp_path: Path) -> None:
+    spec = rt.RunSpec("fixengine", "one", idle="backoff", **SMALL)  # type: ignore[arg-type]
+    for role in ("initiator", "acceptor"):
+        text = rt._fixengine_settings(tmp_path / f"{role}.cfg", role, 1, spec).read_text()
+        assert "IdleStrategy=backoff" in text.splitlines()
+    plain = rt.RunSpec("fixengine", "one", **SMALL)  # type: ignore[arg-type]
+    text = rt._fixengine_settings(tmp_path / "plain.cfg", "initiator", 1, plain).read_text()
+    assert "IdleStrategy" not in text
+    _sane(rt.run_one(spec), SMALL["orders"])
+    args = build_parser().parse_args(["bench", "roundtrip", "--idle", "spin"])
+    assert {s.idle for s in rt.config_from_args(args).specs()} == {"spin"}
+
+
 @pytest.mark.parametrize("mode", ["one", "rate"])
 def test_pingpong_baseline_completes(mode: str) -> None:
     result = rt.run_one(rt.RunSpec("pingpong", mode, **SMALL))  # type: ignore[arg-type]

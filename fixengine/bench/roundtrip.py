@@ -176,6 +176,7 @@ class RunSpec:
     logs: bool = True
     validate: bool = True
     timeout: float = 120.0
+    idle: str = "sleep"  # fixengine's IdleStrategy on both sides (QuickFIX has none)
 
     @property
     def outstanding(self) -> int:
@@ -344,6 +345,8 @@ def _fixengine_settings(path: Path, role: str, port: int, spec: RunSpec) -> Path
         "DataDictionary=FIX44",
         "SocketNodelay=Y",
     ]
+    if spec.idle != "sleep":
+        lines.append(f"IdleStrategy={spec.idle}")
     if spec.logs:
         lines += ["LogType=file", f"FileLogPath={path.parent / (role + '-log')}"]
     else:
@@ -1085,6 +1088,7 @@ class BenchConfig:
     validate: bool = True
     timeout: float = 120.0
     keep: str | None = None
+    idle: str = "sleep"
 
     def specs(self) -> list[RunSpec]:
         """Every run, pinned after unpinned, scenario by scenario."""
@@ -1100,6 +1104,7 @@ class BenchConfig:
                 logs=self.logs,
                 validate=self.validate,
                 timeout=self.timeout,
+                idle=self.idle,
             )
             for pinned in self.pinning
             for scenario in self.scenarios
@@ -1317,6 +1322,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-logs", action="store_true", help="no message logs on either side")
     parser.add_argument("--no-validate", action="store_true", help="no dictionary validation")
     parser.add_argument("--timeout", type=positive_number, default=120.0, help="seconds per phase")
+    parser.add_argument(
+        "--idle",
+        choices=("sleep", "spin", "backoff"),
+        default="sleep",
+        help="IdleStrategy of both fixengine processes (default sleep: block in epoll)",
+    )
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.add_argument("--plot", metavar="FILE", help="write a PNG percentile plot")
     parser.add_argument("--keep", metavar="DIR", help="keep settings, stores and logs under DIR")
@@ -1344,6 +1355,7 @@ def config_from_args(args: argparse.Namespace) -> BenchConfig:
         validate=not args.no_validate,
         timeout=args.timeout,
         keep=args.keep,
+        idle=args.idle,
     )
 
 
