@@ -18,7 +18,7 @@ import pytest
 
 from fixengine.codec import Message, decode, encode
 from fixengine.errors import LocalProtocolError
-from fixengine.orders.messages import _decimal_bytes, _timestamp, new_order_single_as
+from fixengine.orders.messages import _timestamp, new_order_single_as
 from fixengine.orders.model import (
     NewOrderRequest,
     Order,
@@ -376,10 +376,7 @@ def test_timestamps_are_exact_across_milliseconds_and_seconds() -> None:
         assert _timestamp(now) == text
 
 
-def test_decimal_bytes_keep_how_each_value_is_written() -> None:
-    assert _decimal_bytes(D("100")) == b"100"
-    assert _decimal_bytes(D("100.0")) == b"100.0"
-    assert _decimal_bytes(D("1E+2")) == b"100"
+def test_new_order_single_writes_each_value_as_given() -> None:
     request = NewOrderRequest("ACME", Side.BUY, D("100.0"), price=D("10.50"))
     msg = new_order_single_as(request, "C1", _version(), 1_700_000_000.0)
     assert (msg.get(38), msg.get(44)) == (b"100.0", b"10.50")

@@ -202,24 +202,6 @@ def _timestamp(now: float) -> bytes:
     return stamp
 
 
-# Decimal -> its wire bytes, for the quantities and prices orders repeat; an entry is
-# used only for the very object it was made from (Decimal("100") and Decimal("100.0")
-# are equal keys but are written differently)
-_WIRE_DECIMALS: dict[Decimal, tuple[Decimal, bytes]] = {}
-
-
-def _decimal_bytes(value: Decimal) -> bytes:
-    """``to_bytes(value)`` for a finite Decimal, remembered for the same object."""
-    hit = _WIRE_DECIMALS.get(value)
-    if hit is not None and hit[0] is value:
-        return hit[1]
-    raw = format(value, "f").encode()
-    if len(_WIRE_DECIMALS) >= 1024:
-        _WIRE_DECIMALS.clear()
-    _WIRE_DECIMALS[value] = (value, raw)
-    return raw
-
-
 def _put(msg: Message, tag: int, value: Any) -> None:
     """Append ``tag`` when ``value`` is not None (enums by their FIX value)."""
     if value is None:
@@ -243,6 +225,9 @@ def _handl_inst(value: HandlInst | None, version: FixVersion) -> HandlInst | Non
 
 
 _HANDL_INST_REQUIRED = frozenset(v for v in FixVersion if v.requires_handl_inst)
+# (the same as a tuple: ``in`` compares members by identity, where the frozenset would
+# hash the member through Enum.__hash__, a Python call)
+_HANDL_INST_VERSIONS = tuple(_HANDL_INST_REQUIRED)
 assert HandlInst.AUTOMATED_PRIVATE.value == "1"
 
 
@@ -288,17 +273,17 @@ def new_order_single_as(
         msg = _NEW_ORDER_TEMPLATE.copy()  # MsgType D (cheaper than building it)
         append = msg.append
         append(11, cl_ord_id)
-        if version in _HANDL_INST_REQUIRED:
+        if version in _HANDL_INST_VERSIONS:
             append(21, b"1")  # automated execution, private (see _handl_inst)
         append(55, req.symbol)
         append(54, req.side._value_)
         append(60, _timestamp(now))
-        quantity = req.quantity
-        append(38, _decimal_bytes(quantity) if quantity.is_finite() else quantity)
+        # (the codec writes a Decimal as to_bytes does, a non-finite one raising)
+        append(38, req.quantity)
         append(40, req.ord_type._value_)
         price = req.price
         if price is not None:
-            append(44, _decimal_bytes(price) if price.is_finite() else price)
+            append(44, price)
         append(59, req.time_in_force._value_)
         return msg
     msg = Message("D")
