@@ -124,7 +124,6 @@ from .state import (
     ExecEvent,
     OrderRegistry,
     OrderUpdate,
-    QuickUpdate,
 )
 
 __all__ = [
@@ -935,6 +934,7 @@ _ALLOW = Action.ALLOW
 _ZERO = Decimal(0)
 _SENT = UpdateKind.SENT
 _REPORT = UpdateKind.REPORT
+_perf_counter = time.perf_counter
 
 
 def _sent_update(
@@ -1363,7 +1363,7 @@ class OrderRouter:
         msg = new_order_single_as(request, cl, self.version, now)
         if self.journal is not None:
             self._record(order)
-        handle._sent_at = time.perf_counter()
+        handle._sent_at = _perf_counter()
         try:
             seq = await self.session.send(msg)
         except (FixError, OSError) as exc:
@@ -1811,11 +1811,81 @@ class OrderRouter:
             self._on_business_reject(msg)
 
     def _on_report(self, msg: Message) -> None:
+        """Apply an ExecutionReport or OrderCancelReject. The common ones (see
+        :meth:`OrderRegistry.apply_quick`) are handled here without the intermediate
+        objects, and their update made only when someone reads it: a stream now, or
+        the order's history later; the others by :meth:`_on_full_report`."""
         now = self._clock()
         quick = self.registry.apply_quick(msg, now)
-        if quick is not None:
-            self._on_quick_report(quick, now)
+        if quick is None:
+            self._on_full_report(msg, now)
             return
+        order, event, previous, fill, text, poss_dup = quick
+        handle = self._handles.get(order.chain[0])
+        if handle is None or handle.order is not order:
+            handle = self._handle_for(order)
+        if handle.ack_latency is None and handle._sent_at is not None:
+            self._round_trip(handle)
+        if self.journal is not None:
+            self._record(order)
+        cum, notional = order._totals or order._sums()
+        status = order.base_status  # no cancel/replace pending: the order's status
+        if handle._streams or self._streams.data:  # type: ignore[attr-defined]
+            snapshot = _quick_update(
+                now,
+                order.cl_ord_id,
+                status,
+                previous,
+                event,
+                order.quantity,
+                order.price,
+                cum,
+                notional,
+                fill,
+                poss_dup,
+                text,
+                order,
+            )
+            handle._publish(snapshot)
+            self._broadcast(snapshot)
+        else:
+            # handle._remember(), inline
+            history = handle._history
+            history.append(
+                (
+                    _quick_update,
+                    now,
+                    order.cl_ord_id,
+                    status,
+                    previous,
+                    event,
+                    order.quantity,
+                    order.price,
+                    cum,
+                    notional,
+                    fill,
+                    poss_dup,
+                    text,
+                    order,
+                )
+            )
+            if len(history) > self._history_cap:
+                del history[0]
+            # handle._notify(), for the statuses a quick report leaves
+            if handle._ack_waiters is not None:
+                waiters, handle._ack_waiters = handle._ack_waiters, None
+                _wake(waiters)  # New, PartiallyFilled and Filled are all acknowledged
+            if status is _FILLED and handle._done_waiters is not None:
+                waiters, handle._done_waiters = handle._done_waiters, None
+                _wake(waiters)
+            if handle._signal is not None:
+                handle._signal.fire()
+        if handle._requests or self._status_waiters:
+            self._settle(handle, event, None)
+        if status is _FILLED:
+            self._retire(handle)
+
+    def _on_full_report(self, msg: Message, now: float) -> None:
         update = self.registry.apply(msg, now)
         order = update.order
         if order is None:
@@ -1857,76 +1927,10 @@ class OrderRouter:
         if order.is_done:
             self._retire(handle)
 
-    def _on_quick_report(self, quick: QuickUpdate, now: float) -> None:
-        """What :meth:`_on_report` does for a report :meth:`OrderRegistry.apply_quick`
-        applied: the same update, without the intermediate objects (and the update
-        itself made only when someone reads it: a stream now, or the history later)."""
-        order, event, previous, fill, text, poss_dup = quick
-        handle = self._handles.get(order.chain[0])
-        if handle is None or handle.order is not order:
-            handle = self._handle_for(order)
-        if handle.ack_latency is None and handle._sent_at is not None:
-            self._round_trip(handle)
-        if self.journal is not None:
-            self._record(order)
-        cum, notional = order._totals or order._sums()
-        status = order.base_status  # no cancel/replace pending: the order's status
-        if handle._streams or self._streams.data:  # type: ignore[attr-defined]
-            snapshot = _quick_update(
-                now,
-                order.cl_ord_id,
-                status,
-                previous,
-                event,
-                order.quantity,
-                order.price,
-                cum,
-                notional,
-                fill,
-                poss_dup,
-                text,
-                order,
-            )
-            handle._publish(snapshot)
-            self._broadcast(snapshot)
-        else:
-            handle._remember(
-                (
-                    _quick_update,
-                    now,
-                    order.cl_ord_id,
-                    status,
-                    previous,
-                    event,
-                    order.quantity,
-                    order.price,
-                    cum,
-                    notional,
-                    fill,
-                    poss_dup,
-                    text,
-                    order,
-                )
-            )
-            # handle._notify(), for the statuses a quick report leaves
-            if handle._ack_waiters is not None:
-                waiters, handle._ack_waiters = handle._ack_waiters, None
-                _wake(waiters)  # New, PartiallyFilled and Filled are all acknowledged
-            if status is _FILLED and handle._done_waiters is not None:
-                waiters, handle._done_waiters = handle._done_waiters, None
-                _wake(waiters)
-            if handle._signal is not None:
-                handle._signal.fire()
-        if handle._requests or self._status_waiters:
-            self._settle(handle, event, None)
-        if status is _FILLED:
-            self._retire(handle)
-
     def _round_trip(self, handle: OrderHandle) -> None:
         """The first report on an order: its round trip is measured."""
         assert handle._sent_at is not None
-        latency = time.perf_counter() - handle._sent_at
-        handle.ack_latency = latency
+        latency = handle.ack_latency = _perf_counter() - handle._sent_at
         self.latencies.append(latency)
         metrics = getattr(self.session, "metrics", None)
         if metrics is not self._metrics:

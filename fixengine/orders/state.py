@@ -786,21 +786,33 @@ def apply_quick(by_cl_ord_id: Mapping[str, Order], msg: Message, now: float) -> 
         text = raw.decode("ascii") if raw else None
         raw = get(60)
         transact_time = raw.decode("ascii") if raw else None
+        # numbers: the cached Decimal of a value seen before (None if not: parse it;
+        # a zero is falsy, so "cached(raw) or ..." would parse every zero again)
         cached = _CACHED_DECIMALS.get
         quantity = order.quantity
         raw = get(38)
-        if raw and (cached(raw) or wire_decimal(raw)) != quantity:
-            return None
+        if raw:
+            value = cached(raw)
+            if (value if value is not None else wire_decimal(raw)) != quantity:
+                return None
         raw = get(44)
         if raw and raw not in _CACHED_DECIMALS:
             wire_decimal(raw)
-        cum, notional = order._sums()
+        cum, notional = order._totals or order._sums()
         if event is _E_TRADE:
             raw = get(32)
-            last_qty = (cached(raw) or wire_decimal(raw)) if raw else None
+            if not raw:
+                return None
+            last_qty = cached(raw)
+            if last_qty is None:
+                last_qty = wire_decimal(raw)
             raw = get(31)
-            last_px = (cached(raw) or wire_decimal(raw)) if raw else None
-            if last_qty is None or last_px is None or last_qty <= 0:
+            if not raw:
+                return None
+            last_px = cached(raw)
+            if last_px is None:
+                last_px = wire_decimal(raw)
+            if last_qty <= 0:
                 return None
             cum = cum + last_qty
             notional = notional + last_qty * last_px
@@ -821,16 +833,22 @@ def apply_quick(by_cl_ord_id: Mapping[str, Order], msg: Message, now: float) -> 
         if reported is not status:
             return None
         raw = get(14)
-        if raw and (cached(raw) or wire_decimal(raw)) != cum:
-            return None
+        if raw:
+            value = cached(raw)
+            if (value if value is not None else wire_decimal(raw)) != cum:
+                return None
         raw = get(151)
-        if raw and (cached(raw) or wire_decimal(raw)) != (
-            _ZERO if status is _S_FILLED else quantity - cum
-        ):
-            return None
+        if raw:
+            value = cached(raw)
+            if (value if value is not None else wire_decimal(raw)) != (
+                _ZERO if status is _S_FILLED else quantity - cum
+            ):
+                return None
         raw = get(6)
         if raw:
-            avg_px = cached(raw) or wire_decimal(raw)
+            avg_px = cached(raw)
+            if avg_px is None:
+                avg_px = wire_decimal(raw)
             if cum > 0:
                 exact = notional / cum
                 if avg_px != exact and abs(avg_px - exact) >= _ulp(avg_px):
