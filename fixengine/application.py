@@ -67,6 +67,7 @@ import asyncio
 import collections
 import concurrent.futures
 import dataclasses
+import gc
 import inspect
 import logging
 import os
@@ -736,6 +737,8 @@ class Engine:
     says what the event loop does while idle (:class:`IdleStrategy`: block, the
     default; spin; or spin a while after each I/O), applied from :meth:`start` to
     :meth:`stop` (settings keys ``IdleStrategy`` and ``IdleSpinMicros``).
+    ``gc_freeze`` (settings key ``GcFreeze``) collects once at :meth:`start`, then
+    freezes what exists (``gc.freeze()``) so the collector's full passes skip it.
     """
 
     def __init__(
@@ -747,11 +750,13 @@ class Engine:
         event_backlog: int = 10_000,
         transport_options: TransportOptions | None = None,
         idle_strategy: IdleStrategy | None = None,
+        gc_freeze: bool = False,
     ) -> None:
         if event_backlog < 2:
             raise ValueError("event_backlog must be at least 2")
         self.idle_strategy = idle_strategy or IdleStrategy()
         self._idle: IdlePoller | None = None
+        self.gc_freeze = gc_freeze
         self.application = application
         self.metrics = metrics if metrics is not None else FixMetrics()
         self.event_backlog = event_backlog
@@ -982,6 +987,11 @@ class Engine:
         if self.idle_strategy.mode != "sleep":
             self._idle = IdlePoller(self._loop, self.idle_strategy)
             self._idle.start()
+        if self.gc_freeze:
+            # the start-up heap (dictionaries, tables) is long-lived: keep the
+            # collector's full passes from walking it again and again
+            gc.collect()
+            gc.freeze()
         for handle in self._handles.values():
             handle.driver.idle = self._idle
             handle._start_dispatcher()
@@ -1080,7 +1090,11 @@ class Engine:
             [IdleStrategy(s.idle_strategy, s.idle_spin_micros / 1e6) for s in items]
         )
         engine = cls(
-            application, metrics=metrics, session_factory=session_factory, idle_strategy=idle
+            application,
+            metrics=metrics,
+            session_factory=session_factory,
+            idle_strategy=idle,
+            gc_freeze=any(s.gc_freeze for s in items),
         )
         tls_cache: dict[tuple[Any, str], _ssl.SSLContext] = {}
         for s in items:

@@ -25,6 +25,14 @@ latency, one CPU kept busy: for a dedicated core); ``backoff`` spins for
 The sessions of one engine share its loop, so the engine takes the most eager
 strategy any of its sessions asks for (and the longest spin of that strategy).
 
+``GcFreeze=Y`` (engine-wide, default N): when the engine starts it collects once, then
+moves everything built so far (modules, data dictionaries and their validation
+tables, settings) out of reach of Python's cyclic garbage collector
+(``gc.freeze()``). Its full passes then walk only what was made since, which
+shortens the pauses that otherwise land on whatever order is in flight (measured
+by ``fixengine bench roundtrip``: p99 at a fixed rate several times lower). Objects
+frozen stay until the process ends, unless freed by reference counting.
+
 Secrets: any value may be written ``${env:NAME}`` (taken from the environment at
 load time), and ``PasswordFile`` / ``SocketPrivateKeyPasswordFile`` name a file
 holding the secret. Secret values never appear in error messages or in the
@@ -280,6 +288,7 @@ def _keys() -> dict[str, _Key]:
         _Key("MaxMessagesPerSecond", _non_negative, help="inbound throttle; 0 = off"),
         _Key("IdleStrategy", _choice("sleep", "spin", "backoff"), help="engine-wide"),
         _Key("IdleSpinMicros", _non_negative, help="backoff: µs of spinning after I/O"),
+        _Key("GcFreeze", _bool, help="engine-wide: freeze the start-up heap out of the collector"),
         # timers
         _Key("HeartBtInt", _positive, "heartbeat_interval"),
         _Key("LogonTimeout", _seconds, "logon_timeout"),
@@ -427,6 +436,7 @@ class SessionSettings:
     max_messages_per_second: int | None = None  # inbound throttle per connection (0 = off)
     idle_strategy: IdleMode = "sleep"  # what the engine's loop does while idle
     idle_spin_micros: int = 50  # backoff: how long it spins after the last I/O
+    gc_freeze: bool = False  # the engine freezes the start-up heap (gc.freeze) when it starts
     store_type: StoreType = "file"
     store_path: str | None = None
     fsync: FsyncPolicy = "always"
@@ -794,6 +804,7 @@ def _build(
         max_messages_per_second=vals.get("MaxMessagesPerSecond"),
         idle_strategy=vals.get("IdleStrategy", "sleep"),
         idle_spin_micros=vals.get("IdleSpinMicros", 50),
+        gc_freeze=vals.get("GcFreeze", False),
         store_type=store_type,
         store_path=vals.get("FileStorePath"),
         fsync=vals.get("FsyncPolicy", "always"),

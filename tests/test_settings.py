@@ -149,6 +149,7 @@ KEY_CASES: list[tuple[str, str, str, Any]] = [
     ("MaxMessagesPerSecond", "200", "max_messages_per_second", 200),
     ("IdleStrategy", "Spin", "idle_strategy", "spin"),
     ("IdleSpinMicros", "200", "idle_spin_micros", 200),
+    ("GcFreeze", "Y", "gc_freeze", True),
     ("StoreType", "sqlite", "store_type", "sqlite"),
     ("FsyncPolicy", "batch", "fsync", "batch"),
     ("FsyncBatchInterval", "20", "fsync_batch_interval_ms", 20),
