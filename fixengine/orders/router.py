@@ -1830,45 +1830,29 @@ class OrderRouter:
             self._record(order)
         cum, notional = order._totals or order._sums()
         status = order.base_status  # no cancel/replace pending: the order's status
+        fields = (
+            now,
+            order.cl_ord_id,
+            status,
+            previous,
+            event,
+            order.quantity,
+            order.price,
+            cum,
+            notional,
+            fill,
+            poss_dup,
+            text,
+            order,
+        )
         if handle._streams or self._streams.data:  # type: ignore[attr-defined]
-            snapshot = _quick_update(
-                now,
-                order.cl_ord_id,
-                status,
-                previous,
-                event,
-                order.quantity,
-                order.price,
-                cum,
-                notional,
-                fill,
-                poss_dup,
-                text,
-                order,
-            )
+            snapshot = _quick_update(*fields)
             handle._publish(snapshot)
             self._broadcast(snapshot)
         else:
-            # handle._remember(), inline
+            # handle._remember(), inline: the update is made when the history is read
             history = handle._history
-            history.append(
-                (
-                    _quick_update,
-                    now,
-                    order.cl_ord_id,
-                    status,
-                    previous,
-                    event,
-                    order.quantity,
-                    order.price,
-                    cum,
-                    notional,
-                    fill,
-                    poss_dup,
-                    text,
-                    order,
-                )
-            )
+            history.append((_quick_update, *fields))
             if len(history) > self._history_cap:
                 del history[0]
             # handle._notify(), for the statuses a quick report leaves
