@@ -936,6 +936,44 @@ cdef inline char* _put_field(char* w, Message msg, Fld* f) noexcept:
     return w + 1
 
 
+cdef uint8_t _frame_bit[TAG_TABLE]  # 8, 9, 10, 35: written by the encoder itself
+memset(_frame_bit, 0, sizeof(_frame_bit))
+for _t in (8, 9, 10, 35):
+    _frame_bit[_t] = 1
+
+
+cdef char* _put_sections(char* w, Message msg, const uint8_t* skip_bit, frozenset skip) except NULL:
+    """``msg``'s fields not skipped: header ones, then body, then trailer, each in the
+    order they were set. ``skip_bit`` marks skipped tags below TAG_TABLE, ``skip``
+    (or None) those above."""
+    cdef Fld* f = msg._flds()
+    cdef Py_ssize_t i
+    cdef int32_t tag
+    cdef int kind, section
+    for kind in range(3):
+        for i in range(msg._n):
+            tag = f[i].tag
+            if 0 <= tag < TAG_TABLE:
+                if skip_bit[tag]:
+                    continue
+                section = 0 if _header_bit[tag] else 2 if _trailer_bit[tag] else 1
+            elif skip is not None and tag in skip:
+                continue
+            else:
+                section = 1
+            if section == kind:
+                w = _put_field(w, msg, &f[i])
+    return w
+
+
+cdef inline void _put_checksum(char* start, char* w) noexcept:
+    """The CheckSum field after the ``w - start`` bytes written from ``start``."""
+    cdef unsigned int cks = _sum(start, w - start) & 0xFF
+    memcpy(w, b"10=", 3)
+    w = _put_uint(w + 3, cks, 3)
+    w[0] = 1
+
+
 def encode(Message msg not None, begin_string=None):
     """Serialise ``msg``: 8, 9, 35, header fields, body fields, trailer fields, 10.
 
@@ -952,8 +990,6 @@ def encode(Message msg not None, begin_string=None):
     cdef int32_t tag
     cdef char* w
     cdef char* start
-    cdef unsigned int cks
-    cdef int kind
     if begin_string is None:
         bs = msg.get(8)
         if bs is None:
@@ -1007,24 +1043,8 @@ def encode(Message msg not None, begin_string=None):
     w += 4 + mt.len
     w[0] = 1
     w += 1
-    # kind 0: header, 1: body, 2: trailer
-    for kind in range(3):
-        for i in range(msg._n):
-            tag = f[i].tag
-            if tag == 35 or tag == 8 or tag == 9 or tag == 10:
-                continue
-            if 0 <= tag < TAG_TABLE and _header_bit[tag]:
-                if kind == 0:
-                    w = _put_field(w, msg, &f[i])
-            elif 0 <= tag < TAG_TABLE and _trailer_bit[tag]:
-                if kind == 2:
-                    w = _put_field(w, msg, &f[i])
-            elif kind == 1:
-                w = _put_field(w, msg, &f[i])
-    cks = _sum(start, w - start) & 0xFF
-    memcpy(w, b"10=", 3)
-    w = _put_uint(w + 3, cks, 3)
-    w[0] = 1
+    w = _put_sections(w, msg, _frame_bit, None)
+    _put_checksum(start, w)
     return out
 
 
@@ -1801,11 +1821,8 @@ cdef class HeaderTemplate:
         cdef long long v
         cdef int overflow = 0
         cdef Fld* f
-        cdef int32_t tag
         cdef char* w
         cdef char* start
-        cdef int kind
-        cdef unsigned int cks
         if type(msg) is not Message:
             raise TypeError(f"encode() needs a Message, not {type(msg).__name__}")
         m = <Message>msg
@@ -1882,22 +1899,6 @@ cdef class HeaderTemplate:
             w += 1
         memcpy(w, PyBytes_AS_STRING(self._trailing), PyBytes_GET_SIZE(self._trailing))
         w += PyBytes_GET_SIZE(self._trailing)
-        # kind 0: header, 1: body, 2: trailer (as encode)
-        for kind in range(3):
-            for i in range(m._n):
-                tag = f[i].tag
-                if self._skipped(tag):
-                    continue
-                if 0 <= tag < TAG_TABLE and _header_bit[tag]:
-                    if kind == 0:
-                        w = _put_field(w, m, &f[i])
-                elif 0 <= tag < TAG_TABLE and _trailer_bit[tag]:
-                    if kind == 2:
-                        w = _put_field(w, m, &f[i])
-                elif kind == 1:
-                    w = _put_field(w, m, &f[i])
-        cks = _sum(start, w - start) & 0xFF
-        memcpy(w, b"10=", 3)
-        w = _put_uint(w + 3, cks, 3)
-        w[0] = 1
+        w = _put_sections(w, m, self._skip_bit, self._skip)
+        _put_checksum(start, w)
         return out
