@@ -140,7 +140,6 @@ def _int(value: bytes | None) -> int | None:
     return int(digits or b"0")
 
 
-_minute_cache: dict[bytes, int] = {}
 _second_cache: dict[bytes, int] = {}
 _POW10 = [float(10**i) for i in range(10)]
 
@@ -162,16 +161,10 @@ def _minute(prefix: bytes) -> int | None:
 
 
 def _second(text: bytes) -> int | None:
-    """Epoch seconds of ``YYYYMMDD-HH:MM:SS`` or None (the minute is cached)."""
-    prefix = text[:15]
-    base = _minute_cache.get(prefix)
+    """Epoch seconds of ``YYYYMMDD-HH:MM:SS`` or None (:func:`_parse_time` caches it)."""
+    base = _minute(text[:15])
     if base is None:
-        base = _minute(prefix)
-        if base is None:
-            return None
-        if len(_minute_cache) > 256:
-            _minute_cache.clear()
-        _minute_cache[prefix] = base
+        return None
     ss = text[15:17]
     if not ss.isdigit() or ss > b"60":
         return None
