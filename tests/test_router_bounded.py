@@ -15,6 +15,7 @@ from decimal import Decimal as D
 from typing import Any
 
 import pytest
+from test_router_properties import MemoryPort
 
 from fixengine.codec import Message, decode, encode
 from fixengine.errors import LocalProtocolError
@@ -37,27 +38,8 @@ from fixengine.orders.router import (
     UpdateKind,
 )
 from fixengine.orders.state import AnomalyKind, ClOrdIdGenerator, OrderRegistry
-from fixengine.session.config import SessionConfig
 
 VERSION = "FIX.4.4"
-
-
-class MemoryPort:
-    """A logged-on session that keeps what is sent."""
-
-    def __init__(self) -> None:
-        self.config = SessionConfig(VERSION, "C", "V")
-        self.session_id = self.config.session_id
-        self.is_logged_on = True
-        self.outbox: list[Message] = []
-        self._seq = itertools.count(2)
-
-    async def send(self, message: Message) -> int:
-        self.outbox.append(message)
-        return next(self._seq)
-
-    def events(self, *types: type) -> Any:  # pragma: no cover - fed by the application
-        raise AssertionError("the router is fed by its application")
 
 
 class Clock:
