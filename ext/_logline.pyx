@@ -299,27 +299,26 @@ cdef class Pending:
 
     def incoming(self, raw):
         """Keep the line of a message received now."""
-        if self._closed:
-            return
-        cdef long long ns = _now_ns()
-        cdef object line = None
-        if self._fast is not None:
-            line = self._fast._line(raw, ns, self._fast._head_in)
-        if line is None:
-            line = self._format.incoming(raw, ns)
-        self._keep(line, ns)
+        self._message(raw, True)
 
     def outgoing(self, raw):
         """Keep the line of a message sent now."""
+        self._message(raw, False)
+
+    cdef int _message(self, raw, bint incoming) except -1:
         if self._closed:
-            return
+            return 0
         cdef long long ns = _now_ns()
         cdef object line = None
         if self._fast is not None:
-            line = self._fast._line(raw, ns, self._fast._head_out)
+            line = self._fast._line(
+                raw, ns, self._fast._head_in if incoming else self._fast._head_out
+            )
         if line is None:
-            line = self._format.outgoing(raw, ns)
+            fmt = self._format
+            line = fmt.incoming(raw, ns) if incoming else fmt.outgoing(raw, ns)
         self._keep(line, ns)
+        return 0
 
     cdef int _keep(self, bytes line, long long ns) except -1:
         self._lines.append(line)
