@@ -1108,6 +1108,10 @@ class Engine:
                 (acceptor_options or initiator_options or AcceptorOptions()).transport,
                 nodelay=s.socket_nodelay,
             )
+            if s.first_message_alone is not None:  # FirstMessageAlone
+                transport = dataclasses.replace(
+                    transport, first_message_alone=s.first_message_alone
+                )
             if s.max_messages_per_second is not None:  # MaxMessagesPerSecond: inbound throttle
                 transport = dataclasses.replace(
                     transport, max_inbound_messages=s.max_messages_per_second, inbound_interval=1.0

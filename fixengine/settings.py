@@ -289,6 +289,7 @@ def _keys() -> dict[str, _Key]:
         _Key("IdleStrategy", _choice("sleep", "spin", "backoff"), help="engine-wide"),
         _Key("IdleSpinMicros", _non_negative, help="backoff: µs of spinning after I/O"),
         _Key("GcFreeze", _bool, help="engine-wide: freeze the start-up heap out of the collector"),
+        _Key("FirstMessageAlone", _bool, help="work on a read's first message alone"),
         # timers
         _Key("HeartBtInt", _positive, "heartbeat_interval"),
         _Key("LogonTimeout", _seconds, "logon_timeout"),
@@ -437,6 +438,7 @@ class SessionSettings:
     idle_strategy: IdleMode = "sleep"  # what the engine's loop does while idle
     idle_spin_micros: int = 50  # backoff: how long it spins after the last I/O
     gc_freeze: bool = False  # the engine freezes the start-up heap (gc.freeze) when it starts
+    first_message_alone: bool | None = None  # None: as the application asks (TransportOptions)
     store_type: StoreType = "file"
     store_path: str | None = None
     fsync: FsyncPolicy = "always"
@@ -805,6 +807,7 @@ def _build(
         idle_strategy=vals.get("IdleStrategy", "sleep"),
         idle_spin_micros=vals.get("IdleSpinMicros", 50),
         gc_freeze=vals.get("GcFreeze", False),
+        first_message_alone=vals.get("FirstMessageAlone"),
         store_type=store_type,
         store_path=vals.get("FileStorePath"),
         fsync=vals.get("FsyncPolicy", "always"),

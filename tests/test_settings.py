@@ -150,6 +150,7 @@ KEY_CASES: list[tuple[str, str, str, Any]] = [
     ("IdleStrategy", "Spin", "idle_strategy", "spin"),
     ("IdleSpinMicros", "200", "idle_spin_micros", 200),
     ("GcFreeze", "Y", "gc_freeze", True),
+    ("FirstMessageAlone", "N", "first_message_alone", False),
     ("StoreType", "sqlite", "store_type", "sqlite"),
     ("FsyncPolicy", "batch", "fsync", "batch"),
     ("FsyncBatchInterval", "20", "fsync_batch_interval_ms", 20),

@@ -331,3 +331,165 @@ def test_feed_slice_and_write_batch_must_not_be_negative() -> None:
         TransportOptions(feed_slice=-1)
     with pytest.raises(ValueError):
         TransportOptions(write_batch=-1)
+
+
+class Waking(SessionListener):
+    """Resolves the future waiting for a ClOrdID when its message is delivered."""
+
+    def __init__(self) -> None:
+        self.seen: list[bytes] = []
+        self.waiting: dict[bytes, asyncio.Future[int]] = {}
+
+    def on_session_event(self, driver: SessionDriver, event: Any) -> None:
+        if isinstance(event, MessageReceived):
+            cl = event.message.get(11) or b""
+            self.seen.append(cl)
+            fut = self.waiting.pop(cl, None)
+            if fut is not None:
+                fut.set_result(len(self.seen))
+
+    def on_disconnected(self, driver: SessionDriver, connection: Connection, reason: str) -> None:
+        self.seen.append(b"disconnected")
+
+
+def test_first_message_alone_is_off_by_default_until_the_application_asks() -> None:
+    async def scenario() -> None:
+        driver, _, _ = await logged_on_acceptor()
+        assert not driver.first_message_alone
+        driver.prefer_first_message_alone()
+        assert driver.first_message_alone
+        on, _, _ = await logged_on_acceptor(options=TransportOptions(first_message_alone=True))
+        assert on.first_message_alone
+        off, _, _ = await logged_on_acceptor(options=TransportOptions(first_message_alone=False))
+        off.prefer_first_message_alone()  # the options said no: they win
+        assert not off.first_message_alone
+
+    asyncio.run(scenario())
+
+
+def test_with_first_message_alone_a_task_woken_by_the_first_runs_before_the_rest(
+    run: Any,
+) -> None:
+    async def scenario() -> None:
+        listener = Waking()
+        options = TransportOptions(first_message_alone=True)
+        driver, _, acc = await logged_on_acceptor(listener, options=options)
+        conn = driver.connection
+        assert conn is not None
+        loop = asyncio.get_running_loop()
+        woken = listener.waiting[b"A"] = loop.create_future()
+        seen_when_woken: list[list[bytes]] = []
+
+        async def waiter() -> None:
+            await woken
+            seen_when_woken.append(list(listener.seen))
+
+        task = loop.create_task(waiter())
+        await asyncio.sleep(0)  # the task waits
+        conn.data_received(b"".join(app_bytes("CLIENT", "SERVER", 2 + i, t11=c) for i, c in
+                                    enumerate("ABC")))  # fmt: skip
+        assert listener.seen == [b"A"]  # the rest waits for the loop's next turn
+        await task
+        assert seen_when_woken == [[b"A"]]  # the woken task ran before B and C were worked on
+        await asyncio.sleep(0)
+        assert listener.seen == [b"A", b"B", b"C"]
+        assert acc.next_target_seq == 5
+        assert listener.waiting == {}
+
+    run(scenario())
+
+
+def test_reads_arriving_while_the_rest_waits_are_worked_on_after_it_in_order(run: Any) -> None:
+    async def scenario() -> None:
+        listener = Waking()
+        driver, _, acc = await logged_on_acceptor(
+            listener, options=TransportOptions(first_message_alone=True)
+        )
+        conn = driver.connection
+        assert conn is not None
+        second = app_bytes("CLIENT", "SERVER", 3, t11="B")
+        # a read ending inside a message, then its end and one more message
+        conn.data_received(app_bytes("CLIENT", "SERVER", 2, t11="A") + second[:20])
+        conn.data_received(second[20:] + app_bytes("CLIENT", "SERVER", 4, t11="C"))
+        assert listener.seen == [b"A"]
+        await asyncio.sleep(0)
+        assert listener.seen == [b"A", b"B", b"C"]
+        assert acc.next_target_seq == 5
+
+    run(scenario())
+
+
+def test_what_waits_is_worked_on_before_a_connection_loss_is_reported(run: Any) -> None:
+    async def scenario() -> None:
+        listener = Waking()
+        driver, _, acc = await logged_on_acceptor(
+            listener, options=TransportOptions(first_message_alone=True)
+        )
+        conn = driver.connection
+        assert conn is not None
+        data = app_bytes("CLIENT", "SERVER", 2, t11="A") + app_bytes("CLIENT", "SERVER", 3, t11="B")
+        conn.data_received(data)
+        conn.connection_lost(None)  # before the loop's next turn
+        assert listener.seen == [b"A", b"B", b"disconnected"]
+        assert acc.next_target_seq == 4 and driver.connection is None
+        await asyncio.sleep(0)  # the held-back turn finds nothing left to do
+        assert listener.seen == [b"A", b"B", b"disconnected"]
+
+    run(scenario())
+
+
+def test_with_first_message_alone_answers_leave_in_order_in_two_writes(run: Any) -> None:
+    async def scenario() -> None:
+        listener = Answering()
+        options = TransportOptions(first_message_alone=True)
+        driver, transport, _ = await logged_on_acceptor(listener, options=options)
+        conn = driver.connection
+        assert conn is not None
+        conn.data_received(orders(2, 5))
+        await asyncio.sleep(0)
+        await asyncio.sleep(0)
+        sent = [m.get_int(34) for w in transport.messages() for m in w]
+        assert sent == list(range(2, 12))
+        assert len(transport.messages()[0]) == 2  # the first order's answers went first
+
+    run(scenario())
+
+
+def test_first_message_alone_setting_reaches_each_sessions_driver() -> None:
+    from fixengine.application import Engine
+    from fixengine.settings import parse_settings
+
+    text = """
+[DEFAULT]
+BeginString=FIX.4.4
+HeartBtInt=30
+StoreType=memory
+UseDataDictionary=N
+ConnectionType=initiator
+SocketConnectHost=127.0.0.1
+SocketConnectPort=1
+
+[SESSION]
+SenderCompID=A
+TargetCompID=B
+
+[SESSION]
+SenderCompID=A
+TargetCompID=C
+FirstMessageAlone=Y
+
+[SESSION]
+SenderCompID=A
+TargetCompID=D
+FirstMessageAlone=N
+"""
+    engine = Engine.from_settings(parse_settings(text, "t.cfg"), load_dictionaries=False)
+    drivers = {str(h.session_id.target_comp_id): h.driver for h in engine.sessions}
+    for d in drivers.values():
+        d.prefer_first_message_alone()  # what an order router on the session does
+    assert {k: d.first_message_alone for k, d in drivers.items()} == {
+        "B": True,
+        "C": True,
+        "D": False,
+    }
+    assert [d.options.first_message_alone for d in drivers.values()] == [None, True, False]

@@ -163,6 +163,14 @@ class TransportOptions:
     this size (cut at message ends), each followed by a pump, while the application
     answers inline: the peer gets the first answers while the rest is being worked
     on. 0 (the default) = whole reads."""
+    first_message_alone: bool | None = None
+    """A read holding several messages: the first is worked on (and answered) alone and
+    the rest waits for the loop's next turn, so tasks woken by the first (a caller
+    awaiting an order's acknowledgement) run before the later messages are worked on.
+    It costs one more loop turn per such read, and the answers to one read may leave
+    in two writes. None (the default): off until the application asks for it
+    (:meth:`SessionDriver.prefer_first_message_alone`; an order router does); True or
+    False: as said, whatever the application asks. Settings key ``FirstMessageAlone``."""
     write_batch: int = 0
     """Writes gathered within one loop iteration leave as soon as they hold this many
     bytes (see :meth:`Connection.write`). 0 (the default) = only above the
@@ -230,6 +238,10 @@ class SessionDriver:
         self._state_name = ""
         self._feed_slice = self.options.feed_slice or (1 << 62)
         self._written = 0  # pumps that wrote something (feed's slicing looks at it)
+        self._first_alone = self.options.first_message_alone is True
+        #: the rest of a read whose first message went alone (see :meth:`feed`), and
+        #: whatever arrived after it, until the loop's next turn works on it
+        self._held_back: list[bytes] | None = None
         #: The engine's :class:`~fixengine.transport.loop.IdlePoller` (idle strategy
         #: ``spin`` or ``backoff``), told of every read and immediate write; else None.
         self.idle: IdlePoller | None = None
@@ -264,6 +276,19 @@ class SessionDriver:
         """How many connections have been bound so far."""
         return self._connections
 
+    @property
+    def first_message_alone(self) -> bool:
+        """Whether a read's first message is worked on alone (see
+        :attr:`TransportOptions.first_message_alone`)."""
+        return self._first_alone
+
+    def prefer_first_message_alone(self) -> None:
+        """The application has callers awaiting what messages bring: work on each read's
+        first message alone (see :attr:`TransportOptions.first_message_alone`), unless
+        the options turned that off."""
+        if self.options.first_message_alone is not False:
+            self._first_alone = True
+
     # -- binding ----------------------------------------------------------------------
     def attach(self, conn: Connection) -> None:
         """Bind ``conn``; the session is told ``connection_made``."""
@@ -290,6 +315,15 @@ class SessionDriver:
         """Unbind ``conn`` after it was lost; the session is told ``connection_lost``."""
         if self._conn is not conn:
             return
+        held = self._held_back
+        if held is not None:
+            # bytes read before the connection went: the session sees them first
+            self._held_back = None
+            try:
+                self.session.receive_data(b"".join(held), time.time())
+                self.pump()
+            except Exception:
+                logger.exception("%s: session failed on received data", self.session_id)
         self._conn = None
         if self.metrics is not None:
             self.metrics.disconnected(reason)
@@ -318,12 +352,48 @@ class SessionDriver:
         worked on. The session frames any chunking, so where a cut falls never
         matters for correctness. Once a slice provokes no write the rest of the read
         goes in one piece.
+
+        With :attr:`first_message_alone` on, a read holding more than one message has
+        its first message worked on and pumped alone; the rest (with anything read
+        meanwhile) is fed at the loop's next turn, after the callbacks the first
+        message's events scheduled. Should the connection be lost first, the rest is
+        fed before the session hears of the loss: nothing read is dropped.
         """
+        held = self._held_back
+        if held is not None:
+            held.append(data)  # the rest of an earlier read is still waiting its turn
+            return
+        if self._first_alone and not self._pumping:
+            # the first message alone: the tasks its events wake (an order's
+            # acknowledged()) run before the rest of the read is worked on
+            i = data.find(_TRAILER)
+            if i >= 0:
+                j = data.find(b"\x01", i + 4) + 1
+                if 0 < j < len(data):
+                    self.session.receive_data(data[:j], time.time())
+                    self.pump()
+                    conn = self._conn
+                    if conn is not None:
+                        self._held_back = [data[j:]]
+                        conn._loop.call_soon(self._feed_held_back, conn)
+                    return
         if len(data) <= self._feed_slice or self._pumping:
             self.session.receive_data(data, time.time())
             self.pump()
             return
         self._feed_sliced(data)
+
+    def _feed_held_back(self, conn: Connection) -> None:
+        held = self._held_back
+        if held is None or self._conn is not conn:
+            return  # fed already, when the connection it came on was lost
+        self._held_back = None
+        data = held[0] if len(held) == 1 else b"".join(held)
+        if len(data) <= self._feed_slice:
+            self.session.receive_data(data, time.time())
+            self.pump()
+        else:
+            self._feed_sliced(data)
 
     def _feed_sliced(self, data: bytes) -> None:
         conn = self._conn
