@@ -288,6 +288,27 @@ class Message:
             None if sending_time is None else _utc_seconds(sending_time),
         )
 
+    def pick(self, tags: Iterable[int | str]) -> tuple[bytes | None, ...]:
+        """The first value of each tag of ``tags``, in one pass over the fields.
+
+        A tuple as long as ``tags``, each item what ``get(tag)`` returns: the value as
+        bytes, or None when no field has the tag. For reading many fields of the same
+        message (a report's twenty-odd) at the cost of one call.
+        """
+        positions: dict[int, list[int]] = {}  # tag -> the positions asking for it
+        out: list[bytes | None] = []
+        for j, tag in enumerate(tags):
+            positions.setdefault(_resolve(self, tag), []).append(j)
+            out.append(None)
+        for ftag, value in self._fields:
+            if not positions:
+                break
+            found = positions.pop(ftag, None)  # the first field with the tag only
+            if found is not None:
+                for j in found:
+                    out[j] = value
+        return tuple(out)
+
     # -- reading --------------------------------------------------------------
     @property
     def msg_type(self) -> bytes | None:
