@@ -17,10 +17,18 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from fixengine.codec import Message
+from fixengine.fields import format_utc_timestamp
 from fixengine.orders.model import OrdStatus, Side
 from fixengine.session.config import SessionConfig
 from fixengine.sim.exchange import Exchange, FillSpec
-from fixengine.sim.reports import IdSource, read_new_order, round_avg_px
+from fixengine.sim.reports import (
+    _LEFT_TO_PARSER,
+    IdSource,
+    _stamp,
+    read_new_order,
+    read_order,
+    round_avg_px,
+)
 
 NOW = 1_700_000_000.123
 
@@ -136,6 +144,33 @@ def test_reads_the_common_order_as_the_parser_does() -> None:
 )
 def test_leaves_every_other_order_to_the_parser(fields: list[tuple[int, bytes]]) -> None:
     assert read_new_order(_order(fields)) is None
+
+
+@pytest.mark.parametrize("tag", _LEFT_TO_PARSER)
+def test_every_field_the_parser_checks_sends_the_order_to_it(tag: int) -> None:
+    assert read_order(_order(_nos("C1"))) is not None
+    assert read_order(_order(_nos("C1", **{f"t{tag}": b"1"}))) is None
+
+
+def test_orders_with_the_same_terms_share_one_shape() -> None:
+    a = read_order(_order(_nos("A", b"2", b"0100", b"10.50", t1=b"ACC")))
+    b = read_order(_order(_nos("B", b"2", b"0100", b"10.50", t1=b"ACC")))
+    c = read_order(_order(_nos("C", b"2", b"0100", b"10.5", t1=b"ACC")))
+    assert a is not None and b is not None and c is not None
+    assert (a[0], a[1], b[0], b[1]) == ("A", b"A", "B", b"B")
+    assert a[2] is b[2] and c[2] is not a[2]
+    assert a[2].fields == (b"XYZ", b"2", b"100", b"2", b"10.50", b"0", b"ACC")
+    assert c[2].fields[4] == b"10.5" and c[2].price == Decimal("10.5")
+
+
+@pytest.mark.parametrize(
+    "now",
+    [NOW, 1_700_000_000.0, 1_700_000_000.9996, 1_699_999_999.9994, 0.0005, 951_782_400.25],
+)
+def test_transact_time_stamps_match_the_formatter(now: float) -> None:
+    for t in (now, now + 0.0001, now + 0.001, now + 1, now):  # same and other ms / seconds
+        ms = round(t * 1000)
+        assert _stamp(t) == format_utc_timestamp(ms * 1_000_000, 3)
 
 
 @pytest.mark.parametrize("begin_string", ["FIX.4.2", "FIX.4.3", "FIX.4.4", "FIXT.1.1"])

@@ -796,6 +796,7 @@ class MatchingEngine:
             avg = notional / cum
             self._fill_sums = (quantity, fill_px, cum, notional, avg)
         order_id = f"{self.order_id_prefix}{next(self._ids)}"
+        # every field given in order (positional arguments cost less than keywords)
         order = _Order(
             order_id,
             owner,
@@ -805,14 +806,22 @@ class MatchingEngine:
             ord_type,
             quantity,
             price,
-            None,
+            None,  # stop_px
             tif,
             next(self._seq),
-            account=account,
-            cum=cum,
-            notional=notional,
-            status=_FILLED,
-            version=4,  # planned, carried out, finished, planned again, finished: as submit()
+            None,  # min_qty
+            None,  # max_floor
+            None,  # expire_time
+            account,
+            None,  # orig_cl_ord_id
+            cum,
+            notional,
+            _FILLED,
+            _ZERO,  # display
+            False,  # triggered
+            "",  # where: not held
+            4,  # version: planned, carried out, finished, planned again, finished: as submit()
+            None,  # house
         )
         self._orders[order_id] = order
         by_client[key] = order_id

@@ -94,10 +94,10 @@ from .fills import FillModel, fill_model
 from .reports import (
     BadRequest,
     IdSource,
-    NewOrderTerms,
+    OrderShape,
     Reports,
     parse_request,
-    read_new_order,
+    read_order,
     round_avg_px,
     session_version,
 )
@@ -223,6 +223,8 @@ class Exchange(Application):
             type(self.ids).exec_id is IdSource.exec_id
         )
         self._reports: dict[str, Reports] = {}
+        # by handle: (owner, reports, send) for _fill_at_once; emptied when a session is created
+        self._fast: dict[SessionHandle, tuple[str, Reports, Callable[[Message], int]]] = {}
         self._opened: set[str] = set()  # symbols whose price was seeded
         self._wake: asyncio.Event | None = None
         self._sleeping_until = 0.0  # when the clock task wakes next (inf: only when poked)
@@ -252,6 +254,7 @@ class Exchange(Application):
     def on_create(self, session: SessionHandle) -> None:
         owner = self.owner(session.session_id)
         self._handles[owner] = session
+        self._fast.clear()
         self.reports(owner)
         self.set_fill(session.session_id, self.fill_for(session.session_id))
 
@@ -276,8 +279,12 @@ class Exchange(Application):
     # -- requests --------------------------------------------------------------------------------
     def on_message(self, session: SessionHandle, message: Message) -> None:
         if message.msg_type == b"D" and self.fast_orders:
-            terms = read_new_order(message)
-            if terms is not None and message.get(97) is None and self._fill_at_once(session, terms):
+            order = read_order(message)
+            if (
+                order is not None
+                and message.get(97) is None
+                and self._fill_at_once(session, order[0], order[1], order[2])
+            ):
                 return
         owner = self._owners.get(session)
         if owner is None:
@@ -309,35 +316,43 @@ class Exchange(Application):
             self.mass_cancel(owner, request, now)
         self._reschedule()
 
-    def _fill_at_once(self, session: SessionHandle, terms: NewOrderTerms) -> bool:
+    def _fill_at_once(
+        self, session: SessionHandle, cl_ord_id: str, raw_cl_ord_id: bytes, shape: OrderShape
+    ) -> bool:
         """The common NewOrderSingle: filled whole by the house on arrival (immediate
         fill model, nothing to trade with on the book). Its two reports are laid from
         the order's terms, without the engine's events and snapshots; False (nothing
         done) when the order may end any other way: the general path then takes it."""
-        owner = self._owners.get(session)
-        if owner is None:
-            owner = self._owners[session] = self.owner(session.session_id)
-            self._handles.setdefault(owner, session)
-        reports = self._reports.get(owner)
-        if reports is None or terms[1] not in self._opened:
+        fast = self._fast.get(session)
+        if fast is None:
+            fast = self._fast_entry(session)
+            if fast is None:
+                return False
+        if shape.symbol not in self._opened:
             return False
+        owner, reports, send = fast
         now = self.clock()
-        done = self.engine.fill_at_once(owner, *terms[:8], now)
+        done = self.engine.fill_at_once(
+            owner,
+            cl_ord_id,
+            shape.symbol,
+            shape.side,
+            shape.quantity,
+            shape.ord_type,
+            shape.price,
+            shape.tif,
+            shape.account,
+            now,
+        )
         if done is None:
             return False
         stats = self.stats
         stats.orders += 1
         stats.trades += 1
         stats.executions += 1
-        new, fill = reports.filled_at_once(done[0], terms, done[1], done[2], now)
-        handle = self._handles.get(owner)
-        if handle is None:
-            self._send(owner, new)  # says why nothing was sent
-            self._send(owner, fill)
-            return True
+        new, fill = reports.filled_at_once(done[0], raw_cl_ord_id, shape, done[1], done[2], now)
         # both reports go to the session back to back; nothing was left to wake the
         # clock for (an order filled on arrival sets no timer), so no reschedule either
-        send = handle.send_nowait
         try:
             send(new)
         except FixError as exc:
@@ -347,6 +362,22 @@ class Exchange(Application):
         except FixError as exc:
             logger.warning("%s: report not sent: %s", owner, exc)
         return True
+
+    def _fast_entry(
+        self, session: SessionHandle
+    ) -> tuple[str, Reports, Callable[[Message], int]] | None:
+        """What :meth:`_fill_at_once` needs of a session, kept until a session is created:
+        its owner, its report builder and the send of the handle its owner's reports go
+        to (None, nothing kept, when the owner has no report builder)."""
+        owner = self._owners.get(session)
+        if owner is None:
+            owner = self._owners[session] = self.owner(session.session_id)
+        handle = self._handles.setdefault(owner, session)
+        reports = self._reports.get(owner)
+        if reports is None:
+            return None
+        fast = self._fast[session] = (owner, reports, handle.send_nowait)
+        return fast
 
     def _already_processed(self, owner: str, request: Any, now: float) -> bool:
         """A PossResend(97)=Y request whose ClOrdID is known: answer with the order's status.

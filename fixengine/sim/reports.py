@@ -88,12 +88,14 @@ __all__ = [
     "BadRequest",
     "IdSource",
     "NewOrderTerms",
+    "OrderShape",
     "OrderView",
     "Reports",
     "Request",
     "average_price",
     "parse_request",
     "read_new_order",
+    "read_order",
     "round_avg_px",
     "session_version",
 ]
@@ -243,42 +245,54 @@ def _lean_decimal(
     return pair
 
 
-def read_new_order(msg: Message) -> NewOrderTerms | None:
-    """The common NewOrderSingle, read without building a request, or None.
+class OrderShape:
+    """The terms of a NewOrderSingle :func:`read_new_order` takes, but its ClOrdID: Symbol,
+    Side, OrderQty, OrdType, Price, TimeInForce and Account, typed, and ``fields``, the
+    bytes its reports repeat (Symbol, Side, OrderQty, OrdType, Price, TimeInForce,
+    Account). Orders with the same terms share one shape (read once, then looked up by
+    the field values)."""
 
-    Reads a market or limit order, Buy or Sell, Day, GTC or IOC, with optional
-    Account and nothing else :func:`parse_request` would have to check. Whatever it
-    returns is what :func:`parse_request` makes of the message, value for value (the
-    test suite compares the two); None means "use :func:`parse_request`", which takes
-    every other message, right or wrong, and raises the same :class:`BadRequest`.
-    Quantities and prices come from the wire (no exponent), so ``0 + qty`` and
-    ``qty - 0`` print as ``qty``.
-    """
-    get = msg.get
-    for tag in _LEFT_TO_PARSER:
-        if get(tag) is not None:
-            return None
-    raw_cl = get(11)
-    if not raw_cl or not raw_cl.isascii():
-        return None
-    cl_ord_id = raw_cl.decode("ascii")
-    if not cl_ord_id.isprintable() or " " in cl_ord_id:
-        return None
-    raw_symbol = get(55)
+    __slots__ = ("account", "fields", "ord_type", "price", "quantity", "side", "symbol", "tif")
+
+    def __init__(
+        self,
+        symbol: str,
+        side: Side,
+        quantity: Decimal,
+        ord_type: OrdType,
+        price: Decimal | None,
+        tif: TimeInForce,
+        account: str | None,
+        fields: tuple[bytes, bytes, bytes, bytes, bytes | None, bytes, bytes | None],
+    ) -> None:
+        self.symbol = symbol
+        self.side = side
+        self.quantity = quantity
+        self.ord_type = ord_type
+        self.price = price
+        self.tif = tif
+        self.account = account
+        self.fields = fields
+
+
+#: (Symbol, Side, OrderQty, OrdType, Price, TimeInForce, Account) as sent -> their shape
+_shapes: dict[tuple[bytes | None, ...], OrderShape] = {}
+
+
+def _shape(key: tuple[bytes | None, ...]) -> OrderShape | None:
+    """The shape of the terms ``key`` (values of tags 55, 54, 38, 40, 44, 59 and 1, None
+    when absent) if :func:`read_new_order` takes them, else None."""
+    raw_symbol, raw_side, raw_qty, raw_type, raw_px, raw_tif, raw_account = key
     if raw_symbol is None:
         return None
     symbol = _lean_text(raw_symbol)
-    raw_side = get(54)
     side = _LEAN_SIDES.get(raw_side) if raw_side is not None else None
-    raw_qty = get(38)
     if symbol is None or side is None or raw_side is None or raw_qty is None:
         return None
     qty = _quantities.get(raw_qty) or _lean_decimal(raw_qty, _quantities, True)
-    raw_type = get(40)
     ord_type = _LEAN_ORD_TYPES.get(raw_type) if raw_type is not None else None
     if qty is None or ord_type is None or raw_type is None:
         return None
-    raw_px = get(44)
     price: Decimal | None = None
     px_bytes: bytes | None = None
     if ord_type is OrdType.LIMIT:
@@ -290,7 +304,6 @@ def read_new_order(msg: Message) -> NewOrderTerms | None:
         price, px_bytes = px
     elif raw_px is not None:
         return None
-    raw_tif = get(59)
     if raw_tif is None:
         tif, raw_tif = TimeInForce.DAY, b"0"
     else:
@@ -298,27 +311,87 @@ def read_new_order(msg: Message) -> NewOrderTerms | None:
         if found is None:
             return None
         tif = found
-    raw_account = get(1)
     account: str | None = None
     if raw_account is not None:
         account = _lean_text(raw_account)
         if account is None:
             return None
+    fields = (raw_symbol, raw_side, qty[1], raw_type, px_bytes, raw_tif, raw_account)
+    shape = OrderShape(symbol, side, qty[0], ord_type, price, tif, account, fields)
+    if len(_shapes) >= _CACHE_LIMIT:
+        _shapes.clear()
+    _shapes[key] = shape
+    return shape
+
+
+def read_order(msg: Message) -> tuple[str, bytes, OrderShape] | None:
+    """The common NewOrderSingle as (ClOrdID, its bytes, :class:`OrderShape`), or None.
+
+    What :func:`read_new_order` reads, in the form the simulator's fast path takes it.
+    """
+    get = msg.get
+    # the fields parse_request() checks (_LEFT_TO_PARSER), one test each
+    if not (
+        get(21) is None
+        and get(18) is None
+        and get(110) is None
+        and get(111) is None
+        and get(126) is None
+        and get(432) is None
+        and get(58) is None
+        and get(15) is None
+        and get(48) is None
+        and get(22) is None
+        and get(100) is None
+        and get(99) is None
+    ):
+        return None
+    raw_cl = get(11)
+    if not raw_cl or not raw_cl.isascii():
+        return None
+    cl_ord_id = raw_cl.decode("ascii")
+    if not cl_ord_id.isprintable() or " " in cl_ord_id:
+        return None
+    key = (get(55), get(54), get(38), get(40), get(44), get(59), get(1))
+    shape = _shapes.get(key)
+    if shape is None:
+        shape = _shape(key)
+        if shape is None:
+            return None
+    return cl_ord_id, raw_cl, shape
+
+
+def read_new_order(msg: Message) -> NewOrderTerms | None:
+    """The common NewOrderSingle, read without building a request, or None.
+
+    Reads a market or limit order, Buy or Sell, Day, GTC or IOC, with optional
+    Account and nothing else :func:`parse_request` would have to check. Whatever it
+    returns is what :func:`parse_request` makes of the message, value for value (the
+    test suite compares the two); None means "use :func:`parse_request`", which takes
+    every other message, right or wrong, and raises the same :class:`BadRequest`.
+    Quantities and prices come from the wire (no exponent), so ``0 + qty`` and
+    ``qty - 0`` print as ``qty``.
+    """
+    order = read_order(msg)
+    if order is None:
+        return None
+    cl_ord_id, raw_cl, s = order
+    raw_symbol, raw_side, qty, raw_type, px, raw_tif, raw_account = s.fields
     return (
         cl_ord_id,
-        symbol,
-        side,
-        qty[0],
-        ord_type,
-        price,
-        tif,
-        account,
+        s.symbol,
+        s.side,
+        s.quantity,
+        s.ord_type,
+        s.price,
+        s.tif,
+        s.account,
         raw_cl,
         raw_symbol,
         raw_side,
-        qty[1],
+        qty,
         raw_type,
-        px_bytes,
+        px,
         raw_tif,
         raw_account,
     )
@@ -463,18 +536,26 @@ class OrderView(Protocol):
     def status(self) -> OrdStatus: ...
 
 
-_stamp_second: list[Any] = [None, b""]  # [epoch second, its "YYYYMMDD-HH:MM:SS"]
+# [epoch second, its "YYYYMMDD-HH:MM:SS", epoch millisecond, its TransactTime]
+_stamp_cache: list[Any] = [None, b"", None, b""]
 
 
 def _stamp(now: float) -> bytes:
     """TransactTime with milliseconds for UTC epoch seconds ``now``; the date and time
-    of the current second are formatted once (every report carries one)."""
-    second, millis = divmod(round(now * 1000), 1000)
-    cache = _stamp_second
+    of the current second are formatted once, the whole stamp once a millisecond (every
+    report carries one)."""
+    ms = round(now * 1000)
+    cache = _stamp_cache
+    if cache[2] == ms:
+        stamp: bytes = cache[3]
+        return stamp
+    second, millis = divmod(ms, 1000)
     if cache[0] != second:
         cache[1] = format_utc_timestamp(second * 1_000_000_000, 0)
         cache[0] = second
-    return b"%b.%03d" % (cache[1], millis)
+    stamp = cache[3] = b"%b.%03d" % (cache[1], millis)
+    cache[2] = ms
+    return stamp
 
 
 def _timestamp(now: float) -> str:
@@ -494,7 +575,8 @@ class Reports:
         default=(None, b""), init=False, repr=False, compare=False
     )
     _fix42: bool = dataclasses.field(default=False, init=False, repr=False, compare=False)
-    _pairs: dict[tuple[Any, ...], tuple[Message, Message]] = dataclasses.field(
+    # the New/Fill pair last laid for each order shape, with its LastPx and AvgPx bytes
+    _pairs: dict[OrderShape, tuple[bytes, bytes, Message, Message]] = dataclasses.field(
         default_factory=dict, init=False, repr=False, compare=False
     )
 
@@ -544,7 +626,8 @@ class Reports:
     def filled_at_once(
         self,
         order_id: str,
-        terms: NewOrderTerms,
+        raw_cl_ord_id: bytes,
+        shape: OrderShape,
         last_px: Decimal,
         avg: Decimal,
         now: float,
@@ -553,9 +636,9 @@ class Reports:
         (AvgPx ``avg``, as the order state computes it).
 
         The same two messages :meth:`execution` builds from the engine's events, field for
-        field, laid straight from the order's terms as read by :func:`read_new_order`:
-        copies of the pair last laid for the same terms and prices, with OrderID,
-        ClOrdID, ExecID and TransactTime filled in (one timestamp for both).
+        field, laid straight from the order's terms as read by :func:`read_order`: copies
+        of the pair last laid for the same shape and prices, with OrderID, ClOrdID, ExecID
+        and TransactTime filled in (one timestamp for both).
         """
         if last_px is not self._last_px[0]:
             self._last_px = (last_px, format(last_px, "f").encode())
@@ -565,34 +648,37 @@ class Reports:
             if dot >= 0 and len(avg_text) - dot - 1 > AVG_PX_PLACES:
                 avg_text = format(round_avg_px(avg), "f")
             self._avg_px = (avg, avg_text.encode())
-        key = (terms[9:], self._last_px[1], self._avg_px[1])
-        pair = self._pairs.get(key)
-        if pair is None:
+        px_bytes = self._last_px[1]
+        avg_bytes = self._avg_px[1]
+        laid = self._pairs.get(shape)
+        if laid is None or laid[0] != px_bytes or laid[1] != avg_bytes:
             if len(self._pairs) >= _PAIR_LIMIT:
                 self._pairs.clear()
-            pair = self._pairs[key] = self._lay_pair(terms)
+            laid = self._pairs[shape] = (px_bytes, avg_bytes, *self._lay_pair(shape.fields))
         oid = order_id.encode()
-        raw_cl = terms[8]
         stamp = _stamp(now)
         next_exec_id = self.ids.exec_id_bytes
-        new = pair[0].copy()
+        new = laid[2].copy()
         put = new.set
         put(37, oid)
-        put(11, raw_cl)
+        put(11, raw_cl_ord_id)
         put(17, next_exec_id())
         put(60, stamp)
-        fill = pair[1].copy()
+        fill = laid[3].copy()
         put = fill.set
         put(37, oid)
-        put(11, raw_cl)
+        put(11, raw_cl_ord_id)
         put(17, next_exec_id())
         put(60, stamp)
         return new, fill
 
-    def _lay_pair(self, terms: NewOrderTerms) -> tuple[Message, Message]:
-        """The New and Fill reports of :meth:`filled_at_once` for ``terms`` and the current
-        LastPx/AvgPx, OrderID, ClOrdID, ExecID and TransactTime left blank."""
-        raw_symbol, raw_side, qty, raw_type, px, raw_tif, raw_account = terms[9:]
+    def _lay_pair(
+        self, fields: tuple[bytes, bytes, bytes, bytes, bytes | None, bytes, bytes | None]
+    ) -> tuple[Message, Message]:
+        """The New and Fill reports of :meth:`filled_at_once` for an order shape's
+        ``fields`` and the current LastPx/AvgPx, OrderID, ClOrdID, ExecID and
+        TransactTime left blank."""
+        raw_symbol, raw_side, qty, raw_type, px, raw_tif, raw_account = fields
         fix42 = self._fix42
         blank = b"-"
 
