@@ -275,14 +275,22 @@ class OrderShape:
         self.fields = fields
 
 
-#: (Symbol, Side, OrderQty, OrdType, Price, TimeInForce, Account) as sent -> their shape
+#: The tags :func:`read_order` picks: the terms of an order shape (Symbol, Side, OrderQty,
+#: OrdType, Price, TimeInForce, Account), the fields left to the parser, then ClOrdID.
+_READ_TAGS = (55, 54, 38, 40, 44, 59, 1, *_LEFT_TO_PARSER, 11)
+_TERMS = 7  # how many of them are the terms
+
+#: The values of _READ_TAGS but ClOrdID, as sent -> their shape. Only terms that
+#: read_new_order() takes are kept: none with a field left to the parser.
 _shapes: dict[tuple[bytes | None, ...], OrderShape] = {}
 
 
 def _shape(key: tuple[bytes | None, ...]) -> OrderShape | None:
-    """The shape of the terms ``key`` (values of tags 55, 54, 38, 40, 44, 59 and 1, None
-    when absent) if :func:`read_new_order` takes them, else None."""
-    raw_symbol, raw_side, raw_qty, raw_type, raw_px, raw_tif, raw_account = key
+    """The shape of the values ``key`` (tags 55, 54, 38, 40, 44, 59, 1 then the fields
+    left to the parser; None when absent) if :func:`read_new_order` takes them, else None."""
+    if any(value is not None for value in key[_TERMS:]):
+        return None
+    raw_symbol, raw_side, raw_qty, raw_type, raw_px, raw_tif, raw_account = key[:_TERMS]
     if raw_symbol is None:
         return None
     symbol = _lean_text(raw_symbol)
@@ -327,37 +335,22 @@ def _shape(key: tuple[bytes | None, ...]) -> OrderShape | None:
 def read_order(msg: Message) -> tuple[str, bytes, OrderShape] | None:
     """The common NewOrderSingle as (ClOrdID, its bytes, :class:`OrderShape`), or None.
 
-    What :func:`read_new_order` reads, in the form the simulator's fast path takes it.
+    What :func:`read_new_order` reads, in the form the simulator's fast path takes it:
+    the fields it needs are picked in one pass, and the shape is looked up by their
+    values.
     """
-    get = msg.get
-    # the fields parse_request() checks (_LEFT_TO_PARSER), one test each
-    if not (
-        get(21) is None
-        and get(18) is None
-        and get(110) is None
-        and get(111) is None
-        and get(126) is None
-        and get(432) is None
-        and get(58) is None
-        and get(15) is None
-        and get(48) is None
-        and get(22) is None
-        and get(100) is None
-        and get(99) is None
-    ):
-        return None
-    raw_cl = get(11)
+    values = msg.pick(_READ_TAGS)
+    shape = _shapes.get(values[:-1])
+    if shape is None:
+        shape = _shape(values[:-1])
+        if shape is None:
+            return None
+    raw_cl = values[-1]
     if not raw_cl or not raw_cl.isascii():
         return None
     cl_ord_id = raw_cl.decode("ascii")
     if not cl_ord_id.isprintable() or " " in cl_ord_id:
         return None
-    key = (get(55), get(54), get(38), get(40), get(44), get(59), get(1))
-    shape = _shapes.get(key)
-    if shape is None:
-        shape = _shape(key)
-        if shape is None:
-            return None
     return cl_ord_id, raw_cl, shape
 
 
