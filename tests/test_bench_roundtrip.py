@@ -61,12 +61,20 @@ def test_idle_strategy_reaches_both_fixengine_processes(tmp_path: Path) -> None:
     for role in ("initiator", "acceptor"):
         text = rt._fixengine_settings(tmp_path / f"{role}.cfg", role, 1, spec).read_text()
         assert "IdleStrategy=backoff" in text.splitlines()
+        assert "IdleSpinMicros=50" in text.splitlines()
     plain = rt.RunSpec("fixengine", "one", **SMALL)  # type: ignore[arg-type]
     text = rt._fixengine_settings(tmp_path / "plain.cfg", "initiator", 1, plain).read_text()
     assert "IdleStrategy" not in text
     _sane(rt.run_one(spec), SMALL["orders"])
     args = build_parser().parse_args(["bench", "roundtrip", "--idle", "spin"])
     assert {s.idle for s in rt.config_from_args(args).specs()} == {"spin"}
+    args = build_parser().parse_args(
+        ["bench", "roundtrip", "--idle", "backoff", "--idle-spin", "300"]
+    )
+    specs = rt.config_from_args(args).specs()
+    assert {(s.idle, s.idle_spin_us) for s in specs} == {("backoff", 300)}
+    text = rt._fixengine_settings(tmp_path / "spin.cfg", "acceptor", 1, specs[0]).read_text()
+    assert "IdleSpinMicros=300" in text.splitlines()
 
 
 @pytest.mark.parametrize("mode", ["one", "rate"])

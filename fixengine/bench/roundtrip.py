@@ -177,6 +177,7 @@ class RunSpec:
     validate: bool = True
     timeout: float = 120.0
     idle: str = "sleep"  # fixengine's IdleStrategy on both sides (QuickFIX has none)
+    idle_spin_us: int = 50  # backoff: µs of spinning after each read or write
 
     @property
     def outstanding(self) -> int:
@@ -348,6 +349,8 @@ def _fixengine_settings(path: Path, role: str, port: int, spec: RunSpec) -> Path
     ]
     if spec.idle != "sleep":
         lines.append(f"IdleStrategy={spec.idle}")
+    if spec.idle == "backoff":
+        lines.append(f"IdleSpinMicros={spec.idle_spin_us}")
     if spec.logs:
         lines += ["LogType=file", f"FileLogPath={path.parent / (role + '-log')}"]
     else:
@@ -1071,6 +1074,7 @@ class BenchConfig:
     timeout: float = 120.0
     keep: str | None = None
     idle: str = "sleep"
+    idle_spin_us: int = 50
 
     def specs(self) -> list[RunSpec]:
         """Every run, pinned after unpinned, scenario by scenario."""
@@ -1087,6 +1091,7 @@ class BenchConfig:
                 validate=self.validate,
                 timeout=self.timeout,
                 idle=self.idle,
+                idle_spin_us=self.idle_spin_us,
             )
             for pinned in self.pinning
             for scenario in self.scenarios
@@ -1310,6 +1315,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default="sleep",
         help="IdleStrategy of both fixengine processes (default sleep: block in epoll)",
     )
+    parser.add_argument(
+        "--idle-spin",
+        type=whole_number(0),
+        default=50,
+        metavar="US",
+        help="with --idle backoff: µs of spinning after each read or write (default 50)",
+    )
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.add_argument("--plot", metavar="FILE", help="write a PNG percentile plot")
     parser.add_argument("--keep", metavar="DIR", help="keep settings, stores and logs under DIR")
@@ -1338,6 +1350,7 @@ def config_from_args(args: argparse.Namespace) -> BenchConfig:
         timeout=args.timeout,
         keep=args.keep,
         idle=args.idle,
+        idle_spin_us=args.idle_spin,
     )
 
 
