@@ -693,6 +693,11 @@ _QUICK_EXEC_TYPES: dict[bytes | None, ExecEvent] = {
 }
 #: Tags whose presence leaves a report to the general path (:func:`apply_execution_report`).
 _QUICK_ABSENT = (20, 41, 19, 99, 103, 378)
+#: What :func:`apply_quick` reads of a report, in one :meth:`Message.pick`.
+_QUICK_TAGS = (
+    35, 150, *_QUICK_ABSENT, 39, 17, 11, 54, 40, 59, 1, 55, 37, 58, 60, 38, 44, 32, 31, 14, 151,
+    6, 43, 97,
+)  # fmt: skip
 _ORD_STATUSES = wire_enum(OrdStatus)
 _SIDES = wire_enum(Side)
 _ORD_TYPES = wire_enum(OrdType)
@@ -721,19 +726,22 @@ def apply_quick(by_cl_ord_id: Mapping[str, Order], msg: Message, now: float) -> 
     then decides. This is what spares the order router building an
     :class:`ExecutionReport` and an :class:`OrderUpdate` for nearly every report.
 
-    Each field is read once (``Message.get`` scans the fields: the reads are what
-    this costs); text is decoded as ASCII, numbers through the decimal cache.
+    Every field is read in one pass (:meth:`Message.pick`); text is decoded as ASCII,
+    numbers through the decimal cache.
     """
-    get = msg.get
-    event = _QUICK_EXEC_TYPES.get(get(150))
-    if event is None or msg.msg_type != b"8":
+    (
+        msg_type, exec_type, f20, f41, f19, f99, f103, f378, ord_status, raw_exec_id, raw_cl,
+        raw_side, raw_ord_type, raw_tif, raw_account, raw_symbol, raw_order_id, raw_text,
+        raw_transact_time, raw_qty, raw_px, raw_last_qty, raw_last_px, raw_cum, raw_leaves,
+        raw_avg_px, poss_dup, poss_resend,
+    ) = msg.pick(_QUICK_TAGS)  # fmt: skip
+    event = _QUICK_EXEC_TYPES.get(exec_type)
+    if event is None or msg_type != b"8":
         return None
     # tags whose presence leaves the report to the general path (_QUICK_ABSENT)
-    if get(20) or get(41) or get(19) or get(99) or get(103) or get(378):
+    if f20 or f41 or f19 or f99 or f103 or f378:
         return None
-    reported = _ORD_STATUSES.get(get(39))  # type: ignore[arg-type]
-    raw_exec_id = get(17)
-    raw_cl = get(11)
+    reported = _ORD_STATUSES.get(ord_status)  # type: ignore[arg-type]
     if reported is None or not raw_exec_id or not raw_cl:
         return None
     # text values must be ASCII and numbers well-formed: UnicodeDecodeError and the
@@ -758,23 +766,17 @@ def apply_quick(by_cl_ord_id: Mapping[str, Order], msg: Message, now: float) -> 
             by_qty = True
         else:
             return None
-        raw = get(54)
-        if raw and _SIDES.get(raw) is not order.side:
+        if raw_side and _SIDES.get(raw_side) is not order.side:
             return None
-        raw = get(40)
-        if raw and raw not in _ORD_TYPES:
+        if raw_ord_type and raw_ord_type not in _ORD_TYPES:
             return None
-        raw = get(59)
-        if raw and raw not in _TIME_IN_FORCES:
+        if raw_tif and raw_tif not in _TIME_IN_FORCES:
             return None
-        raw = get(1)
-        if raw and not raw.isascii():
+        if raw_account and not raw_account.isascii():
             return None
-        raw = get(55)
-        if raw and raw.decode("ascii") != order.symbol:
+        if raw_symbol and raw_symbol.decode("ascii") != order.symbol:
             return None
-        raw = get(37)
-        order_id = raw.decode("ascii") if raw else None
+        order_id = raw_order_id.decode("ascii") if raw_order_id else None
         if (
             order_id is not None
             and order_id != "NONE"
@@ -782,36 +784,30 @@ def apply_quick(by_cl_ord_id: Mapping[str, Order], msg: Message, now: float) -> 
             and order_id != order.order_id
         ):
             return None
-        raw = get(58)
-        text = raw.decode("ascii") if raw else None
-        raw = get(60)
-        transact_time = raw.decode("ascii") if raw else None
+        text = raw_text.decode("ascii") if raw_text else None
+        transact_time = raw_transact_time.decode("ascii") if raw_transact_time else None
         # numbers: the cached Decimal of a value seen before (None if not: parse it;
         # a zero is falsy, so "cached(raw) or ..." would parse every zero again)
         cached = _CACHED_DECIMALS.get
         quantity = order.quantity
-        raw = get(38)
-        if raw:
-            value = cached(raw)
-            if (value if value is not None else wire_decimal(raw)) != quantity:
+        if raw_qty:
+            value = cached(raw_qty)
+            if (value if value is not None else wire_decimal(raw_qty)) != quantity:
                 return None
-        raw = get(44)
-        if raw and raw not in _CACHED_DECIMALS:
-            wire_decimal(raw)
+        if raw_px and raw_px not in _CACHED_DECIMALS:
+            wire_decimal(raw_px)
         cum, notional = order._totals or order._sums()
         if event is _E_TRADE:
-            raw = get(32)
-            if not raw:
+            if not raw_last_qty:
                 return None
-            last_qty = cached(raw)
+            last_qty = cached(raw_last_qty)
             if last_qty is None:
-                last_qty = wire_decimal(raw)
-            raw = get(31)
-            if not raw:
+                last_qty = wire_decimal(raw_last_qty)
+            if not raw_last_px:
                 return None
-            last_px = cached(raw)
+            last_px = cached(raw_last_px)
             if last_px is None:
-                last_px = wire_decimal(raw)
+                last_px = wire_decimal(raw_last_px)
             if last_qty <= 0:
                 return None
             cum = cum + last_qty
@@ -820,35 +816,30 @@ def apply_quick(by_cl_ord_id: Mapping[str, Order], msg: Message, now: float) -> 
                 return None
         else:
             # read (and checked well-formed) as the general path does
-            raw = get(32)
-            if raw and raw not in _CACHED_DECIMALS:
-                wire_decimal(raw)
-            raw = get(31)
-            if raw and raw not in _CACHED_DECIMALS:
-                wire_decimal(raw)
+            if raw_last_qty and raw_last_qty not in _CACHED_DECIMALS:
+                wire_decimal(raw_last_qty)
+            if raw_last_px and raw_last_px not in _CACHED_DECIMALS:
+                wire_decimal(raw_last_px)
         if by_qty:
             status = _S_FILLED if cum >= quantity else _S_PARTIALLY_FILLED if cum > 0 else _S_NEW
         else:
             status = _S_FILLED if cum >= quantity else base
         if reported is not status:
             return None
-        raw = get(14)
-        if raw:
-            value = cached(raw)
-            if (value if value is not None else wire_decimal(raw)) != cum:
+        if raw_cum:
+            value = cached(raw_cum)
+            if (value if value is not None else wire_decimal(raw_cum)) != cum:
                 return None
-        raw = get(151)
-        if raw:
-            value = cached(raw)
-            if (value if value is not None else wire_decimal(raw)) != (
+        if raw_leaves:
+            value = cached(raw_leaves)
+            if (value if value is not None else wire_decimal(raw_leaves)) != (
                 _ZERO if status is _S_FILLED else quantity - cum
             ):
                 return None
-        raw = get(6)
-        if raw:
-            avg_px = cached(raw)
+        if raw_avg_px:
+            avg_px = cached(raw_avg_px)
             if avg_px is None:
-                avg_px = wire_decimal(raw)
+                avg_px = wire_decimal(raw_avg_px)
             if cum > 0:
                 exact = notional / cum
                 if avg_px != exact and abs(avg_px - exact) >= _ulp(avg_px):
@@ -869,7 +860,7 @@ def apply_quick(by_cl_ord_id: Mapping[str, Order], msg: Message, now: float) -> 
     if text is not None:
         order.text = text
     order.updated_at = now
-    return order, event, base, fill, text, get(43) == b"Y" or get(97) == b"Y"
+    return order, event, base, fill, text, poss_dup == b"Y" or poss_resend == b"Y"
 
 
 # -- ClOrdIDs -------------------------------------------------------------------------------
