@@ -13,14 +13,19 @@ import pytest
 from fixengine.codec import Message, decode, encode
 from fixengine.errors import LocalProtocolError
 from fixengine.orders.messages import (
+    _NEW_ORDER_TEMPLATES,
+    _TEMPLATE_LIMIT,
     CancelReject,
     ExecutionReport,
     FixVersion,
     MessageError,
+    _timestamp,
+    _usual_new_order,
     build_request,
     cancel_reject_message,
     execution_report_message,
     new_order_single,
+    new_order_single_as,
     order_cancel_replace_request,
     order_cancel_request,
     order_mass_cancel_request,
@@ -485,3 +490,34 @@ def test_parse_new_order_single_reports_bad_terms_as_invalid_order() -> None:
     with pytest.raises(MessageError) as info:
         parse_new_order_single(msg)
     assert info.value.tag == 54
+
+
+@pytest.mark.parametrize("version", ["FIX.4.2", "FIX.4.3", "FIX.4.4", "FIX.5.0SP2"])
+def test_usual_new_order_copied_from_template_is_built_field_by_field(version: str) -> None:
+    v = FixVersion.parse(version)
+    qty_a, qty_b, qty_c, px = D(100), D("100.0"), D(100), D("10.50")
+    ioc = TimeInForce.IMMEDIATE_OR_CANCEL
+    requests = [
+        NewOrderRequest("IBM", Side.BUY, qty_a, OrdType.MARKET),
+        NewOrderRequest("IBM", Side.BUY, qty_a, OrdType.MARKET),  # the template again
+        NewOrderRequest("IBM", Side.BUY, qty_b, OrdType.MARKET),  # equal, written differently
+        NewOrderRequest("IBM", Side.BUY, qty_c, OrdType.MARKET),  # equal, another object
+        NewOrderRequest("IBM", Side.SELL, qty_a, OrdType.LIMIT, price=px),
+        NewOrderRequest("IBM", Side.SELL, qty_a, OrdType.LIMIT, price=D("10.5")),
+        NewOrderRequest("IBM", Side.SELL, qty_a, OrdType.LIMIT, price=px, time_in_force=ioc),
+        NewOrderRequest("MSFT", Side.SELL, qty_a, OrdType.LIMIT, price=px),
+    ]
+    for i, request_ in enumerate(requests * 2):
+        now = NOW + i * 1.001
+        msg = new_order_single_as(request_, f"C{i}", v, now)
+        expected = _usual_new_order(request_, f"C{i}", v, _timestamp(now))
+        assert msg.fields() == expected.fields()
+        assert encode(msg, version) == encode(expected, version)
+        assert msg.raw is None
+
+
+def test_new_order_templates_stay_bounded() -> None:
+    for i in range(_TEMPLATE_LIMIT + 10):
+        request_ = NewOrderRequest(f"S{i}", Side.BUY, D(1), OrdType.MARKET)
+        assert new_order_single_as(request_, "C", FixVersion.FIX44, NOW).get(55) == f"S{i}".encode()
+    assert len(_NEW_ORDER_TEMPLATES) <= _TEMPLATE_LIMIT

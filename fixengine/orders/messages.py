@@ -243,6 +243,33 @@ def new_order_single(req: NewOrderRequest, version: VersionLike, *, now: float) 
 
 
 _NEW_ORDER_TEMPLATE = Message(b"D")
+_PLACEHOLDER = b"-"
+#: (Symbol, Side) -> (OrderQty, OrdType, Price, TimeInForce, version, the NewOrderSingle
+#: of those terms with ClOrdID and TransactTime left to fill in)
+_NEW_ORDER_TEMPLATES: dict[tuple[str, str], tuple[Any, ...]] = {}
+_TEMPLATE_LIMIT = 256
+
+
+def _usual_new_order(
+    req: NewOrderRequest, cl_ord_id: str | bytes, version: FixVersion, transact_time: bytes
+) -> Message:
+    """The NewOrderSingle of an order with no optional terms, field by field."""
+    msg = _NEW_ORDER_TEMPLATE.copy()  # MsgType D (cheaper than building it)
+    append = msg.append
+    append(11, cl_ord_id)
+    if version in _HANDL_INST_VERSIONS:
+        append(21, b"1")  # automated execution, private (see _handl_inst)
+    append(55, req.symbol)
+    append(54, req.side._value_)
+    append(60, transact_time)
+    # (the codec writes a Decimal as to_bytes does, a non-finite one raising)
+    append(38, req.quantity)
+    append(40, req.ord_type._value_)
+    price = req.price
+    if price is not None:
+        append(44, price)
+    append(59, req.time_in_force._value_)
+    return msg
 
 
 def new_order_single_as(
@@ -252,7 +279,9 @@ def new_order_single_as(
 
     What the router uses: the ClOrdID the registry assigned goes on the wire without a
     copy of the request being made for it. The usual order (no optional terms) is
-    written field by field without the checks for the optional ones.
+    copied from the message last built for the same terms, ClOrdID and TransactTime
+    set in it; the terms are matched by identity (OrderQty and Price the same Decimal
+    objects), so a quantity written differently, such as 100 and 100.0, gets its own.
     """
     if (
         req.account is None
@@ -270,21 +299,27 @@ def new_order_single_as(
         and req.text is None
         and not req.extra_fields
     ):
-        msg = _NEW_ORDER_TEMPLATE.copy()  # MsgType D (cheaper than building it)
-        append = msg.append
-        append(11, cl_ord_id)
-        if version in _HANDL_INST_VERSIONS:
-            append(21, b"1")  # automated execution, private (see _handl_inst)
-        append(55, req.symbol)
-        append(54, req.side._value_)
-        append(60, _timestamp(now))
-        # (the codec writes a Decimal as to_bytes does, a non-finite one raising)
-        append(38, req.quantity)
-        append(40, req.ord_type._value_)
+        key = (req.symbol, req.side._value_)
+        entry = _NEW_ORDER_TEMPLATES.get(key)
+        quantity = req.quantity
         price = req.price
-        if price is not None:
-            append(44, price)
-        append(59, req.time_in_force._value_)
+        ord_type = req.ord_type
+        tif = req.time_in_force
+        if (
+            entry is None
+            or entry[0] is not quantity
+            or entry[1] is not ord_type
+            or entry[2] is not price
+            or entry[3] is not tif
+            or entry[4] is not version
+        ):
+            if len(_NEW_ORDER_TEMPLATES) >= _TEMPLATE_LIMIT:
+                _NEW_ORDER_TEMPLATES.clear()
+            template = _usual_new_order(req, _PLACEHOLDER, version, _PLACEHOLDER)
+            entry = _NEW_ORDER_TEMPLATES[key] = (quantity, ord_type, price, tif, version, template)
+        msg: Message = entry[5].copy()
+        msg.set(11, cl_ord_id)
+        msg.set(60, _timestamp(now))
         return msg
     msg = Message("D")
     msg.append(11, cl_ord_id)
