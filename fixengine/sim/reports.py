@@ -648,18 +648,20 @@ class Reports:
             if len(self._pairs) >= _PAIR_LIMIT:
                 self._pairs.clear()
             laid = self._pairs[shape] = (px_bytes, avg_bytes, *self._lay_pair(shape.fields))
-        oid = order_id.encode()
-        stamp = _stamp(now)
-        next_exec_id = self.ids.exec_id_bytes
+        # the TransactTime of this millisecond if _stamp() made it already
+        cache = _stamp_cache
+        stamp = cache[3] if cache[2] == round(now * 1000) else _stamp(now)
+        next_exec_id = self.ids.exec_id
+        # IDs go in as str: the message takes ASCII text as it is (no bytes made first)
         new = laid[2].copy()
         put = new.set
-        put(37, oid)
+        put(37, order_id)
         put(11, raw_cl_ord_id)
         put(17, next_exec_id())
         put(60, stamp)
         fill = laid[3].copy()
         put = fill.set
-        put(37, oid)
+        put(37, order_id)
         put(11, raw_cl_ord_id)
         put(17, next_exec_id())
         put(60, stamp)
