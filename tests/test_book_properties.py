@@ -148,6 +148,11 @@ def check_engine(engine: MatchingEngine, ledger: Ledger) -> None:
             assert state.cum_qty + state.leaves_qty == state.order_qty
         else:
             assert state.leaves_qty == 0
+    # every finished order is listed once among the done ones (what max_done counts)
+    done = list(engine._done)
+    assert len(done) == len(set(done))
+    finished = {s.order_id for s in engine.orders(live_only=False) if s.status.value not in "01"}
+    assert set(done) == finished
     assert ledger.bought == ledger.sold
 
 

@@ -513,7 +513,8 @@ class MatchingEngine:
         # every ClOrdID of an order that had more than its own (a cancel or replace), by
         # OrderID; an order absent here is known by its cl_ord_id alone
         self._client_ids: dict[str, list[str]] = {}
-        self._done: collections.OrderedDict[str, None] = collections.OrderedDict()
+        # OrderIDs of finished orders, oldest first (an order finishes once)
+        self._done: collections.deque[str] = collections.deque()
         self._ids = itertools.count(1)
         self._seq = itertools.count(1)
         self._match_ids = itertools.count(1)
@@ -826,7 +827,7 @@ class MatchingEngine:
         self._orders[order_id] = order
         by_client[key] = order_id
         done = self._done
-        done[order_id] = None
+        done.append(order_id)
         if len(done) > self.max_done:
             self._forget()
         next(self._match_ids)
@@ -1058,14 +1059,14 @@ class MatchingEngine:
     def _finish(self, order: _Order) -> None:
         order.version += 1
         order.house = None
-        self._done[order.order_id] = None
+        self._done.append(order.order_id)
         if len(self._done) > self.max_done:
             self._forget()
 
     def _forget(self) -> None:
         """Drop the oldest finished orders beyond ``max_done``."""
         while len(self._done) > self.max_done:
-            old, _ = self._done.popitem(last=False)
+            old = self._done.popleft()
             gone = self._orders.pop(old, None)
             if gone is not None:
                 for cl in self._client_ids.pop(old, None) or (gone.cl_ord_id,):
