@@ -28,7 +28,7 @@ from fixengine.sim.book import (
     SelfTradePolicy,
     Trade,
 )
-from fixengine.sim.fills import ImmediateFill, NeverFill, PartialFill
+from fixengine.sim.fills import FillModel, ImmediateFill, NeverFill, PartialFill
 
 OWNERS = ["A", "B", "C"]
 prices = st.integers(min_value=95, max_value=105).map(lambda p: D(p) / 10)
@@ -167,7 +167,7 @@ def test_random_order_flows_keep_the_book_consistent(
 ) -> None:
     engine = MatchingEngine(self_trade=policy, reference_prices={"IBM": D(10)})
     if model is not None:
-        models = {
+        models: dict[str, FillModel] = {
             "immediate": ImmediateFill(),
             "partial": PartialFill(D("0.4"), 1.0),
             "never": NeverFill(),
