@@ -273,3 +273,17 @@ def test_the_common_order_skips_the_engine_events(monkeypatch: pytest.MonkeyPatc
     assert [dict(m)[39] for m in handles["FAST"].sent] == [b"0", b"2"] * 2
     assert [dict(m)[17] for m in handles["FAST"].sent][2:] == [b"E-T-5", b"E-T-6"]
     assert all(o.status is OrdStatus.FILLED for o in ex.engine.orders(live_only=False))
+
+
+def test_reports_go_to_the_handle_of_the_latest_session_created() -> None:
+    ex, handles = _exchange(True, "FIX.4.4")
+    first = handles["FAST"]
+    ex.on_message(first, _order(_nos("A")))  # type: ignore[arg-type]  # opens XYZ
+    ex.on_message(first, _order(_nos("B")))  # type: ignore[arg-type]  # the fast path
+    again = Handle("FAST")  # the same session, created anew (a new handle for its owner)
+    ex.on_create(again)  # type: ignore[arg-type]
+    ex.on_message(first, _order(_nos("C")))  # type: ignore[arg-type]
+    ex.on_message(again, _order(_nos("D")))  # type: ignore[arg-type]
+    assert [dict(m)[11] for m in first.sent] == [b"A", b"A", b"B", b"B"]
+    assert [dict(m)[11] for m in again.sent] == [b"C", b"C", b"D", b"D"]
+    assert ex.stats.orders == 4 and ex.stats.trades == 4
