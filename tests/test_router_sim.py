@@ -59,6 +59,19 @@ async def test_limit_order_new_ack_fill_in_every_version(sim: Any, version: str)
         assert not order.anomalies and not c.router.anomalies
 
 
+async def test_a_caller_resumes_on_the_ack_before_the_fill_read_with_it_is_applied(
+    sim: Any,
+) -> None:
+    sim.set_fill("CLIENT", "immediate")  # the ack and the fill leave in one write
+    async with client(sim) as c:
+        assert c.handle.driver.first_message_alone  # the router asked for it
+        for _ in range(3):
+            order = await c.router.submit(buy(100, "100.25"))
+            assert await order.acknowledged(3) is OrdStatus.NEW
+            await order.filled(3)
+            assert order.status is OrdStatus.FILLED and order.leaves_qty == 0
+
+
 async def test_partial_fills_then_filled(sim: Any) -> None:
     sim.set_fill("CLIENT", FillSpec("partial", partial_fraction=D("0.5"), partial_interval=0.05))
     async with client(sim) as c:

@@ -541,16 +541,27 @@ async def _park(
         left = deadline - loop.time()
         if left <= 0:
             raise asyncio.TimeoutError
-        await asyncio.wait_for(waiter, left)
+        # a timer on the waiter itself, not wait_for: resolving the waiter resumes us at
+        # the loop's next turn, with no future in between
+        timer = loop.call_later(left, _time_out, waiter)
+        try:
+            await waiter
+        finally:
+            timer.cancel()
         return deadline
     except asyncio.TimeoutError:
         raise asyncio.TimeoutError(
             f"timed out after {timeout}s waiting for {what.format(handle.cl_ord_id)}"
         ) from None
     finally:
-        if not waiter.done() or waiter.cancelled():  # not resolved: leave the list
-            with contextlib.suppress(ValueError):
+        if not waiter.done() or waiter.cancelled() or waiter.exception() is not None:
+            with contextlib.suppress(ValueError):  # not resolved: leave the list
                 waiters.remove(waiter)
+
+
+def _time_out(waiter: asyncio.Future[None]) -> None:
+    if not waiter.done():
+        waiter.set_exception(asyncio.TimeoutError())
 
 
 class OrderHandle:
@@ -1141,6 +1152,11 @@ class OrderRouter:
         if self._closed:
             raise RouterClosed("the router was stopped; make a new one")
         self._started = True
+        prefer = getattr(getattr(self.session, "driver", None), "prefer_first_message_alone", None)
+        if prefer is not None:
+            # callers await acknowledgements: they resume before the rest of a read (a
+            # fill that came with the acknowledgement) is worked on
+            prefer()
         now = self._clock()
         for handle in self._recovered:
             self._publish(handle, self._snapshot(UpdateKind.RECOVERED, handle.order, now))
