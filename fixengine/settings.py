@@ -33,6 +33,13 @@ shortens the pauses that otherwise land on whatever order is in flight (measured
 by ``fixengine bench roundtrip``: p99 at a fixed rate several times lower). Objects
 frozen stay until the process ends, unless freed by reference counting.
 
+``FirstMessageAlone`` (per session, fixengine's own): when one read brings several
+messages, the first is worked on alone and the rest at the event loop's next turn,
+so a task the first one woke (a caller awaiting an order's acknowledgement) resumes
+before the fill that came with it is worked on. Unset, it is on for sessions an
+:class:`~fixengine.orders.router.OrderRouter` drives and off for the others; ``Y``
+or ``N`` decides for the session whatever its application prefers.
+
 Secrets: any value may be written ``${env:NAME}`` (taken from the environment at
 load time), and ``PasswordFile`` / ``SocketPrivateKeyPasswordFile`` name a file
 holding the secret. Secret values never appear in error messages or in the
