@@ -43,6 +43,7 @@ __all__ = [
     "parse_utc_timestamp",
     "parse_utc_timestamp_ns",
     "to_bytes",
+    "utc_timestamp_millis",
 ]
 
 FieldValue = bytes | str | int | Decimal | bool | _dt.datetime | _dt.date | _dt.time
@@ -51,6 +52,8 @@ _EPOCH = _dt.datetime(1970, 1, 1, tzinfo=_dt.timezone.utc)
 _PRECISIONS = (0, 3, 6, 9)
 #: (epoch second, its ``YYYYMMDD-HH:MM:SS``) of the last integer timestamp formatted
 _last_second: tuple[int, bytes] = (-(1 << 80), b"")
+#: (epoch millisecond, its UTCTimestamp) of the last :func:`utc_timestamp_millis`
+_last_milli: tuple[int, bytes] = (-(1 << 80), b"")
 
 
 def to_bytes(value: FieldValue) -> bytes:
@@ -140,6 +143,20 @@ def format_utc_timestamp(value: _dt.datetime | int, precision: int = 3) -> bytes
     if precision == 0:
         return head
     return b"%b.%b" % (head, (b"%09d" % frac)[:precision])
+
+
+def utc_timestamp_millis(now: float) -> bytes:
+    """UTCTimestamp with milliseconds for ``now`` in UTC epoch seconds (as ``time.time()``
+    gives them): :func:`format_utc_timestamp` of the nearest millisecond, formatted
+    once a millisecond, for callers that stamp every message they build."""
+    global _last_milli
+    ms = round(now * 1000)
+    cached = _last_milli  # one tuple, read once: safe against a concurrent update
+    if cached[0] == ms:
+        return cached[1]
+    stamp = format_utc_timestamp(ms * 1_000_000, 3)
+    _last_milli = (ms, stamp)
+    return stamp
 
 
 def parse_utc_timestamp_ns(raw: bytes) -> int:

@@ -41,11 +41,11 @@ from ..codec import Message
 from ..errors import LocalProtocolError, RemoteProtocolError
 from ..fields import (
     format_local_mkt_date,
-    format_utc_timestamp,
     parse_decimal,
     parse_int,
     parse_local_mkt_date,
     parse_utc_timestamp_ns,
+    utc_timestamp_millis,
 )
 from .model import (
     CancelRequest,
@@ -179,27 +179,9 @@ VersionLike = FixVersion | str
 # -- helpers --------------------------------------------------------------------------------
 
 
-# [epoch second, its "YYYYMMDD-HH:MM:SS", epoch millisecond, its whole UTCTimestamp]
-_stamp_cache: list[Any] = [None, b"", None, b""]
-_MILLIS = [b".%03d" % i for i in range(1000)]
-
-
-def _timestamp(now: float) -> bytes:
-    """UTCTimestamp with milliseconds for UTC epoch seconds (the date and time of the
-    current second are formatted once, the whole stamp once per millisecond: every
-    order carries a TransactTime)."""
-    ms = round(now * 1000)
-    cache = _stamp_cache
-    if cache[2] == ms:
-        stamp: bytes = cache[3]
-        return stamp
-    second, millis = divmod(ms, 1000)
-    if cache[0] != second:
-        cache[1] = format_utc_timestamp(second * 1_000_000_000, 0)
-        cache[0] = second
-    stamp = cache[3] = cache[1] + _MILLIS[millis]
-    cache[2] = ms
-    return stamp
+#: UTCTimestamp with milliseconds, made once a millisecond (every order carries a
+#: TransactTime)
+_timestamp = utc_timestamp_millis
 
 
 def _put(msg: Message, tag: int, value: Any) -> None:

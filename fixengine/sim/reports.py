@@ -46,13 +46,13 @@ import time
 from collections.abc import Callable, Iterable
 from decimal import ROUND_HALF_EVEN, Context, Decimal, Inexact
 from functools import cache
-from typing import Any, Protocol
+from typing import Protocol
 
 from ..codec import Message
 from ..dictionary import DataDictionary
 from ..dictionary import load as load_dictionary
 from ..errors import ConfigError, LocalProtocolError
-from ..fields import format_utc_timestamp, parse_decimal
+from ..fields import parse_decimal, utc_timestamp_millis
 from ..orders.messages import (
     CancelReject,
     ExecutionReport,
@@ -529,26 +529,8 @@ class OrderView(Protocol):
     def status(self) -> OrdStatus: ...
 
 
-# [epoch second, its "YYYYMMDD-HH:MM:SS", epoch millisecond, its TransactTime]
-_stamp_cache: list[Any] = [None, b"", None, b""]
-
-
-def _stamp(now: float) -> bytes:
-    """TransactTime with milliseconds for UTC epoch seconds ``now``; the date and time
-    of the current second are formatted once, the whole stamp once a millisecond (every
-    report carries one)."""
-    ms = round(now * 1000)
-    cache = _stamp_cache
-    if cache[2] == ms:
-        stamp: bytes = cache[3]
-        return stamp
-    second, millis = divmod(ms, 1000)
-    if cache[0] != second:
-        cache[1] = format_utc_timestamp(second * 1_000_000_000, 0)
-        cache[0] = second
-    stamp = cache[3] = b"%b.%03d" % (cache[1], millis)
-    cache[2] = ms
-    return stamp
+#: TransactTime with milliseconds, made once a millisecond (every report carries one)
+_stamp = utc_timestamp_millis
 
 
 def _timestamp(now: float) -> str:
@@ -648,9 +630,7 @@ class Reports:
             if len(self._pairs) >= _PAIR_LIMIT:
                 self._pairs.clear()
             laid = self._pairs[shape] = (px_bytes, avg_bytes, *self._lay_pair(shape.fields))
-        # the TransactTime of this millisecond if _stamp() made it already
-        cache = _stamp_cache
-        stamp = cache[3] if cache[2] == round(now * 1000) else _stamp(now)
+        stamp = _stamp(now)
         next_exec_id = self.ids.exec_id
         # IDs go in as str: the message takes ASCII text as it is (no bytes made first)
         new = laid[2].copy()
