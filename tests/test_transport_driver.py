@@ -352,6 +352,17 @@ class Waking(SessionListener):
         self.seen.append(b"disconnected")
 
 
+async def first_alone_acceptor() -> tuple[Waking, Connection, Any]:
+    """A logged-on acceptor with ``first_message_alone`` on: its listener, connection
+    and session."""
+    listener = Waking()
+    options = TransportOptions(first_message_alone=True)
+    driver, _, acc = await logged_on_acceptor(listener, options=options)
+    conn = driver.connection
+    assert conn is not None
+    return listener, conn, acc
+
+
 def test_first_message_alone_is_off_by_default_until_the_application_asks() -> None:
     async def scenario() -> None:
         driver, _, _ = await logged_on_acceptor()
@@ -371,11 +382,7 @@ def test_with_first_message_alone_a_task_woken_by_the_first_runs_before_the_rest
     run: Any,
 ) -> None:
     async def scenario() -> None:
-        listener = Waking()
-        options = TransportOptions(first_message_alone=True)
-        driver, _, acc = await logged_on_acceptor(listener, options=options)
-        conn = driver.connection
-        assert conn is not None
+        listener, conn, acc = await first_alone_acceptor()
         loop = asyncio.get_running_loop()
         woken = listener.waiting[b"A"] = loop.create_future()
         seen_when_woken: list[list[bytes]] = []
@@ -401,12 +408,7 @@ def test_with_first_message_alone_a_task_woken_by_the_first_runs_before_the_rest
 
 def test_reads_arriving_while_the_rest_waits_are_worked_on_after_it_in_order(run: Any) -> None:
     async def scenario() -> None:
-        listener = Waking()
-        driver, _, acc = await logged_on_acceptor(
-            listener, options=TransportOptions(first_message_alone=True)
-        )
-        conn = driver.connection
-        assert conn is not None
+        listener, conn, acc = await first_alone_acceptor()
         second = app_bytes("CLIENT", "SERVER", 3, t11="B")
         # a read ending inside a message, then its end and one more message
         conn.data_received(app_bytes("CLIENT", "SERVER", 2, t11="A") + second[:20])
@@ -421,17 +423,12 @@ def test_reads_arriving_while_the_rest_waits_are_worked_on_after_it_in_order(run
 
 def test_what_waits_is_worked_on_before_a_connection_loss_is_reported(run: Any) -> None:
     async def scenario() -> None:
-        listener = Waking()
-        driver, _, acc = await logged_on_acceptor(
-            listener, options=TransportOptions(first_message_alone=True)
-        )
-        conn = driver.connection
-        assert conn is not None
+        listener, conn, acc = await first_alone_acceptor()
         data = app_bytes("CLIENT", "SERVER", 2, t11="A") + app_bytes("CLIENT", "SERVER", 3, t11="B")
         conn.data_received(data)
         conn.connection_lost(None)  # before the loop's next turn
         assert listener.seen == [b"A", b"B", b"disconnected"]
-        assert acc.next_target_seq == 4 and driver.connection is None
+        assert acc.next_target_seq == 4 and conn.driver.connection is None
         await asyncio.sleep(0)  # the held-back turn finds nothing left to do
         assert listener.seen == [b"A", b"B", b"disconnected"]
 
@@ -456,34 +453,14 @@ def test_with_first_message_alone_answers_leave_in_order_in_two_writes(run: Any)
 
 
 def test_first_message_alone_setting_reaches_each_sessions_driver() -> None:
+    from test_engine_gc import SETTINGS
+
     from fixengine.application import Engine
     from fixengine.settings import parse_settings
 
-    text = """
-[DEFAULT]
-BeginString=FIX.4.4
-HeartBtInt=30
-StoreType=memory
-UseDataDictionary=N
-ConnectionType=initiator
-SocketConnectHost=127.0.0.1
-SocketConnectPort=1
-
-[SESSION]
-SenderCompID=A
-TargetCompID=B
-
-[SESSION]
-SenderCompID=A
-TargetCompID=C
-FirstMessageAlone=Y
-
-[SESSION]
-SenderCompID=A
-TargetCompID=D
-FirstMessageAlone=N
-"""
-    engine = Engine.from_settings(parse_settings(text, "t.cfg"), load_dictionaries=False)
+    extra = "FirstMessageAlone=Y\n\n[SESSION]\nSenderCompID=A\nTargetCompID=D\nFirstMessageAlone=N"
+    settings = parse_settings(SETTINGS.format(extra=extra), "t.cfg")
+    engine = Engine.from_settings(settings, load_dictionaries=False)
     drivers = {str(h.session_id.target_comp_id): h.driver for h in engine.sessions}
     for d in drivers.values():
         d.prefer_first_message_alone()  # what an order router on the session does
