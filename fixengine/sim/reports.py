@@ -657,6 +657,18 @@ class Reports:
         fix42 = self._fix42
         blank = b"-"
 
+        def terms(put: Callable[[int, bytes], object]) -> None:
+            # the order's terms, as both reports repeat them
+            if raw_account is not None:
+                put(1, raw_account)
+            put(55, raw_symbol)
+            put(54, raw_side)
+            put(38, qty)
+            put(40, raw_type)
+            if px is not None:
+                put(44, px)
+            put(59, raw_tif)
+
         new = Message(b"8")
         put = new.append
         put(37, blank)
@@ -666,15 +678,7 @@ class Reports:
             put(20, b"0")
         put(150, b"0")
         put(39, b"0")
-        if raw_account is not None:
-            put(1, raw_account)
-        put(55, raw_symbol)
-        put(54, raw_side)
-        put(38, qty)
-        put(40, raw_type)
-        if px is not None:
-            put(44, px)
-        put(59, raw_tif)
+        terms(put)
         put(151, qty)
         put(14, b"0")
         put(6, b"0")
@@ -691,15 +695,7 @@ class Reports:
         else:
             put(150, b"F")
         put(39, b"2")
-        if raw_account is not None:
-            put(1, raw_account)
-        put(55, raw_symbol)
-        put(54, raw_side)
-        put(38, qty)
-        put(40, raw_type)
-        if px is not None:
-            put(44, px)
-        put(59, raw_tif)
+        terms(put)
         put(32, qty)
         put(31, self._last_px[1])
         put(151, b"0")
