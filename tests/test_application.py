@@ -92,6 +92,20 @@ async def start_pair(
     return ini, acc
 
 
+async def serve_and_add_client(
+    server: Engine, client: Engine
+) -> tuple[SessionHandle, SessionHandle]:
+    """An acceptor session on ``server`` (started) and an initiator session on ``client``
+    (not started) that connects to it: the acceptor's and the initiator's handles."""
+    acc = server.add_acceptor_session(cfg("SERVER", "CLIENT", "acceptor"), port=0, host="127.0.0.1")
+    await server.start()
+    assert acc.acceptor is not None
+    ini = client.add_initiator(
+        cfg("CLIENT", "SERVER"), [("127.0.0.1", acc.acceptor.port)], options=FAST
+    )
+    return acc, ini
+
+
 def test_callbacks_see_create_logon_messages_in_order_and_logout(run: Any) -> None:
     async def scenario() -> None:
         app = Recorder()
@@ -176,14 +190,7 @@ def test_unsupported_message_type_is_answered_with_a_business_reject(run: Any) -
     async def scenario() -> None:
         server = Engine(OnlyOrders())
         client = Engine()
-        acc = server.add_acceptor_session(
-            cfg("SERVER", "CLIENT", "acceptor"), port=0, host="127.0.0.1"
-        )
-        await server.start()
-        assert acc.acceptor is not None
-        ini = client.add_initiator(
-            cfg("CLIENT", "SERVER"), [("127.0.0.1", acc.acceptor.port)], options=FAST
-        )
+        _acc, ini = await serve_and_add_client(server, client)
         replies = ini.events(MessageReceived)
         await client.start()
         await ini.wait_logged_on(5)
@@ -210,14 +217,7 @@ def test_business_reject_exception_carries_its_reason_and_text(run: Any) -> None
 
     async def scenario() -> None:
         server, client = Engine(Picky()), Engine()
-        acc = server.add_acceptor_session(
-            cfg("SERVER", "CLIENT", "acceptor"), port=0, host="127.0.0.1"
-        )
-        await server.start()
-        assert acc.acceptor is not None
-        ini = client.add_initiator(
-            cfg("CLIENT", "SERVER"), [("127.0.0.1", acc.acceptor.port)], options=FAST
-        )
+        _acc, ini = await serve_and_add_client(server, client)
         replies = ini.events(MessageReceived)
         await client.start()
         await ini.wait_logged_on(5)
@@ -290,14 +290,7 @@ def test_message_sent_while_disconnected_is_delivered_by_resend(run: Any) -> Non
     async def scenario() -> None:
         app = Recorder()
         server, client = Engine(app), Engine()
-        acc = server.add_acceptor_session(
-            cfg("SERVER", "CLIENT", "acceptor"), port=0, host="127.0.0.1"
-        )
-        await server.start()
-        assert acc.acceptor is not None
-        ini = client.add_initiator(
-            cfg("CLIENT", "SERVER"), [("127.0.0.1", acc.acceptor.port)], options=FAST
-        )
+        _acc, ini = await serve_and_add_client(server, client)
         await client.start()
         await ini.wait_logged_on(5)
         await ini.logout(timeout=2)
@@ -328,14 +321,7 @@ def test_slow_application_pauses_reading_instead_of_buffering_without_bound(run:
         app = Slow()
         server = Engine(app, event_backlog=20)
         client = Engine()
-        acc = server.add_acceptor_session(
-            cfg("SERVER", "CLIENT", "acceptor"), port=0, host="127.0.0.1"
-        )
-        await server.start()
-        assert acc.acceptor is not None
-        ini = client.add_initiator(
-            cfg("CLIENT", "SERVER"), [("127.0.0.1", acc.acceptor.port)], options=FAST
-        )
+        acc, ini = await serve_and_add_client(server, client)
         await client.start()
         await ini.wait_logged_on(5)
         total = 400
@@ -581,14 +567,7 @@ def test_plain_callbacks_answer_in_the_same_write_as_the_session(run: Any) -> No
 
     async def scenario() -> None:
         server, client = Engine(Echo()), Engine()
-        acc = server.add_acceptor_session(
-            cfg("SERVER", "CLIENT", "acceptor"), port=0, host="127.0.0.1"
-        )
-        await server.start()
-        assert acc.acceptor is not None
-        ini = client.add_initiator(
-            cfg("CLIENT", "SERVER"), [("127.0.0.1", acc.acceptor.port)], options=FAST
-        )
+        acc, ini = await serve_and_add_client(server, client)
         await client.start()
         await ini.wait_logged_on(5)
         await acc.wait_logged_on(5)
