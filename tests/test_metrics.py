@@ -7,7 +7,7 @@ import urllib.request
 from typing import Any
 
 import pytest
-from test_application import FAST, cfg, order
+from test_application import cfg, order, start_pair
 from test_transport_fakes import RawClient, eventually, logon_bytes, run
 
 from fixengine.application import Engine
@@ -24,15 +24,7 @@ def test_counters_and_gauges_follow_a_real_session(run: Any) -> None:
     async def scenario() -> None:
         engine = Engine()
         m = engine.metrics
-        acc = engine.add_acceptor_session(
-            cfg("SERVER", "CLIENT", "acceptor"), port=0, host="127.0.0.1"
-        )
-        await engine.start()
-        assert acc.acceptor is not None
-        ini = engine.add_initiator(
-            cfg("CLIENT", "SERVER"), [("127.0.0.1", acc.acceptor.port)], options=FAST
-        )
-        await ini.wait_logged_on(5)
+        ini, acc = await start_pair(engine)
         for i in range(7):
             await ini.send(order(f"M{i}"))
         await eventually(lambda: acc.next_target_seq == ini.next_sender_seq)
