@@ -115,25 +115,22 @@ cdef class LineFormat:
 
     def incoming(self, raw, ns):
         """The line (bytes, no newline) of a message received at ``ns`` (ns since the epoch)."""
-        cdef object line = None
-        cdef int overflow = 0
-        cdef long long when
-        if type(ns) is int:
-            when = PyLong_AsLongLongAndOverflow(ns, &overflow)
-            if not overflow:
-                line = self._line(raw, when, self._head_in)
+        line = self._line_at(raw, ns, self._head_in)
         return line if line is not None else self._general.incoming(raw, ns)
 
     def outgoing(self, raw, ns):
         """The line of a message sent at ``ns``."""
-        cdef object line = None
+        line = self._line_at(raw, ns, self._head_out)
+        return line if line is not None else self._general.outgoing(raw, ns)
+
+    cdef object _line_at(self, object raw, object ns, bytes head):
+        # the compiled line when ``ns`` is an int that fits; None: the general format
         cdef int overflow = 0
         cdef long long when
-        if type(ns) is int:
-            when = PyLong_AsLongLongAndOverflow(ns, &overflow)
-            if not overflow:
-                line = self._line(raw, when, self._head_out)
-        return line if line is not None else self._general.outgoing(raw, ns)
+        if type(ns) is not int:
+            return None
+        when = PyLong_AsLongLongAndOverflow(ns, &overflow)
+        return None if overflow else self._line(raw, when, head)
 
     cdef bint _masked(self, long long tag) noexcept:
         cdef Py_ssize_t k
