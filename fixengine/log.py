@@ -175,6 +175,16 @@ def _template(head: bytes) -> bytes:
     return b'{"time": "%s.%06d' + head.replace(b"%", b"%%") + b'%s, "type": %s, "msg": "%s"}'
 
 
+def _value_after(raw: bytes, needle: bytes) -> bytes | None:
+    """The value of the first field ``needle`` (``<SOH>tag=``) opens in ``raw``, or None."""
+    i = raw.find(needle)
+    if i < 0:
+        return None
+    i += len(needle)
+    j = raw.find(b"\x01", i)
+    return raw[i:j] if j >= 0 else raw[i:]
+
+
 def _render(template: bytes, masker: _Masker, raw: bytes, ns: int) -> bytes:
     """The line (no newline) of one message: masked, then byte for byte what
     ``json.dumps`` writes for the record with ``separators=(", ", ": ")``.
@@ -189,25 +199,15 @@ def _render(template: bytes, masker: _Masker, raw: bytes, ns: int) -> bytes:
         if raw.find(needle) >= 0:
             raw = masker.sub(raw)
             break
-    i = raw.find(b"\x0134=")
-    if i < 0:
-        seq = b"null"
+    seq = _value_after(raw, b"\x0134=")
+    if seq is not None and seq.isdigit() and len(seq) <= _MAX_SEQ_DIGITS:
+        seq = seq.lstrip(b"0") or b"0"  # int(seq) as JSON: the digits without leading zeros
     else:
-        i += 4
-        j = raw.find(b"\x01", i)
-        seq = raw[i:j] if j >= 0 else raw[i:]
-        # int(seq) as JSON: the digits without leading zeros
-        if seq.isdigit() and len(seq) <= _MAX_SEQ_DIGITS:
-            seq = seq.lstrip(b"0") or b"0"
-        else:
-            seq = b"null"
-    i = raw.find(b"\x0135=")
-    if i < 0:
+        seq = b"null"
+    raw_type = _value_after(raw, b"\x0135=")
+    if raw_type is None:
         typ = b"null"
     else:
-        i += 4
-        j = raw.find(b"\x01", i)
-        raw_type = raw[i:j] if j >= 0 else raw[i:]
         typ = _TYPE_JSON.get(raw_type)  # type: ignore[assignment]
         if typ is None:
             typ = _json(raw_type.decode("utf-8", "backslashreplace"))
