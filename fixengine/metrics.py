@@ -18,9 +18,9 @@ message, so the hot path pays only a dictionary lookup and a counter increment:
 * Session events (heartbeat missed, logon, logout) and connection facts
   (reconnects, disconnects by reason, refused connections by reason, pauses of the
   inbound throttle) are counted by the transport through :class:`SessionMetrics`.
-* State and the next sequence numbers are gauges read at scrape time from a
-  snapshot the transport refreshes after each batch it processes; the scrape
-  thread never touches a session or its store (a store may not be thread-safe).
+* State and the next sequence numbers are gauges read at scrape time from the
+  session's own attributes (plain values: the scrape never calls into a store,
+  which may not be thread-safe), so nothing is recorded per message for them.
 * The order round-trip histogram (``fix_order_round_trip_seconds``) is a list of
   per-bucket ints and a float sum on :class:`SessionMetrics` - a ``bisect`` and
   two additions per order, no lock - exported at scrape time with the samples a
@@ -128,9 +128,10 @@ class MessageLog(Protocol):
 class SessionMetrics:
     """The per-session children of the :class:`FixMetrics` families, cached.
 
-    Holding the children avoids a ``labels()`` lookup per message. The snapshot
-    attributes (``state``, ``next_sender_seq``, ``next_target_seq``,
-    ``connected``, ``logged_on``) are plain values the scrape reads.
+    Holding the children avoids a ``labels()`` lookup per message. ``state``,
+    ``next_sender_seq`` and ``next_target_seq`` are read from the session given to
+    :meth:`watch` when asked (at scrape time), so nothing is recorded per message;
+    ``connected`` and ``logged_on`` are plain values the transport sets.
     """
 
     __slots__ = (
@@ -141,6 +142,7 @@ class SessionMetrics:
         "_rt_counts",
         "_rt_created",
         "_rt_sum",
+        "_source",
         "connected",
         "heartbeats_missed",
         "inbound_throttled",
@@ -148,11 +150,8 @@ class SessionMetrics:
         "logons",
         "logouts",
         "metrics",
-        "next_sender_seq",
-        "next_target_seq",
         "reconnects",
         "session",
-        "state",
     )
 
     def __init__(self, metrics: FixMetrics, session: str) -> None:
@@ -172,9 +171,7 @@ class SessionMetrics:
         self.reconnects = metrics.reconnects.labels(session)
         self.logons = metrics.logons.labels(session)
         self.logouts = metrics.logouts.labels(session)
-        self.state = "DISCONNECTED"
-        self.next_sender_seq = 0
-        self.next_target_seq = 0
+        self._source: Any = None
         self.connected = False
         self.logged_on = False
 
@@ -250,11 +247,28 @@ class SessionMetrics:
             )
         child.inc()
 
-    def snapshot(self, state: str, next_sender_seq: int, next_target_seq: int) -> None:
-        """Record the values the scrape reports as gauges."""
-        self.state = state
-        self.next_sender_seq = next_sender_seq
-        self.next_target_seq = next_target_seq
+    def watch(self, session: Any) -> None:
+        """Report ``session``'s ``state``, ``next_sender_seq`` and ``next_target_seq``."""
+        self._source = session
+
+    @property
+    def state(self) -> str:
+        """The watched session's state by name (``DISCONNECTED`` before :meth:`watch`)."""
+        state = getattr(self._source, "state", None)
+        if state is None:
+            return "DISCONNECTED"
+        name = getattr(state, "name", None)
+        return name if isinstance(name, str) else str(state)
+
+    @property
+    def next_sender_seq(self) -> int:
+        """The watched session's next outgoing MsgSeqNum (0 before :meth:`watch`)."""
+        return int(getattr(self._source, "next_sender_seq", 0))
+
+    @property
+    def next_target_seq(self) -> int:
+        """The watched session's next expected incoming MsgSeqNum (0 before :meth:`watch`)."""
+        return int(getattr(self._source, "next_target_seq", 0))
 
     def observe_round_trip(self, seconds: float) -> None:
         """Record one order round trip (e.g. NewOrderSingle to its first ExecutionReport).
@@ -391,7 +405,7 @@ class MetricsLog:
 
 
 class _SnapshotCollector:
-    """Yields the gauge families from the per-session snapshots at scrape time."""
+    """Yields the gauge families of every session, read at scrape time."""
 
     def __init__(self, metrics: FixMetrics) -> None:
         self._metrics = metrics

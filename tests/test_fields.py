@@ -211,3 +211,17 @@ def test_parse_bool() -> None:
     assert f.parse_bool(b"N") is False
     with pytest.raises(ValueError):
         f.parse_bool(b"y")
+
+
+@given(
+    ms=st.integers(min_value=0, max_value=4_102_444_800_000),  # 1970 .. 2100
+    off=st.floats(min_value=-0.45, max_value=0.45),
+)
+def test_utc_timestamp_millis_is_the_nearest_millisecond(ms: int, off: float) -> None:
+    now = (ms + off) / 1000.0
+    nearest = round(now * 1000)  # within a float's rounding of ms
+    expected = (dt.datetime(1970, 1, 1) + dt.timedelta(milliseconds=nearest)).strftime(
+        "%Y%m%d-%H:%M:%S.%f"
+    )[:-3]
+    assert f.utc_timestamp_millis(now) == expected.encode()
+    assert f.utc_timestamp_millis(now) == f.utc_timestamp_millis(now)  # the cached answer

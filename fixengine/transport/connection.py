@@ -222,6 +222,8 @@ class SessionDriver:
         self.session = session
         self.listener = listener
         self.metrics = metrics
+        if metrics is not None:
+            metrics.watch(session)  # read at scrape time: nothing to record per pump
         self.options = options or TransportOptions()
         self._conn: Connection | None = None
         self._timer: asyncio.TimerHandle | None = None
@@ -234,8 +236,6 @@ class SessionDriver:
         self._pumping = False  # inside pump(): calls into the session leave the draining to it
         self._repump = False  # such a call came after the running pump drained the session
         self._after_pump: list[Callable[[], None]] = []  # deferred until the pump ends
-        self._state: Any = _NO_STATE  # the session state of the last metrics snapshot
-        self._state_name = ""
         self._feed_slice = self.options.feed_slice or (1 << 62)
         self._written = 0  # pumps that wrote something (feed's slicing looks at it)
         self._first_alone = self.options.first_message_alone is True
@@ -560,20 +560,6 @@ class SessionDriver:
                         conn._timer_due = True
                     else:
                         self._arm_timer()
-                m = self.metrics
-                if m is not None:
-                    state = getattr(session, "state", None)
-                    if state is not self._state:
-                        # the name once per state change, not per pump (str() of an enum
-                        # is slow)
-                        name = getattr(state, "name", _NO_STATE)
-                        self._state_name = str(state) if name is _NO_STATE else name
-                        self._state = state
-                    m.snapshot(
-                        self._state_name,
-                        getattr(session, "next_sender_seq", 0),
-                        getattr(session, "next_target_seq", 0),
-                    )
                 if not self._repump:
                     break
         finally:
@@ -645,7 +631,6 @@ _ACTED_ON_NAMES = frozenset(
 )
 #: Event class -> whether the driver acts on it (by name, see above); filled as seen.
 _ACTED_ON: dict[type, bool] = {}
-_NO_STATE: Any = object()
 
 #: The last four bytes before every CheckSum value: one per message on the wire.
 _TRAILER = b"\x0110="
