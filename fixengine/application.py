@@ -494,7 +494,17 @@ class SessionHandle(SessionListener):
             if not inline or items or self._busy or self._inline or self._dispatcher is None:
                 queue.put(event)  # behind what the dispatcher task still has to do
             else:
-                self._call_inline(app, event, kind)
+                # the callbacks run now, from the transport (the dispatcher task is idle
+                # and has nothing queued); what an ``async`` callback awaits goes to the task
+                self._inline = True
+                try:
+                    rest = self._call_now(app, event, kind)
+                    if rest is not None and not queue.put(rest):
+                        rest.close()  # the engine is stopping
+                except (Exception, asyncio.CancelledError):
+                    self._failed(event)  # a CancelledError leaves the message unconfirmed
+                finally:
+                    self._inline = False
             if len(items) > longest:
                 longest = len(items)
         elif kind == _MESSAGE:
@@ -585,19 +595,6 @@ class SessionHandle(SessionListener):
                 self._failed(item.event if type(item) is _Rest else item)
             finally:
                 self._busy = False
-
-    def _call_inline(self, app: Application, event: Event, kind: int) -> None:
-        """Run ``event``'s callbacks now, from the transport (the dispatcher task is idle
-        and has nothing queued); what an ``async`` callback awaits goes to the task."""
-        self._inline = True
-        try:
-            rest = self._call_now(app, event, kind)
-            if rest is not None and not self._app_queue.put(rest):
-                rest.close()  # the engine is stopping
-        except (Exception, asyncio.CancelledError):
-            self._failed(event)  # a CancelledError leaves the message unconfirmed
-        finally:
-            self._inline = False
 
     def _failed(self, event: Event) -> None:
         # not the event's repr: it shows the whole message, a Logon's Password too

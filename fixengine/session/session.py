@@ -348,6 +348,12 @@ class Session:
         """The oldest event not yet drained, or None."""
         return self._events.popleft() if self._events else None
 
+    @property
+    def pending_events(self) -> deque[Event]:
+        """The events not yet drained, oldest first: popping from the left is the same
+        as calling :meth:`next_event` (a driver draining many saves a call each)."""
+        return self._events
+
     def data_to_send(self) -> bytes:
         """Every byte queued for the peer since the last call (may be b"").
 

@@ -225,6 +225,13 @@ class SessionDriver:
         if metrics is not None:
             metrics.watch(session)  # read at scrape time: nothing to record per pump
         self.options = options or TransportOptions()
+        #: the session's queue of events, where its class offers one (else next_event()
+        #: drains: a wrapper that delegates attributes must still see every event go)
+        self._pending_events: collections.deque[Any] | None = (
+            session.pending_events  # type: ignore[attr-defined]
+            if hasattr(type(session), "pending_events")
+            else None
+        )
         self._conn: Connection | None = None
         self._timer: asyncio.TimerHandle | None = None
         self._timer_at = 0.0
@@ -525,8 +532,16 @@ class SessionDriver:
                 listener = self.listener
                 disconnect: str | None = None
                 next_event = session.next_event
-                event = next_event()
-                while event is not None:
+                pending = self._pending_events
+                while True:
+                    if pending is not None:  # the session's own queue: no call per event
+                        if not pending:
+                            break
+                        event = pending.popleft()
+                    else:
+                        event = next_event()
+                        if event is None:
+                            break
                     cls = type(event)
                     acted = _ACTED_ON.get(cls)
                     if acted is None:
@@ -539,7 +554,6 @@ class SessionDriver:
                             self._count(name, event)
                     if listener is not None:
                         listener.on_session_event(self, event)
-                    event = next_event()
                 # calls made while the events were handled are in this outbox; only the
                 # ones from here on need another round
                 self._repump = False
