@@ -16,6 +16,7 @@ COMMANDS: dict[tuple[str, ...], str] = {
     ("bench", "codec"): "fixengine.bench.codec",
     ("bench", "crash"): "fixengine.bench.crash",
     ("bench", "fuzz"): "fixengine.bench.fuzz",
+    ("bench", "instructions"): "fixengine.bench.instructions",
     ("bench", "load"): "fixengine.bench.load",
     ("bench", "roundtrip"): "fixengine.bench.roundtrip",
     ("decode",): "fixengine.decode",

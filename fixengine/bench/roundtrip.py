@@ -178,6 +178,7 @@ class RunSpec:
     timeout: float = 120.0
     idle: str = "sleep"  # fixengine's IdleStrategy on both sides (QuickFIX has none)
     idle_spin_us: int = 50  # backoff: µs of spinning after each read or write
+    start_timeout: float = _START_TIMEOUT  # seconds for a process to start and log on
 
     @property
     def outstanding(self) -> int:
@@ -508,7 +509,7 @@ def _start_server(kind: str, spec: RunSpec, work: Path, programs: dict[str, Path
     )
     out.close()
     try:
-        wait_for_port(port, proc, _START_TIMEOUT)
+        wait_for_port(port, proc, spec.start_timeout)
     except Exception:
         stop_process(proc)
         raise RuntimeError(_failure(work / f"server-{kind}.out", f"{kind} server")) from None
@@ -841,7 +842,7 @@ async def _fixengine_client(spec: RunSpec, port: int, work: Path, server_pid: in
     await engine.start()
     try:
         handle = engine.sessions[0]
-        await handle.wait_logged_on(timeout=_START_TIMEOUT)
+        await handle.wait_logged_on(timeout=spec.start_timeout)
         quantity = Decimal(100)
         sides = (Side.BUY, Side.SELL)
         count = 0
@@ -926,7 +927,7 @@ def _quickfix_client(
     )
     assert proc.stdin is not None and proc.stdout is not None
     try:
-        line = _read_line(proc, spec.timeout + _START_TIMEOUT)
+        line = _read_line(proc, spec.timeout + spec.start_timeout)
         if line.strip() != b"WARM":
             raise RuntimeError(f"qf_initiator: expected WARM, got {line[:200]!r}")
         client0, server0 = proc_cpu_seconds(proc.pid), proc_cpu_seconds(server_pid)
