@@ -31,6 +31,11 @@ def _extensions() -> list:
             ["ext/_logline.pyx"],
             extra_compile_args=[] if sys.platform == "win32" else ["-O3"],
         ),
+        Extension(
+            "fixengine._store",
+            ["ext/_store.pyx"],
+            extra_compile_args=[] if sys.platform == "win32" else ["-O3"],
+        ),
     ]
     return cythonize(
         extensions,

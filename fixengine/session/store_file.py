@@ -197,8 +197,12 @@ def _write_records(fd: int, pieces: list[bytes], offset: int, size: int) -> None
         _write_all(fd, memoryview(b"".join(pieces))[n:], offset + n)
 
 
-class FileStore:
-    """Durable message store in one directory per session (see module docstring)."""
+class _PyFileStore:
+    """Durable message store in one directory per session (see module docstring).
+
+    The pure-Python store; :data:`FileStore` is it with the per-message methods
+    compiled when the extension is built (twins, compared by the tests).
+    """
 
     def __init__(
         self,
@@ -534,7 +538,7 @@ class FileStore:
             finally:
                 self._release()
 
-    def __enter__(self) -> FileStore:
+    def __enter__(self) -> _PyFileStore:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -683,3 +687,29 @@ class FileStore:
             if fd >= 0:
                 os.close(fd)
                 setattr(self, name, -1)
+
+
+def _with_compiled_core() -> type[_PyFileStore]:
+    """FileStore with ``save_sent``, ``set_next_target_seq`` and ``flush`` from
+    :mod:`fixengine._store` (the common case in C, the rest handed back to
+    :class:`_PyFileStore`), unless it is not built or ``FIXENGINE_NO_EXTENSIONS=1``."""
+    if os.environ.get("FIXENGINE_NO_EXTENSIONS", "").lower() in ("1", "true", "yes"):
+        return _PyFileStore
+    try:
+        from .. import _store
+    except ImportError:
+        return _PyFileStore
+    _store.set_fallback(_PyFileStore)
+
+    class FileStore(_store.FileStoreCore, _PyFileStore):  # type: ignore[misc]
+        __doc__ = _PyFileStore.__doc__
+
+    FileStore.__module__ = __name__
+    FileStore.__qualname__ = "FileStore"
+    return FileStore
+
+
+if TYPE_CHECKING:
+    FileStore = _PyFileStore
+else:
+    FileStore = _with_compiled_core()
