@@ -32,6 +32,11 @@ def _extensions() -> list:
             extra_compile_args=[] if sys.platform == "win32" else ["-O3"],
         ),
         Extension(
+            "fixengine._session",
+            ["ext/_session.pyx"],
+            extra_compile_args=[] if sys.platform == "win32" else ["-O3"],
+        ),
+        Extension(
             "fixengine._store",
             ["ext/_store.pyx"],
             extra_compile_args=[] if sys.platform == "win32" else ["-O3"],

@@ -150,7 +150,7 @@ def utc_timestamp_millis(now: float) -> bytes:
     gives them): :func:`format_utc_timestamp` of the nearest millisecond, formatted
     once a millisecond, for callers that stamp every message they build."""
     global _last_milli
-    ms = int(now * 1000.0 + 0.5)  # the nearest (round() would format the float: slow)
+    ms = round(now * 1000)
     cached = _last_milli  # one tuple, read once: safe against a concurrent update
     if cached[0] == ms:
         return cached[1]

@@ -55,10 +55,11 @@ from __future__ import annotations
 
 import calendar
 import dataclasses
+import os
 import re
 from collections import deque
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..codec import HeaderTemplate, Message, Parser, decode
 from ..errors import ConfigError, GarbledMessage, LocalProtocolError
@@ -202,7 +203,7 @@ class _Gap:
     chunked: bool = False
 
 
-class Session:
+class _PySession:
     """One FIX session: a sans-IO state machine (see the module docstring).
 
     ``dictionary`` is the FIX.4.x data dictionary, or the FIXT.1.1 transport dictionary
@@ -218,6 +219,9 @@ class Session:
     comes back with PossDupFlag=Y). Without it the store moves on as soon as the
     session has processed a message (at-most-once for what the application had
     not finished when the process died).
+
+    This is the pure-Python session; :data:`Session` is it with the per-message
+    methods compiled when the extension is built (twins: the tests run both).
     """
 
     def __init__(
@@ -645,6 +649,11 @@ class Session:
                 if self._queue:
                     self._drain_queue(now)
                 return
+        self._full_checks(msg, mt, now)
+
+    def _full_checks(self, msg: Message, mt: bytes, now: float) -> None:
+        """Every check of a message received, in the order of the session's rules."""
+        state = self.state
         logged_on = state is _LOGGED_ON or state is _LOGOUT_SENT
         if not logged_on and mt != b"A":
             if mt == b"5" and state is _LOGON_SENT:
@@ -1322,3 +1331,29 @@ class Session:
             f"<Session {self.session_id} {self.state.name} "
             f"out={self._next_sender} in={self._next_target}>"
         )
+
+
+def _with_compiled_core() -> type[_PySession]:
+    """Session with ``receive_data``, ``send`` and the other per-message methods from
+    :mod:`fixengine._session` (the common case in C, the rest handed back to
+    :class:`_PySession`), unless it is not built or ``FIXENGINE_NO_EXTENSIONS=1``."""
+    if os.environ.get("FIXENGINE_NO_EXTENSIONS", "").lower() in ("1", "true", "yes"):
+        return _PySession
+    try:
+        from .. import _session
+    except ImportError:
+        return _PySession
+    _session.configure(_PySession, globals())
+
+    class Session(_session.SessionCore, _PySession):  # type: ignore[misc]
+        __doc__ = _PySession.__doc__
+
+    Session.__module__ = __name__
+    Session.__qualname__ = "Session"
+    return Session
+
+
+if TYPE_CHECKING:
+    Session = _PySession
+else:
+    Session = _with_compiled_core()
