@@ -1,6 +1,6 @@
-"""Build the compiled codec core and message-log lines from ext/ (setuptools + Cython).
+"""Build the compiled modules from ext/ (setuptools + Cython): codec, log lines, session, store.
 
-``FIXENGINE_NO_EXTENSIONS=1`` at build time installs the pure-Python codec only
+``FIXENGINE_NO_EXTENSIONS=1`` at build time installs the pure-Python twins only
 (the same variable makes an installed build use the pure twin at run time).
 ``FIXENGINE_CYTHON_ANNOTATE=1`` writes ``ext/_codec.html`` (``cython -a``) for profiling.
 """
@@ -9,6 +9,9 @@ import os
 import sys
 
 from setuptools import Extension, setup
+
+#: The compiled modules, each ``ext/<name>.pyx`` -> ``fixengine.<name>``.
+EXTENSIONS = ("_codec", "_logline", "_session", "_store")
 
 
 def _flag(name: str) -> bool:
@@ -20,27 +23,10 @@ def _extensions() -> list:
         return []
     from Cython.Build import cythonize
 
+    args = [] if sys.platform == "win32" else ["-O3"]
     extensions = [
-        Extension(
-            "fixengine._codec",
-            ["ext/_codec.pyx"],
-            extra_compile_args=[] if sys.platform == "win32" else ["-O3"],
-        ),
-        Extension(
-            "fixengine._logline",
-            ["ext/_logline.pyx"],
-            extra_compile_args=[] if sys.platform == "win32" else ["-O3"],
-        ),
-        Extension(
-            "fixengine._session",
-            ["ext/_session.pyx"],
-            extra_compile_args=[] if sys.platform == "win32" else ["-O3"],
-        ),
-        Extension(
-            "fixengine._store",
-            ["ext/_store.pyx"],
-            extra_compile_args=[] if sys.platform == "win32" else ["-O3"],
-        ),
+        Extension(f"fixengine.{name}", [f"ext/{name}.pyx"], extra_compile_args=args)
+        for name in EXTENSIONS
     ]
     return cythonize(
         extensions,

@@ -55,7 +55,6 @@ from __future__ import annotations
 
 import calendar
 import dataclasses
-import os
 import re
 from collections import deque
 from collections.abc import Callable
@@ -63,6 +62,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..codec import HeaderTemplate, Message, Parser, decode
 from ..errors import ConfigError, GarbledMessage, LocalProtocolError
+from ..extensions import compiled, with_compiled_base
 from . import admin
 from .config import SessionConfig, SessionID
 from .events import (
@@ -1336,21 +1336,12 @@ class _PySession:
 def _with_compiled_core() -> type[_PySession]:
     """Session with ``receive_data``, ``send`` and the other per-message methods from
     :mod:`fixengine._session` (the common case in C, the rest handed back to
-    :class:`_PySession`), unless it is not built or ``FIXENGINE_NO_EXTENSIONS=1``."""
-    if os.environ.get("FIXENGINE_NO_EXTENSIONS", "").lower() in ("1", "true", "yes"):
+    :class:`_PySession`), unless that module is not built or turned off."""
+    core = compiled("_session")
+    if core is None:
         return _PySession
-    try:
-        from .. import _session
-    except ImportError:
-        return _PySession
-    _session.configure(_PySession, globals())
-
-    class Session(_session.SessionCore, _PySession):  # type: ignore[misc]
-        __doc__ = _PySession.__doc__
-
-    Session.__module__ = __name__
-    Session.__qualname__ = "Session"
-    return Session
+    core.configure(_PySession, globals())
+    return with_compiled_base(_PySession, core.SessionCore, "Session")
 
 
 if TYPE_CHECKING:

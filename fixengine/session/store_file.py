@@ -96,6 +96,7 @@ import time
 import zlib
 from typing import TYPE_CHECKING
 
+from ..extensions import compiled, with_compiled_base
 from .store import (
     DEFAULT_BATCH_INTERVAL_MS,
     FSYNC_POLICIES,
@@ -692,21 +693,12 @@ class _PyFileStore:
 def _with_compiled_core() -> type[_PyFileStore]:
     """FileStore with ``save_sent``, ``set_next_target_seq`` and ``flush`` from
     :mod:`fixengine._store` (the common case in C, the rest handed back to
-    :class:`_PyFileStore`), unless it is not built or ``FIXENGINE_NO_EXTENSIONS=1``."""
-    if os.environ.get("FIXENGINE_NO_EXTENSIONS", "").lower() in ("1", "true", "yes"):
+    :class:`_PyFileStore`), unless that module is not built or turned off."""
+    core = compiled("_store")
+    if core is None:
         return _PyFileStore
-    try:
-        from .. import _store
-    except ImportError:
-        return _PyFileStore
-    _store.set_fallback(_PyFileStore)
-
-    class FileStore(_store.FileStoreCore, _PyFileStore):  # type: ignore[misc]
-        __doc__ = _PyFileStore.__doc__
-
-    FileStore.__module__ = __name__
-    FileStore.__qualname__ = "FileStore"
-    return FileStore
+    core.set_fallback(_PyFileStore)
+    return with_compiled_base(_PyFileStore, core.FileStoreCore, "FileStore")
 
 
 if TYPE_CHECKING:
