@@ -287,3 +287,27 @@ def test_reports_go_to_the_handle_of_the_latest_session_created() -> None:
     assert [dict(m)[11] for m in first.sent] == [b"A", b"A", b"B", b"B"]
     assert [dict(m)[11] for m in again.sent] == [b"C", b"C", b"D", b"D"]
     assert ex.stats.orders == 4 and ex.stats.trades == 4
+
+
+@pytest.mark.parametrize("look", [False, True])
+def test_orders_filled_on_arrival_are_forgotten_beyond_max_done_as_the_others(look: bool) -> None:
+    # ``look``: read the orders between requests, so some are forgotten after being read
+    flow = [("FAST", _nos(f"C{i}")) for i in range(6)]
+    flow += [("BOOK", _nos("R1", b"2", b"1000", b"101")), ("FAST", _nos("C6", b"1", b"1"))]
+    flow += [("FAST", _nos("C0")), ("FAST", _nos("C5")), ("FAST", _nos("C7"))]
+    results = []
+    for fast in (False, True):
+        ex, handles = _exchange(fast, "FIX.4.4")
+        ex.engine.max_done = 3
+        seen = []
+        for who, fields in flow:
+            ex.on_message(handles[who], _order(fields))  # type: ignore[arg-type]
+            if look:
+                seen.append(ex.engine.orders(live_only=False))
+        results.append((_outcome(ex, handles), seen))
+    assert results[0] == results[1]
+    # C0 was forgotten (a new order), C5 was not (a duplicate)
+    sent = [dict(m) for m in results[1][0][0]["FAST"][0]]
+    assert [(m[11], m[39]) for m in sent[-5:]] == [
+        (b"C0", b"0"), (b"C0", b"2"), (b"C5", b"8"), (b"C7", b"0"), (b"C7", b"2"),
+    ]  # fmt: skip

@@ -108,6 +108,18 @@ _DAY, _GTC, _IOC = (
     TimeInForce.IMMEDIATE_OR_CANCEL,
 )
 _FILLED = OrdStatus.FILLED
+#: (side, ord_type, tif) of an order fill_at_once() keeps, by the index its record holds
+_FILLED_TERMS = tuple(
+    (side, ord_type, tif)
+    for ord_type in (_MARKET, _LIMIT)
+    for side in (_BUY, _SELL)
+    for tif in (_DAY, _GTC, _IOC)
+)
+#: such an order: owner, ClOrdID, symbol, index of its terms, quantity, price, account,
+#: seq, CumQty, notional
+_FilledRecord = tuple[
+    str, str, str, int, Decimal, Decimal | None, str | None, int, Decimal, Decimal
+]
 _RESTING_TIF = frozenset(
     {TimeInForce.DAY, TimeInForce.GOOD_TILL_CANCEL, TimeInForce.GOOD_TILL_DATE}
 )
@@ -508,7 +520,11 @@ class MatchingEngine:
         self.order_id_prefix = order_id_prefix
         self.max_done = max_done
         self._books: dict[str, OrderBook] = {}
-        self._orders: dict[str, _Order] = {}
+        self._order_map: dict[str, _Order] = {}  # by OrderID, oldest first (see _orders)
+        # orders fill_at_once() filled, by OrderID, in arrival order: kept as tuples of
+        # plain values (which the garbage collector stops tracking) and made into
+        # _Order records only when something reads the orders (see _orders)
+        self._filled: dict[str, _FilledRecord] = {}
         self._by_client: dict[tuple[str, str], str] = {}  # (owner, ClOrdID) -> OrderID
         # every ClOrdID of an order that had more than its own (a cancel or replace), by
         # OrderID; an order absent here is known by its cl_ord_id alone
@@ -526,6 +542,41 @@ class MatchingEngine:
         self._fill_sums: tuple[Decimal | None, Decimal | None, Decimal, Decimal, Decimal] = (
             None, None, _ZERO, _ZERO, _ZERO,
         )  # fmt: skip
+
+    @property
+    def _orders(self) -> dict[str, _Order]:
+        """Every order remembered, by OrderID, oldest first: the orders fill_at_once()
+        filled are added to the map on the first read after them, so an order filled on
+        arrival costs one tuple unless it is ever looked at again."""
+        if self._filled:
+            self._file_filled()
+        return self._order_map
+
+    def _file_filled(self) -> None:
+        orders = self._order_map
+        for order_id, record in self._filled.items():
+            owner, cl_ord_id, symbol, terms, quantity, price, account, seq, cum, notional = record
+            side, ord_type, tif = _FILLED_TERMS[terms]
+            orders[order_id] = _Order(
+                order_id=order_id,
+                owner=owner,
+                cl_ord_id=cl_ord_id,
+                symbol=symbol,
+                side=side,
+                ord_type=ord_type,
+                quantity=quantity,
+                price=price,
+                stop_px=None,
+                tif=tif,
+                seq=seq,
+                account=account,
+                cum=cum,
+                notional=notional,
+                status=_FILLED,
+                # planned, carried out, finished, planned again, finished: as submit()
+                version=4,
+            )
+        self._filled.clear()
 
     # -- configuration and reading ----------------------------------------------------------
     def set_fill_model(self, owner: str, model: FillModel | None) -> None:
@@ -578,7 +629,8 @@ class MatchingEngine:
 
     def _prune(self) -> None:
         """Drop timers whose order has finished or changed since they were set."""
-        house, expiry, orders = self._house, self._expiry, self._orders
+        # (timers are never set for the orders fill_at_once() keeps apart)
+        house, expiry, orders = self._house, self._expiry, self._order_map
         while house:
             order = orders.get(house[0][2])
             if order is not None and order.live and order.version == house[0][3]:
@@ -758,7 +810,14 @@ class MatchingEngine:
             return None
         if self.symbols is not None and symbol not in self.symbols:
             return None
-        if tif is not _DAY and tif is not _GTC and tif is not _IOC:
+        # terms: the index of (side, ord_type, tif) in _FILLED_TERMS
+        if tif is _DAY:
+            terms = 0
+        elif tif is _GTC:
+            terms = 1
+        elif tif is _IOC:
+            terms = 2
+        else:
             return None
         if side is _BUY:
             opposite = book._prices[False]
@@ -766,6 +825,7 @@ class MatchingEngine:
         elif side is _SELL:
             opposite = book._prices[True]
             best = opposite[-1] if opposite else None
+            terms += 3
         else:
             return None
         fill_px: Decimal | None
@@ -783,6 +843,7 @@ class MatchingEngine:
             if self.tick_size is not None and self._off_tick(symbol, price) is not None:
                 return None
             fill_px = price
+            terms += 6
         else:
             return None
         # what submit() works out, step for step: leaves = qty - 0, then cum and notional
@@ -797,34 +858,10 @@ class MatchingEngine:
             avg = notional / cum
             self._fill_sums = (quantity, fill_px, cum, notional, avg)
         order_id = f"{self.order_id_prefix}{next(self._ids)}"
-        # every field given in order (positional arguments cost less than keywords)
-        order = _Order(
-            order_id,
-            owner,
-            cl_ord_id,
-            symbol,
-            side,
-            ord_type,
-            quantity,
-            price,
-            None,  # stop_px
-            tif,
-            next(self._seq),
-            None,  # min_qty
-            None,  # max_floor
-            None,  # expire_time
-            account,
-            None,  # orig_cl_ord_id
-            cum,
+        self._filled[order_id] = (
+            owner, cl_ord_id, symbol, terms, quantity, price, account, next(self._seq), cum,
             notional,
-            _FILLED,
-            _ZERO,  # display
-            False,  # triggered
-            "",  # where: not held
-            4,  # version: planned, carried out, finished, planned again, finished: as submit()
-            None,  # house
-        )
-        self._orders[order_id] = order
+        )  # fmt: skip
         by_client[key] = order_id
         done = self._done
         done.append(order_id)
@@ -1067,10 +1104,14 @@ class MatchingEngine:
         """Drop the oldest finished orders beyond ``max_done``."""
         while len(self._done) > self.max_done:
             old = self._done.popleft()
-            gone = self._orders.pop(old, None)
+            gone = self._order_map.pop(old, None)
             if gone is not None:
                 for cl in self._client_ids.pop(old, None) or (gone.cl_ord_id,):
                     self._by_client.pop((gone.owner, cl), None)
+                continue
+            filled = self._filled.pop(old, None)  # (never replaced: no other ClOrdID)
+            if filled is not None:
+                self._by_client.pop((filled[0], filled[1]), None)
 
     def _cancel(
         self,
