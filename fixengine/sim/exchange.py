@@ -94,7 +94,6 @@ from .fills import FillModel, fill_model
 from .reports import (
     BadRequest,
     IdSource,
-    OrderShape,
     Reports,
     parse_request,
     read_order,
@@ -278,14 +277,8 @@ class Exchange(Application):
 
     # -- requests --------------------------------------------------------------------------------
     def on_message(self, session: SessionHandle, message: Message) -> None:
-        if message.msg_type == b"D" and self.fast_orders:
-            order = read_order(message)
-            if (
-                order is not None
-                and message.get(97) is None
-                and self._fill_at_once(session, order[0], order[1], order[2])
-            ):
-                return
+        if self.fast_orders and message.msg_type == b"D" and self._fill_at_once(session, message):
+            return
         owner = self._owners.get(session)
         if owner is None:
             owner = self._owners[session] = self.owner(session.session_id)
@@ -316,13 +309,16 @@ class Exchange(Application):
             self.mass_cancel(owner, request, now)
         self._reschedule()
 
-    def _fill_at_once(
-        self, session: SessionHandle, cl_ord_id: str, raw_cl_ord_id: bytes, shape: OrderShape
-    ) -> bool:
-        """The common NewOrderSingle: filled whole by the house on arrival (immediate
-        fill model, nothing to trade with on the book). Its two reports are laid from
-        the order's terms, without the engine's events and snapshots; False (nothing
-        done) when the order may end any other way: the general path then takes it."""
+    def _fill_at_once(self, session: SessionHandle, message: Message) -> bool:
+        """The common NewOrderSingle (:func:`read_order`, not a possible resend): filled
+        whole by the house on arrival (immediate fill model, nothing to trade with on the
+        book). Its two reports are laid from the order's terms, without the engine's
+        events and snapshots; False (nothing done) when the order may end any other way:
+        the general path then takes it."""
+        order = read_order(message)
+        if order is None or message.get(97) is not None:
+            return False
+        cl_ord_id, raw_cl_ord_id, shape = order
         fast = self._fast.get(session)
         if fast is None:
             fast = self._fast_entry(session)
@@ -346,11 +342,12 @@ class Exchange(Application):
         )
         if done is None:
             return False
+        order_id, last_px, avg = done
         stats = self.stats
         stats.orders += 1
         stats.trades += 1
         stats.executions += 1
-        new, fill = reports.filled_at_once(done[0], raw_cl_ord_id, shape, done[1], done[2], now)
+        new, fill = reports.filled_at_once(order_id, raw_cl_ord_id, shape, last_px, avg, now)
         # both reports go to the session back to back; nothing was left to wake the
         # clock for (an order filled on arrival sets no timer), so no reschedule either
         try:

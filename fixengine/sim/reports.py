@@ -543,16 +543,11 @@ class Reports:
 
     version: FixVersion
     ids: IdSource = dataclasses.field(default_factory=IdSource)
-    _last_px: tuple[Decimal | None, bytes] = dataclasses.field(
-        default=(None, b""), init=False, repr=False, compare=False
-    )
-    _avg_px: tuple[Decimal | None, bytes] = dataclasses.field(
-        default=(None, b""), init=False, repr=False, compare=False
-    )
     _fix42: bool = dataclasses.field(default=False, init=False, repr=False, compare=False)
-    # the New/Fill pair last laid for each order shape, with its LastPx and AvgPx bytes
-    _pairs: dict[OrderShape, tuple[bytes, bytes, Message, Message]] = dataclasses.field(
-        default_factory=dict, init=False, repr=False, compare=False
+    # the New/Fill pair last laid for each order shape: the LastPx and AvgPx it was laid
+    # for (the Decimals, then their field bytes) and the two messages
+    _pairs: dict[OrderShape, tuple[Decimal, Decimal, bytes, bytes, Message, Message]] = (
+        dataclasses.field(default_factory=dict, init=False, repr=False, compare=False)
     )
 
     def __post_init__(self) -> None:
@@ -615,43 +610,61 @@ class Reports:
         of the pair last laid for the same shape and prices, with OrderID, ClOrdID, ExecID
         and TransactTime filled in (one timestamp for both).
         """
-        if last_px is not self._last_px[0]:
-            self._last_px = (last_px, format(last_px, "f").encode())
-        if avg is not self._avg_px[0]:
-            avg_text = format(avg, "f")
-            dot = avg_text.find(".")
-            if dot >= 0 and len(avg_text) - dot - 1 > AVG_PX_PLACES:
-                avg_text = format(round_avg_px(avg), "f")
-            self._avg_px = (avg, avg_text.encode())
-        px_bytes = self._last_px[1]
-        avg_bytes = self._avg_px[1]
         laid = self._pairs.get(shape)
-        if laid is None or laid[0] != px_bytes or laid[1] != avg_bytes:
-            if len(self._pairs) >= _PAIR_LIMIT:
-                self._pairs.clear()
-            laid = self._pairs[shape] = (px_bytes, avg_bytes, *self._lay_pair(shape.fields))
+        # the engine hands the same Decimals while the prices stay (one compare each)
+        if laid is None or laid[0] is not last_px or laid[1] is not avg:
+            laid = self._relay(shape, last_px, avg)
         stamp = _stamp(now)
-        next_exec_id = self.ids.exec_id
+        # ExecIDs as IdSource.exec_id() makes them (the fast path is only taken when it is
+        # not overridden), without two calls
+        ids = self.ids
+        prefix = ids.prefix
+        execs = ids._execs
         # IDs go in as str: the message takes ASCII text as it is (no bytes made first)
-        new = laid[2].copy()
+        new = laid[4].copy()
         put = new.set
         put(37, order_id)
         put(11, raw_cl_ord_id)
-        put(17, next_exec_id())
+        put(17, f"E-{prefix}-{next(execs)}")
         put(60, stamp)
-        fill = laid[3].copy()
+        fill = laid[5].copy()
         put = fill.set
         put(37, order_id)
         put(11, raw_cl_ord_id)
-        put(17, next_exec_id())
+        put(17, f"E-{prefix}-{next(execs)}")
         put(60, stamp)
         return new, fill
 
+    def _relay(
+        self, shape: OrderShape, last_px: Decimal, avg: Decimal
+    ) -> tuple[Decimal, Decimal, bytes, bytes, Message, Message]:
+        """The pair of :meth:`filled_at_once` for new LastPx/AvgPx Decimals: the one laid
+        for the shape if their field bytes are the same, else one laid anew."""
+        px_bytes = format(last_px, "f").encode()
+        avg_text = format(avg, "f")
+        dot = avg_text.find(".")
+        if dot >= 0 and len(avg_text) - dot - 1 > AVG_PX_PLACES:
+            avg_text = format(round_avg_px(avg), "f")
+        avg_bytes = avg_text.encode()
+        pairs = self._pairs
+        laid = pairs.get(shape)
+        if laid is not None and laid[2] == px_bytes and laid[3] == avg_bytes:
+            new, fill = laid[4], laid[5]
+        else:
+            if len(pairs) >= _PAIR_LIMIT:
+                pairs.clear()
+            new, fill = self._lay_pair(shape.fields, px_bytes, avg_bytes)
+        laid = pairs[shape] = (last_px, avg, px_bytes, avg_bytes, new, fill)
+        return laid
+
     def _lay_pair(
-        self, fields: tuple[bytes, bytes, bytes, bytes, bytes | None, bytes, bytes | None]
+        self,
+        fields: tuple[bytes, bytes, bytes, bytes, bytes | None, bytes, bytes | None],
+        px_bytes: bytes,
+        avg_bytes: bytes,
     ) -> tuple[Message, Message]:
         """The New and Fill reports of :meth:`filled_at_once` for an order shape's
-        ``fields`` and the current LastPx/AvgPx, OrderID, ClOrdID, ExecID and
+        ``fields`` and the LastPx/AvgPx field bytes, OrderID, ClOrdID, ExecID and
         TransactTime left blank."""
         raw_symbol, raw_side, qty, raw_type, px, raw_tif, raw_account = fields
         fix42 = self._fix42
@@ -697,10 +710,10 @@ class Reports:
         put(39, b"2")
         terms(put)
         put(32, qty)
-        put(31, self._last_px[1])
+        put(31, px_bytes)
         put(151, b"0")
         put(14, qty)
-        put(6, self._avg_px[1])
+        put(6, avg_bytes)
         put(60, blank)
         return new, fill
 
