@@ -311,3 +311,21 @@ def test_orders_filled_on_arrival_are_forgotten_beyond_max_done_as_the_others(lo
     assert [(m[11], m[39]) for m in sent[-5:]] == [
         (b"C0", b"0"), (b"C0", b"2"), (b"C5", b"8"), (b"C7", b"0"), (b"C7", b"2"),
     ]  # fmt: skip
+
+
+def test_a_fill_model_changed_at_run_time_turns_the_fast_path_off_and_on() -> None:
+    results = []
+    for fast in (False, True):
+        ex, handles = _exchange(fast, "FIX.4.4")
+        fast_handle = handles["FAST"]
+        ex.on_message(fast_handle, _order(_nos("A", b"1", b"5", b"100")))  # type: ignore[arg-type]
+        ex.set_fill(fast_handle.session_id, FillSpec("none"))
+        ex.on_message(fast_handle, _order(_nos("B", b"1", b"5", b"100")))  # type: ignore[arg-type]
+        ex.set_fill(fast_handle.session_id, FillSpec("immediate"))
+        ex.on_message(fast_handle, _order(_nos("C", b"1", b"5", b"99")))  # type: ignore[arg-type]
+        results.append(_outcome(ex, handles))
+    assert results[0] == results[1]
+    sent = [dict(m) for m in results[1][0]["FAST"][0]]
+    assert [(m[11], m[39]) for m in sent] == [
+        (b"A", b"0"), (b"A", b"2"), (b"B", b"0"), (b"C", b"0"), (b"C", b"2"),
+    ]  # fmt: skip

@@ -536,6 +536,7 @@ class MatchingEngine:
         self._match_ids = itertools.count(1)
         self._timers = itertools.count(1)
         self._models: dict[str, FillModel] = {}
+        self._immediate: set[str] = set()  # owners whose model is ImmediateFill
         self._house: list[tuple[float, int, str, int, Decimal]] = []  # (t, n, id, version, qty)
         self._expiry: list[tuple[float, int, str]] = []
         # fill_at_once: (quantity, price, CumQty, notional, AvgPx) of the last fill it worked out
@@ -585,6 +586,10 @@ class MatchingEngine:
             self._models.pop(owner, None)
         else:
             self._models[owner] = model
+        if type(model) is ImmediateFill:
+            self._immediate.add(owner)
+        else:
+            self._immediate.discard(owner)
 
     def fill_model(self, owner: str) -> FillModel | None:
         """The fill model of ``owner``, if any."""
@@ -803,7 +808,7 @@ class MatchingEngine:
         """
         key = (owner, cl_ord_id)
         by_client = self._by_client
-        if key in by_client or type(self._models.get(owner)) is not ImmediateFill:
+        if key in by_client or owner not in self._immediate:
             return None
         book = self._books.get(symbol)
         if book is None or book._stops:
@@ -850,7 +855,7 @@ class MatchingEngine:
         # grow from 0 (the same Decimal operations, so the same digits and exponents)
         sums = self._fill_sums
         if quantity is sums[0] and fill_px is sums[1]:
-            cum, notional, avg = sums[2], sums[3], sums[4]
+            _, _, cum, notional, avg = sums
         else:
             qty = quantity - _ZERO
             cum = _ZERO + qty

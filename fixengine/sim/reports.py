@@ -276,12 +276,13 @@ class OrderShape:
 
 
 #: The tags :func:`read_order` picks: the terms of an order shape (Symbol, Side, OrderQty,
-#: OrdType, Price, TimeInForce, Account), the fields left to the parser, then ClOrdID.
-_READ_TAGS = (55, 54, 38, 40, 44, 59, 1, *_LEFT_TO_PARSER, 11)
+#: OrdType, Price, TimeInForce, Account), then the fields left to the parser. (ClOrdID is
+#: read apart: the picked values are then the key of the shape as they are.)
+_READ_TAGS = (55, 54, 38, 40, 44, 59, 1, *_LEFT_TO_PARSER)
 _TERMS = 7  # how many of them are the terms
 
-#: The values of _READ_TAGS but ClOrdID, as sent -> their shape. Only terms that
-#: read_new_order() takes are kept: none with a field left to the parser.
+#: The values of _READ_TAGS, as sent -> their shape. Only terms that read_new_order()
+#: takes are kept: none with a field left to the parser.
 _shapes: dict[tuple[bytes | None, ...], OrderShape] = {}
 
 
@@ -340,12 +341,12 @@ def read_order(msg: Message) -> tuple[str, bytes, OrderShape] | None:
     values.
     """
     values = msg.pick(_READ_TAGS)
-    shape = _shapes.get(values[:-1])
+    shape = _shapes.get(values)
     if shape is None:
-        shape = _shape(values[:-1])
+        shape = _shape(values)
         if shape is None:
             return None
-    raw_cl = values[-1]
+    raw_cl = msg.get(11)
     if not raw_cl or not raw_cl.isascii():
         return None
     cl_ord_id = raw_cl.decode("ascii")
