@@ -49,6 +49,12 @@ when nothing arrived for HeartBtInt x (1 + ``test_request_allowance``); no Heart
 while it is unanswered; disconnect when nothing arrived for twice that (4a, 4b, 6).
 
 Sending while not logged on: see :meth:`Session.send`.
+
+The per-message methods (``receive_data``, the in-sequence fast path of
+``_on_message``, ``send``, ``data_to_send``, ``message_handled``) run compiled
+(:mod:`fixengine._session`, built from ``ext/_session.pyx``) when the extension is
+built; they repeat this module's fast paths and hand every other case to the
+methods here, which stay the reference (the tests compare the two).
 """
 
 from __future__ import annotations

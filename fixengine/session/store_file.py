@@ -76,6 +76,11 @@ is the atomic switch to the new session period. Old ``seqnums`` slots carry the
 old token and are ignored from then on. Creation and reset are always fsynced,
 whatever the policy.
 
+``save_sent``, ``set_next_target_seq`` and ``flush`` run compiled
+(:mod:`fixengine._store`, built from ``ext/_store.pyx``) for the common case - the
+fsync policy ``"never"``, the files mapped - and as written here for every other;
+both write the same bytes, which the tests compare.
+
 fsync policy: ``"always"`` - ``flush`` calls ``fdatasync`` on each file it wrote
 before it returns; ``"batch"`` - a background thread syncs at most every
 ``batch_interval_ms`` while there are unsynced writes (an OS crash or power loss
