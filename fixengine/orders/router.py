@@ -125,6 +125,7 @@ from .state import (
     OrderRegistry,
     OrderUpdate,
 )
+from .state import quick_apply as _quick_apply
 
 __all__ = [
     "MassCancelResult",
@@ -1832,7 +1833,9 @@ class OrderRouter:
         objects, and their update made only when someone reads it: a stream now, or
         the order's history later; the others by :meth:`_on_full_report`."""
         now = self._clock()
-        quick = self.registry.apply_quick(msg, now)
+        registry = self.registry
+        # OrderRegistry.apply_quick, without the hop
+        quick = _quick_apply(registry._by_cl, registry._by_order_id, msg, now)
         if quick is None:
             self._on_full_report(msg, now)
             return

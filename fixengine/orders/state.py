@@ -52,6 +52,7 @@ import collections
 import dataclasses
 import enum
 import json
+import os
 import secrets
 import string
 from collections.abc import Iterator, Mapping
@@ -685,34 +686,54 @@ def apply_cancel_reject(order: Order, reject: CancelReject, now: float) -> Order
 # -- the common reports, quickly ---------------------------------------------------------------
 
 #: ExecType values of the reports :func:`apply_quick` takes (acknowledgements and fills).
-_QUICK_EXEC_TYPES: dict[bytes | None, ExecEvent] = {
+_QUICK_EXEC_TYPES: dict[bytes, ExecEvent] = {
     b"0": E.NEW,
     b"F": E.TRADE,
     b"1": E.TRADE,
     b"2": E.TRADE,
 }
-#: Tags whose presence leaves a report to the general path (:func:`apply_execution_report`).
-_QUICK_ABSENT = (20, 41, 19, 99, 103, 378)
-#: What :func:`apply_quick` reads of a report, in one :meth:`Message.pick`.
-_QUICK_TAGS = (
-    35, 150, *_QUICK_ABSENT, 39, 17, 11, 54, 40, 59, 1, 55, 37, 58, 60, 38, 44, 32, 31, 14, 151,
-    6, 43, 97,
-)  # fmt: skip
-_ORD_STATUSES = wire_enum(OrdStatus)
-_SIDES = wire_enum(Side)
-_ORD_TYPES = wire_enum(OrdType)
-_TIME_IN_FORCES = wire_enum(TimeInForce)
-_E_NEW = E.NEW
-_E_TRADE = E.TRADE
-_S_PENDING_NEW = S.PENDING_NEW
-_S_NEW = S.NEW
-_S_PARTIALLY_FILLED = S.PARTIALLY_FILLED
-_S_FILLED = S.FILLED
-_ZERO = Decimal(0)
 
 #: What :func:`apply_quick` returns: the order, the event, the status before, the fill
 #: added (or None), the report's Text(58) and whether it was flagged PossDup/PossResend.
 QuickUpdate: TypeAlias = tuple[Order, ExecEvent, OrdStatus, Fill | None, str | None, bool]
+
+
+def _quick_twin() -> Any:
+    """The compiled quick path (``fixengine._orders``), or its pure twin when it is not
+    built or ``FIXENGINE_NO_EXTENSIONS=1``."""
+    if os.environ.get("FIXENGINE_NO_EXTENSIONS", "").lower() not in ("1", "true", "yes"):
+        try:
+            from .. import _orders
+
+            return _orders
+        except ImportError:  # pragma: no cover - depends on the build
+            pass
+    from . import _quick_py
+
+    return _quick_py
+
+
+def _make_quick(module: Any) -> Any:
+    """The quick path of ``module`` (either twin) bound to this state machine's tables."""
+    return module.QuickApply(
+        _QUICK_EXEC_TYPES,
+        wire_enum(OrdStatus),
+        wire_enum(Side),
+        wire_enum(OrdType),
+        wire_enum(TimeInForce),
+        S.PENDING_NEW,
+        S.NEW,
+        S.PARTIALLY_FILLED,
+        S.FILLED,
+        _CACHED_DECIMALS,
+        wire_decimal,
+        Fill,
+    )
+
+
+#: ``apply(by_cl_ord_id, by_order_id, msg, now)``: :func:`apply_quick` that also indexes
+#: the order by OrderID (what the registry and the order router call).
+quick_apply: Any = _make_quick(_quick_twin()).apply
 
 
 def apply_quick(by_cl_ord_id: Mapping[str, Order], msg: Message, now: float) -> QuickUpdate | None:
@@ -727,140 +748,11 @@ def apply_quick(by_cl_ord_id: Mapping[str, Order], msg: Message, now: float) -> 
     :class:`ExecutionReport` and an :class:`OrderUpdate` for nearly every report.
 
     Every field is read in one pass (:meth:`Message.pick`); text is decoded as ASCII,
-    numbers through the decimal cache.
+    numbers through the decimal cache. The work is done by ``fixengine._orders``
+    (compiled) or its pure twin :mod:`fixengine.orders._quick_py`.
     """
-    (
-        msg_type, exec_type, f20, f41, f19, f99, f103, f378, ord_status, raw_exec_id, raw_cl,
-        raw_side, raw_ord_type, raw_tif, raw_account, raw_symbol, raw_order_id, raw_text,
-        raw_transact_time, raw_qty, raw_px, raw_last_qty, raw_last_px, raw_cum, raw_leaves,
-        raw_avg_px, poss_dup, poss_resend,
-    ) = msg.pick(_QUICK_TAGS)  # fmt: skip
-    event = _QUICK_EXEC_TYPES.get(exec_type)
-    if event is None or msg_type != b"8":
-        return None
-    # tags whose presence leaves the report to the general path (_QUICK_ABSENT)
-    if f20 or f41 or f19 or f99 or f103 or f378:
-        return None
-    reported = _ORD_STATUSES.get(ord_status)  # type: ignore[arg-type]
-    if reported is None or not raw_exec_id or not raw_cl:
-        return None
-    # text values must be ASCII and numbers well-formed: UnicodeDecodeError and the
-    # parser's errors are ValueErrors, and the general path reports them
-    try:
-        cl = raw_cl.decode("ascii")
-        order = by_cl_ord_id.get(cl)
-        if order is None or order.pending or order.cl_ord_id != cl:
-            return None
-        exec_id = raw_exec_id.decode("ascii")
-        if exec_id in order.exec_ids:
-            return None  # a duplicate: the general path says so
-        base = order.base_status
-        if event is _E_NEW:
-            if base is _S_PENDING_NEW:
-                by_qty = True
-            elif base is _S_NEW:
-                by_qty = False
-            else:
-                return None
-        elif base is _S_PENDING_NEW or base is _S_NEW or base is _S_PARTIALLY_FILLED:
-            by_qty = True
-        else:
-            return None
-        if raw_side and _SIDES.get(raw_side) is not order.side:
-            return None
-        if raw_ord_type and raw_ord_type not in _ORD_TYPES:
-            return None
-        if raw_tif and raw_tif not in _TIME_IN_FORCES:
-            return None
-        if raw_account and not raw_account.isascii():
-            return None
-        if raw_symbol and raw_symbol.decode("ascii") != order.symbol:
-            return None
-        order_id = raw_order_id.decode("ascii") if raw_order_id else None
-        if (
-            order_id is not None
-            and order_id != "NONE"
-            and order.order_id is not None
-            and order_id != order.order_id
-        ):
-            return None
-        text = raw_text.decode("ascii") if raw_text else None
-        transact_time = raw_transact_time.decode("ascii") if raw_transact_time else None
-        # numbers: the cached Decimal of a value seen before (None if not: parse it;
-        # a zero is falsy, so "cached(raw) or ..." would parse every zero again)
-        cached = _CACHED_DECIMALS.get
-        quantity = order.quantity
-        if raw_qty:
-            value = cached(raw_qty)
-            if (value if value is not None else wire_decimal(raw_qty)) != quantity:
-                return None
-        if raw_px and raw_px not in _CACHED_DECIMALS:
-            wire_decimal(raw_px)
-        cum, notional = order._totals or order._sums()
-        if event is _E_TRADE:
-            if not raw_last_qty:
-                return None
-            last_qty = cached(raw_last_qty)
-            if last_qty is None:
-                last_qty = wire_decimal(raw_last_qty)
-            if not raw_last_px:
-                return None
-            last_px = cached(raw_last_px)
-            if last_px is None:
-                last_px = wire_decimal(raw_last_px)
-            if last_qty <= 0:
-                return None
-            cum = cum + last_qty
-            notional = notional + last_qty * last_px
-            if cum > quantity:
-                return None
-        else:
-            # read (and checked well-formed) as the general path does
-            if raw_last_qty and raw_last_qty not in _CACHED_DECIMALS:
-                wire_decimal(raw_last_qty)
-            if raw_last_px and raw_last_px not in _CACHED_DECIMALS:
-                wire_decimal(raw_last_px)
-        if by_qty:
-            status = _S_FILLED if cum >= quantity else _S_PARTIALLY_FILLED if cum > 0 else _S_NEW
-        else:
-            status = _S_FILLED if cum >= quantity else base
-        if reported is not status:
-            return None
-        if raw_cum:
-            value = cached(raw_cum)
-            if (value if value is not None else wire_decimal(raw_cum)) != cum:
-                return None
-        if raw_leaves:
-            value = cached(raw_leaves)
-            if (value if value is not None else wire_decimal(raw_leaves)) != (
-                _ZERO if status is _S_FILLED else quantity - cum
-            ):
-                return None
-        if raw_avg_px:
-            avg_px = cached(raw_avg_px)
-            if avg_px is None:
-                avg_px = wire_decimal(raw_avg_px)
-            if cum > 0:
-                exact = notional / cum
-                if avg_px != exact and abs(avg_px - exact) >= _ulp(avg_px):
-                    return None
-    except ValueError:
-        return None
-    # the report fits: apply it as apply_execution_report does
-    order.exec_ids.add(exec_id)
-    order.last_reported_status = reported
-    if order_id is not None and order_id != "NONE":
-        order.order_id = order_id
-    fill: Fill | None = None
-    if event is _E_TRADE:
-        fill = Fill(exec_id, last_qty, last_px, now, transact_time)  # type: ignore[arg-type]
-        order.fills.append(fill)
-        order._totals = (cum, notional)  # what add_fill adds up, done above
-    order.base_status = status
-    if text is not None:
-        order.text = text
-    order.updated_at = now
-    return order, event, base, fill, text, poss_dup == b"Y" or poss_resend == b"Y"
+    result: QuickUpdate | None = quick_apply(by_cl_ord_id, None, msg, now)
+    return result
 
 
 # -- ClOrdIDs -------------------------------------------------------------------------------
@@ -1206,12 +1098,8 @@ class OrderRegistry:
         """:func:`apply_quick` on this registry's orders: the common ExecutionReport
         applied (as :meth:`apply` would, with no anomaly), or None when it is left to
         :meth:`apply`."""
-        update = apply_quick(self._by_cl, msg, now)
-        if update is not None:
-            order = update[0]
-            if order.order_id is not None:
-                self._by_order_id[order.order_id] = order
-        return update
+        result: QuickUpdate | None = quick_apply(self._by_cl, self._by_order_id, msg, now)
+        return result
 
     def apply(self, item: Message | ExecutionReport | CancelReject, now: float) -> OrderUpdate:
         """Apply an ExecutionReport or OrderCancelReject (a Message or already parsed).

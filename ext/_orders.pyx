@@ -1,0 +1,268 @@
+# cython: language_level=3
+"""The quick path of the order state machine in C (fixengine.orders.state's common reports).
+
+Theory of operation
+-------------------
+:class:`QuickApply` is ``fixengine.orders._quick_py.QuickApply`` compiled with C
+types: the fields come from one ``Message.pick``, the table lookups are direct
+dict reads, the byte checks C comparisons, and the ASCII decodes C calls. The
+arithmetic stays on Decimals (exact, as the pure twin). Any report that is not a
+common acknowledgement or fill agreeing with its order returns None with nothing
+changed, for the general path to decide; tests/test_orders_quick_twins.py checks
+that both twins return the same and leave the order the same.
+"""
+
+from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_GET_SIZE
+from cpython.dict cimport PyDict_Contains, PyDict_GetItem
+from cpython.object cimport PyObject
+from cpython.unicode cimport PyUnicode_DecodeASCII
+
+from decimal import Decimal
+
+cdef tuple _QUICK_TAGS = (
+    35, 150, 20, 41, 19, 99, 103, 378, 39, 17, 11, 54, 40, 59, 1, 55, 37, 58, 60, 38, 44, 32,
+    31, 14, 151, 6, 43, 97,
+)
+QUICK_TAGS = _QUICK_TAGS
+cdef object _ZERO = Decimal(0)
+cdef object _ONE = Decimal(1)
+
+
+cdef inline bint _given(object raw):
+    """A value is there and not empty (the pure twin's truth test of bytes or None)."""
+    if raw is None:
+        return False
+    if type(raw) is bytes:
+        return PyBytes_GET_SIZE(raw) > 0
+    return bool(raw)
+
+
+cdef inline object _ascii(object raw):
+    if type(raw) is bytes:
+        return PyUnicode_DecodeASCII(PyBytes_AS_STRING(raw), PyBytes_GET_SIZE(raw), NULL)
+    return raw.decode("ascii")
+
+
+cdef inline bint _is_y(object raw):
+    return type(raw) is bytes and PyBytes_GET_SIZE(raw) == 1 and PyBytes_AS_STRING(raw)[0] == b"Y"
+
+
+cdef inline object _lookup(dict table, object key):
+    """``table.get(key)``, for keys that hash without error (bytes or None)."""
+    cdef PyObject *found = PyDict_GetItem(table, key)
+    if found is NULL:
+        return None
+    return <object>found
+
+
+cdef object _ulp(object value):
+    """One unit in the last digit ``value`` is written with."""
+    exponent = value.as_tuple().exponent
+    assert isinstance(exponent, int)
+    return _ONE.scaleb(exponent)
+
+
+cdef class QuickApply:
+    """See ``fixengine.orders._quick_py.QuickApply``: same constructor, same :meth:`apply`."""
+
+    cdef dict _events, _statuses, _sides, _ord_types, _time_in_forces, _decimals
+    cdef object _pending_new, _new, _partially_filled, _filled, _wire_decimal, _fill
+    cdef object _trade, _new_event
+
+    def __init__(
+        self,
+        dict events,
+        dict statuses,
+        dict sides,
+        dict ord_types,
+        dict time_in_forces,
+        pending_new,
+        new,
+        partially_filled,
+        filled,
+        dict decimals,
+        wire_decimal,
+        fill,
+    ):
+        self._events = events
+        self._statuses = statuses
+        self._sides = sides
+        self._ord_types = ord_types
+        self._time_in_forces = time_in_forces
+        self._pending_new = pending_new
+        self._new = new
+        self._partially_filled = partially_filled
+        self._filled = filled
+        self._decimals = decimals
+        self._wire_decimal = wire_decimal
+        self._fill = fill
+        self._new_event = events[b"0"]
+        self._trade = next(e for e in events.values() if e is not self._new_event)
+
+    cdef inline object _decimal(self, object raw):
+        """The cached Decimal of ``raw``, else ``wire_decimal(raw)`` (ValueError if bad)."""
+        cdef PyObject *found = PyDict_GetItem(self._decimals, raw)
+        if found is not NULL:
+            return <object>found
+        return self._wire_decimal(raw)
+
+    cdef inline void _check(self, object raw) except *:
+        """Parse ``raw`` as the general path would, unless already cached (ValueError if bad)."""
+        if _given(raw) and not PyDict_Contains(self._decimals, raw):
+            self._wire_decimal(raw)
+
+    def apply(self, by_cl_ord_id, by_order_id, msg, now):
+        """Apply ``msg`` to its order if it is a common report that fits; see the pure twin."""
+        cdef tuple fields = msg.pick(_QUICK_TAGS)
+        if len(fields) != 28:
+            raise ValueError("Message.pick returned the wrong number of fields")
+        cdef object msg_type = fields[0]
+        cdef object event = _lookup(self._events, fields[1])
+        if event is None:
+            return None
+        if not (type(msg_type) is bytes and PyBytes_GET_SIZE(msg_type) == 1
+                and PyBytes_AS_STRING(msg_type)[0] == b"8"):
+            if msg_type != b"8":
+                return None
+        cdef Py_ssize_t i
+        for i in range(2, 8):
+            if _given(fields[i]):
+                return None
+        cdef object reported = _lookup(self._statuses, fields[8])
+        cdef object raw_exec_id = fields[9]
+        cdef object raw_cl = fields[10]
+        if reported is None or not _given(raw_exec_id) or not _given(raw_cl):
+            return None
+        cdef object raw_side = fields[11]
+        cdef object raw_ord_type = fields[12]
+        cdef object raw_tif = fields[13]
+        cdef object raw_account = fields[14]
+        cdef object raw_symbol = fields[15]
+        cdef object raw_order_id = fields[16]
+        cdef object raw_text = fields[17]
+        cdef object raw_transact_time = fields[18]
+        cdef object raw_qty = fields[19]
+        cdef object raw_px = fields[20]
+        cdef object raw_last_qty = fields[21]
+        cdef object raw_last_px = fields[22]
+        cdef object raw_cum = fields[23]
+        cdef object raw_leaves = fields[24]
+        cdef object raw_avg_px = fields[25]
+        cdef object pending_new = self._pending_new
+        cdef object new = self._new
+        cdef object filled = self._filled
+        cdef object cl, order, exec_id, base, order_id, text, transact_time, quantity
+        cdef object cum, notional, totals, last_qty = None, last_px = None, status
+        cdef object avg_px, exact
+        cdef bint by_qty
+        try:
+            cl = _ascii(raw_cl)
+            if type(by_cl_ord_id) is dict:
+                order = _lookup(<dict>by_cl_ord_id, cl)
+            else:
+                order = by_cl_ord_id.get(cl)
+            if order is None or order.pending or order.cl_ord_id != cl:
+                return None
+            exec_id = _ascii(raw_exec_id)
+            if exec_id in order.exec_ids:
+                return None  # a duplicate: the general path says so
+            base = order.base_status
+            if event is self._new_event:
+                if base is pending_new:
+                    by_qty = True
+                elif base is new:
+                    by_qty = False
+                else:
+                    return None
+            elif base is pending_new or base is new or base is self._partially_filled:
+                by_qty = True
+            else:
+                return None
+            if _given(raw_side) and _lookup(self._sides, raw_side) is not order.side:
+                return None
+            if _given(raw_ord_type) and not PyDict_Contains(self._ord_types, raw_ord_type):
+                return None
+            if _given(raw_tif) and not PyDict_Contains(self._time_in_forces, raw_tif):
+                return None
+            if _given(raw_account) and not raw_account.isascii():
+                return None
+            if _given(raw_symbol) and _ascii(raw_symbol) != order.symbol:
+                return None
+            order_id = _ascii(raw_order_id) if _given(raw_order_id) else None
+            if (
+                order_id is not None
+                and order_id != "NONE"
+                and order.order_id is not None
+                and order_id != order.order_id
+            ):
+                return None
+            text = _ascii(raw_text) if _given(raw_text) else None
+            transact_time = _ascii(raw_transact_time) if _given(raw_transact_time) else None
+            quantity = order.quantity
+            if _given(raw_qty) and self._decimal(raw_qty) != quantity:
+                return None
+            self._check(raw_px)
+            totals = order._totals
+            if not totals:
+                totals = order._sums()
+            cum, notional = totals
+            if event is self._trade:
+                if not _given(raw_last_qty):
+                    return None
+                last_qty = self._decimal(raw_last_qty)
+                if not _given(raw_last_px):
+                    return None
+                last_px = self._decimal(raw_last_px)
+                if last_qty <= 0:
+                    return None
+                cum = cum + last_qty
+                notional = notional + last_qty * last_px
+                if cum > quantity:
+                    return None
+            else:
+                self._check(raw_last_qty)
+                self._check(raw_last_px)
+            if by_qty:
+                if cum >= quantity:
+                    status = filled
+                elif cum > 0:
+                    status = self._partially_filled
+                else:
+                    status = new
+            else:
+                status = filled if cum >= quantity else base
+            if reported is not status:
+                return None
+            if _given(raw_cum) and self._decimal(raw_cum) != cum:
+                return None
+            if _given(raw_leaves) and self._decimal(raw_leaves) != (
+                _ZERO if status is filled else quantity - cum
+            ):
+                return None
+            if _given(raw_avg_px):
+                avg_px = self._decimal(raw_avg_px)
+                if cum > 0:
+                    exact = notional / cum
+                    if avg_px != exact and abs(avg_px - exact) >= _ulp(avg_px):
+                        return None
+        except ValueError:
+            return None
+        # the report fits: apply it as apply_execution_report does
+        order.exec_ids.add(exec_id)
+        order.last_reported_status = reported
+        if order_id is not None and order_id != "NONE":
+            order.order_id = order_id
+        cdef object fill = None
+        if last_qty is not None:
+            fill = self._fill(exec_id, last_qty, last_px, now, transact_time)
+            order.fills.append(fill)
+            order._totals = (cum, notional)  # what add_fill adds up, done above
+        order.base_status = status
+        if text is not None:
+            order.text = text
+        order.updated_at = now
+        if by_order_id is not None:
+            order_id = order.order_id
+            if order_id is not None:
+                by_order_id[order_id] = order
+        return order, event, base, fill, text, _is_y(fields[26]) or _is_y(fields[27])

@@ -1,0 +1,90 @@
+"""The quick path's two twins: ``fixengine._orders`` (compiled) and ``fixengine.orders._quick_py``.
+
+Both are fed the same random report sequences (plausible ones, and ones off in a
+single field, duplicated, malformed or for another order, from
+tests/test_orders_quick.py) for two registries with the same orders; after each
+report they must have returned the same and left every order, and the OrderID
+index, the same. A report neither takes goes to the general path in both.
+"""
+
+from __future__ import annotations
+
+import importlib
+from decimal import Decimal as D
+from types import ModuleType
+from typing import Any
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from fixengine.orders import _quick_py
+from fixengine.orders.model import Order
+from fixengine.orders.state import OrderRegistry, _make_quick
+from tests.test_orders_quick import SETTINGS, plausible, registry, report
+
+
+def _compiled() -> ModuleType:
+    try:
+        return importlib.import_module("fixengine._orders")
+    except ImportError:  # pragma: no cover - depends on the build
+        pytest.skip("fixengine._orders is not built (python setup.py build_ext --inplace)")
+
+
+def _state(reg: OrderRegistry) -> tuple[Any, ...]:
+    return (
+        reg.to_dict(),
+        sorted(reg._by_order_id),
+        [(o.cum_qty, o.avg_px, o.status, o.updated_at, o._totals) for o in reg],
+    )
+
+
+def _same_result(a: Any, b: Any) -> None:
+    if a is None or b is None:
+        assert a is b
+        return
+    order_a, *rest_a = a
+    order_b, *rest_b = b
+    assert isinstance(order_a, Order) and isinstance(order_b, Order)
+    assert order_a.to_dict() == order_b.to_dict()
+    assert rest_a == rest_b
+
+
+@SETTINGS
+@given(st.data())
+def test_both_twins_return_the_same_and_leave_the_same_state(data: st.DataObject) -> None:
+    compiled = _make_quick(_compiled()).apply
+    pure = _make_quick(_quick_py).apply
+    reg_c, reg_p = registry(), registry()
+    for step in range(data.draw(st.integers(1, 12))):
+        msg = data.draw(plausible(reg_p, step))
+        now = float(step)
+        got_c = compiled(reg_c._by_cl, reg_c._by_order_id, msg, now)
+        got_p = pure(reg_p._by_cl, reg_p._by_order_id, msg, now)
+        _same_result(got_c, got_p)
+        if got_p is None:
+            reg_c.apply(msg, now)
+            reg_p.apply(msg, now)
+        assert _state(reg_c) == _state(reg_p)
+
+
+@pytest.mark.parametrize("twin", ["c", "py"])
+def test_each_twin_takes_an_acknowledgement_and_a_fill(twin: str) -> None:
+    module = _compiled() if twin == "c" else _quick_py
+    apply = _make_quick(module).apply
+    reg = registry()
+    order = next(iter(reg))
+    cl = order.cl_ord_id
+    base = [(37, "O1"), (11, cl), (55, "ACME"), (54, "1"), (38, "100"), (40, "1")]
+    ack = report([*base, (17, "E1"), (150, "0"), (39, "0"), (151, "100"), (14, "0"), (6, "0")])
+    taken = apply(reg._by_cl, reg._by_order_id, ack, 2)
+    assert taken is not None and taken[0] is order and taken[3] is None
+    assert reg.by_order_id("O1") is order and order.updated_at == 2
+    fill = [(17, "E2"), (150, "F"), (39, "2"), (32, "100"), (31, "10.25"), (43, "Y")]
+    done = report([*base, *fill, (151, "0"), (14, "100"), (6, "10.25")])
+    taken = apply(reg._by_cl, None, done, 3)
+    assert taken is not None and taken[5] is True
+    assert taken[3] is not None and (taken[3].quantity, taken[3].price) == (D(100), D("10.25"))
+    assert order.is_done and order.exec_ids == {"E1", "E2"}
+    # the same report again is a duplicate, for the general path
+    assert apply(reg._by_cl, None, done, 4) is None
