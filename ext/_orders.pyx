@@ -161,7 +161,7 @@ cdef class QuickApply:
                 order = _lookup(<dict>by_cl_ord_id, cl)
             else:
                 order = by_cl_ord_id.get(cl)
-            if order is None or order.pending or order.cl_ord_id != cl:
+            if order is None or order._pending or order.cl_ord_id != cl:
                 return None
             exec_id = _ascii(raw_exec_id)
             if exec_id in order.exec_ids:

@@ -10,7 +10,9 @@ happen are made when the history is read, equal to the ones a stream gets.
 from __future__ import annotations
 
 import asyncio
+import gc
 import itertools
+import types
 from decimal import Decimal as D
 from typing import Any
 
@@ -369,3 +371,57 @@ def _version() -> Any:
     from fixengine.orders.messages import FixVersion
 
     return FixVersion.parse(VERSION)
+
+
+# -- what a done order holds ------------------------------------------------------------------
+def _tracked_from(root: Any, stop: Any) -> dict[int, Any]:
+    """The objects the collector tracks that ``root`` reaches (not through ``stop``,
+    classes, modules or functions, which are shared by every order)."""
+    seen: dict[int, Any] = {}
+    stack = [root]
+    while stack:
+        obj = stack.pop()
+        if id(obj) in seen or obj is stop:
+            continue
+        if isinstance(obj, (type, types.ModuleType, types.FunctionType, types.BuiltinFunctionType)):
+            continue
+        if gc.is_tracked(obj):
+            seen[id(obj)] = obj
+        stack.extend(gc.get_referents(obj))
+    return seen
+
+
+async def test_a_done_order_holds_few_objects_for_the_collector() -> None:
+    h = Harness()
+    await h.router.start()
+    first, second = await h.filled_order(), await h.filled_order()
+    gc.collect()  # untracks tuples of atoms (the order's sums), as any collection does
+    shared = _tracked_from(second, h.router)
+    own = [o for i, o in _tracked_from(first, h.router).items() if i not in shared]
+    # the handle, its order, the order's chain, fills and ExecIDs, the fill, the history
+    assert sorted(type(o).__name__ for o in own) == sorted(
+        ["OrderHandle", "Order", "list", "list", "set", "Fill", "list"]
+    )
+    # made when first needed, and then kept
+    order = first.order
+    assert order._pending is None and order._aliases is None and first._anomalies is None
+    assert order.pending == [] and order.pending is order.pending
+    assert first.anomalies == [] and first.anomalies is first.anomalies
+    assert order.to_dict()["pending"] == [] and order.status is OrdStatus.FILLED
+    await h.router.stop()
+
+
+async def test_history_read_between_updates_and_trimmed_equals_the_streamed_one() -> None:
+    h = Harness(history_limit=4)
+    await h.router.start()
+    stream = h.router.updates()
+    handle = await h.order(quantity=100)
+    h.deliver(report(handle.order, "0", OrdStatus.NEW))
+    early = handle.history  # made now; the later ones stay unmade until read
+    for _ in range(5):
+        h.deliver(report(handle.order, "F", OrdStatus.PARTIALLY_FILLED, D(10)))
+    streamed = [await stream.get(timeout=1) for _ in range(7)]
+    assert early == streamed[:2]
+    assert handle.history == streamed[-4:]
+    assert [u.cum_qty for u in handle.history] == [D(20), D(30), D(40), D(50)]
+    await h.router.stop()

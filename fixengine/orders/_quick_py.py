@@ -117,7 +117,7 @@ class QuickApply:
         try:
             cl = raw_cl.decode("ascii")
             order = by_cl_ord_id.get(cl)
-            if order is None or order.pending or order.cl_ord_id != cl:
+            if order is None or order._pending or order.cl_ord_id != cl:
                 return None
             exec_id = raw_exec_id.decode("ascii")
             if exec_id in order.exec_ids:

@@ -862,7 +862,6 @@ def _d(value: str | None) -> Decimal | None:
 _ZERO = Decimal(0)
 
 
-@dataclasses.dataclass(slots=True, eq=False)
 class Order:
     """Client-side view of one order, across its cancel/replace chain.
 
@@ -873,7 +872,44 @@ class Order:
     the order they were applied. ``aliases`` are the ClOrdIDs of the cancel and
     replace requests sent for it (the order answers to them too).
     Quantities are exact Decimals.
+
+    ``pending``, ``rejected_requests`` and ``aliases`` are made when first read (most
+    orders never have a cancel or replace): an order kept after it is done holds
+    fewer objects for the garbage collector to walk.
     """
+
+    __slots__ = (
+        "_aliases",
+        "_pending",
+        "_rejected_requests",
+        "_totals",
+        "account",
+        "anomaly_count",
+        "base_status",
+        "chain",
+        "cl_ord_id",
+        "created_at",
+        "exec_ids",
+        "exec_inst",
+        "expire_date",
+        "expire_time",
+        "fills",
+        "handl_inst",
+        "last_reported_status",
+        "max_floor",
+        "min_qty",
+        "ord_rej_reason",
+        "ord_type",
+        "order_id",
+        "price",
+        "quantity",
+        "side",
+        "stop_px",
+        "symbol",
+        "text",
+        "time_in_force",
+        "updated_at",
+    )
 
     cl_ord_id: str
     symbol: str
@@ -884,35 +920,127 @@ class Order:
     stop_px: Decimal | None
     time_in_force: TimeInForce
     created_at: float
-    account: str | None = None
-    handl_inst: HandlInst | None = None
-    exec_inst: str | None = None
-    min_qty: Decimal | None = None
-    max_floor: Decimal | None = None
-    expire_time: float | None = None
-    expire_date: _dt.date | None = None
-    order_id: str | None = None
-    chain: list[str] = dataclasses.field(default_factory=list)
-    base_status: OrdStatus = OrdStatus.PENDING_NEW
-    pending: list[PendingRequest] = dataclasses.field(default_factory=list)
-    fills: list[Fill] = dataclasses.field(default_factory=list)
-    exec_ids: set[str] = dataclasses.field(default_factory=set)
-    rejected_requests: list[str] = dataclasses.field(default_factory=list)
-    aliases: list[str] = dataclasses.field(default_factory=list)
-    updated_at: float = 0.0
-    text: str | None = None
-    ord_rej_reason: int | None = None
-    last_reported_status: OrdStatus | None = None
-    anomaly_count: int = 0
-    _totals: tuple[Decimal, Decimal] | None = dataclasses.field(
-        default=None, init=False, repr=False, compare=False
-    )
+    account: str | None
+    handl_inst: HandlInst | None
+    exec_inst: str | None
+    min_qty: Decimal | None
+    max_floor: Decimal | None
+    expire_time: float | None
+    expire_date: _dt.date | None
+    order_id: str | None
+    chain: list[str]
+    base_status: OrdStatus
+    fills: list[Fill]
+    exec_ids: set[str]
+    updated_at: float
+    text: str | None
+    ord_rej_reason: int | None
+    last_reported_status: OrdStatus | None
+    anomaly_count: int
+    _pending: list[PendingRequest] | None
+    _rejected_requests: list[str] | None
+    _aliases: list[str] | None
+    _totals: tuple[Decimal, Decimal] | None
 
-    def __post_init__(self) -> None:
-        if not self.chain:
-            self.chain = [self.cl_ord_id]
-        if not self.updated_at:
-            self.updated_at = self.created_at
+    def __init__(
+        self,
+        cl_ord_id: str,
+        symbol: str,
+        side: Side,
+        quantity: Decimal,
+        ord_type: OrdType,
+        price: Decimal | None,
+        stop_px: Decimal | None,
+        time_in_force: TimeInForce,
+        created_at: float,
+        account: str | None = None,
+        handl_inst: HandlInst | None = None,
+        exec_inst: str | None = None,
+        min_qty: Decimal | None = None,
+        max_floor: Decimal | None = None,
+        expire_time: float | None = None,
+        expire_date: _dt.date | None = None,
+        order_id: str | None = None,
+        chain: list[str] | None = None,
+        base_status: OrdStatus = OrdStatus.PENDING_NEW,
+        pending: list[PendingRequest] | None = None,
+        fills: list[Fill] | None = None,
+        exec_ids: set[str] | None = None,
+        rejected_requests: list[str] | None = None,
+        aliases: list[str] | None = None,
+        updated_at: float = 0.0,
+        text: str | None = None,
+        ord_rej_reason: int | None = None,
+        last_reported_status: OrdStatus | None = None,
+        anomaly_count: int = 0,
+    ) -> None:
+        self.cl_ord_id = cl_ord_id
+        self.symbol = symbol
+        self.side = side
+        self.quantity = quantity
+        self.ord_type = ord_type
+        self.price = price
+        self.stop_px = stop_px
+        self.time_in_force = time_in_force
+        self.created_at = created_at
+        self.account = account
+        self.handl_inst = handl_inst
+        self.exec_inst = exec_inst
+        self.min_qty = min_qty
+        self.max_floor = max_floor
+        self.expire_time = expire_time
+        self.expire_date = expire_date
+        self.order_id = order_id
+        self.chain = chain if chain else [cl_ord_id]
+        self.base_status = base_status
+        self._pending = pending
+        self.fills = fills if fills is not None else []
+        self.exec_ids = exec_ids if exec_ids is not None else set()
+        self._rejected_requests = rejected_requests
+        self._aliases = aliases
+        self.updated_at = updated_at if updated_at else created_at
+        self.text = text
+        self.ord_rej_reason = ord_rej_reason
+        self.last_reported_status = last_reported_status
+        self.anomaly_count = anomaly_count
+        self._totals = None
+
+    # -- the containers made when first needed ---------------------------------------------
+    @property
+    def pending(self) -> list[PendingRequest]:
+        """The cancels and replaces sent and not settled yet (:class:`PendingRequest`)."""
+        pending = self._pending
+        if pending is None:
+            pending = self._pending = []
+        return pending
+
+    @pending.setter
+    def pending(self, value: list[PendingRequest]) -> None:
+        self._pending = value
+
+    @property
+    def rejected_requests(self) -> list[str]:
+        """ClOrdIDs of this order's cancel/replace requests that were rejected."""
+        rejected = self._rejected_requests
+        if rejected is None:
+            rejected = self._rejected_requests = []
+        return rejected
+
+    @rejected_requests.setter
+    def rejected_requests(self, value: list[str]) -> None:
+        self._rejected_requests = value
+
+    @property
+    def aliases(self) -> list[str]:
+        """ClOrdIDs of the cancel and replace requests sent for the order."""
+        aliases = self._aliases
+        if aliases is None:
+            aliases = self._aliases = []
+        return aliases
+
+    @aliases.setter
+    def aliases(self, value: list[str]) -> None:
+        self._aliases = value
 
     # -- derived state ---------------------------------------------------------------------
     @property
@@ -925,9 +1053,10 @@ class Order:
         shows its final status.
         """
         base = self.base_status
-        if not self.pending or base in TERMINAL_STATUSES:
+        pending = self._pending
+        if not pending or base in TERMINAL_STATUSES:
             return base
-        kinds = {p.kind for p in self.pending if p.acknowledged}
+        kinds = {p.kind for p in pending if p.acknowledged}
         if "cancel" in kinds:
             return OrdStatus.PENDING_CANCEL
         if "replace" in kinds:
@@ -996,7 +1125,7 @@ class Order:
 
     def pending_request(self, cl_ord_id: str) -> PendingRequest | None:
         """The pending cancel/replace sent with ``cl_ord_id``, if any."""
-        for p in self.pending:
+        for p in self._pending or ():
             if p.cl_ord_id == cl_ord_id:
                 return p
         return None
@@ -1024,11 +1153,11 @@ class Order:
             "order_id": self.order_id,
             "chain": list(self.chain),
             "base_status": self.base_status.value,
-            "pending": [p.to_dict() for p in self.pending],
+            "pending": [p.to_dict() for p in self._pending or ()],
             "fills": [f.to_dict() for f in self.fills],
             "exec_ids": sorted(self.exec_ids),
-            "rejected_requests": list(self.rejected_requests),
-            "aliases": list(self.aliases),
+            "rejected_requests": list(self._rejected_requests or ()),
+            "aliases": list(self._aliases or ()),
             "updated_at": self.updated_at,
             "text": self.text,
             "ord_rej_reason": self.ord_rej_reason,
@@ -1114,11 +1243,11 @@ def order_from_request(cl_ord_id: str, request: NewOrderRequest, now: float) -> 
     order.order_id = None
     order.chain = [cl_ord_id]
     order.base_status = _PENDING_NEW
-    order.pending = []
+    order._pending = None
     order.fills = []
     order.exec_ids = set()
-    order.rejected_requests = []
-    order.aliases = []
+    order._rejected_requests = None
+    order._aliases = None
     order.updated_at = now
     order.text = None
     order.ord_rej_reason = None

@@ -577,6 +577,7 @@ class OrderHandle:
     __slots__ = (
         "__weakref__",
         "_ack_waiters",
+        "_anomalies",
         "_done_waiters",
         "_history",
         "_requests",
@@ -586,7 +587,6 @@ class OrderHandle:
         "_signal",
         "_streams",
         "ack_latency",
-        "anomalies",
         "key",
         "order",
     )
@@ -595,8 +595,9 @@ class OrderHandle:
         self._router = router
         self.order = order
         self.key = order.chain[0]
-        # RouterUpdates, or what makes one (made when the history is read: most never
-        # are); the last history_limit (see _remember)
+        # RouterUpdates, or what makes one - a maker followed by its arguments, flat in
+        # the list rather than in a tuple each (one object less per update for the
+        # collector) - made when the history is read (most never are); see _remember
         self._history: list[Any] = []
         self.ack_latency: float | None = None
         self._sent_at: float | None = None  # perf_counter when the NewOrderSingle was handed over
@@ -606,25 +607,58 @@ class OrderHandle:
         # made by the first updates() call: most orders are never watched one by one
         self._streams: weakref.WeakSet[_UpdateQueue] | None = None
         self._requests: dict[str, RequestHandle] = {}  # cancel/replace not settled yet
-        self.anomalies: list[Anomaly] = []
+        self._anomalies: list[Anomaly] | None = None  # made by the first anomaly or read
         self._retired = False  # counted among the router's done orders
 
     @property
     def history(self) -> list[RouterUpdate]:
         """The order's updates so far, oldest first (the last ``history_limit``)."""
+        return list(self._made())
+
+    def _made(self) -> list[RouterUpdate]:
+        """The history with every update made (kept so, one item each)."""
         entries = self._history
-        for i, item in enumerate(entries):
-            if type(item) is tuple:
-                entries[i] = item[0](*item[1:])
-        return list(entries)
+        made: list[RouterUpdate] = []
+        i = 0
+        n = len(entries)
+        while i < n:
+            item = entries[i]
+            if isinstance(item, RouterUpdate):
+                made.append(item)
+                i += 1
+            else:
+                end = i + 1 + _MAKER_ARGS[item]
+                made.append(item(*entries[i + 1 : end]))
+                i = end
+        self._history = made
+        return made
 
     def _remember(self, entry: Any) -> None:
-        """Add an update (or what makes one) to the history, dropping the oldest beyond
-        the router's ``history_limit``."""
+        """Add an update (or a tuple of its maker and arguments) to the history,
+        dropping the oldest beyond the router's ``history_limit``."""
         entries = self._history
-        entries.append(entry)
+        if type(entry) is tuple:
+            entries += entry
+        else:
+            entries.append(entry)
         if len(entries) > self._router._history_cap:
-            del entries[0]
+            self._trim()
+
+    def _trim(self) -> None:
+        """Keep the last ``history_limit`` updates (more items than that are in the list:
+        maybe more updates too)."""
+        made = self._made()
+        excess = len(made) - self._router._history_cap
+        if excess > 0:
+            del made[: int(excess)]
+
+    @property
+    def anomalies(self) -> list[Anomaly]:
+        """The anomalies of the reports on this order, oldest first."""
+        anomalies = self._anomalies
+        if anomalies is None:
+            anomalies = self._anomalies = []
+        return anomalies
 
     # -- state --------------------------------------------------------------------------
     @property
@@ -1012,6 +1046,10 @@ def _quick_update(
         (),
         order,
     )
+
+
+#: The makers of the updates a history keeps unmade, and how many arguments each takes.
+_MAKER_ARGS: dict[Callable[..., RouterUpdate], int] = {_sent_update: 6, _quick_update: 13}
 
 
 class OrderRouter:
@@ -1871,9 +1909,10 @@ class OrderRouter:
         else:
             # handle._remember(), inline: the update is made when the history is read
             history = handle._history
-            history.append((_quick_update, *fields))
+            history.append(_quick_update)
+            history += fields
             if len(history) > self._history_cap:
-                del history[0]
+                handle._trim()
             # handle._notify(), for the statuses a quick report leaves
             if handle._ack_waiters is not None:
                 waiters, handle._ack_waiters = handle._ack_waiters, None

@@ -1087,7 +1087,7 @@ class OrderRegistry:
         self.anomalies.extend(update.anomalies)
         order = update.order
         if order is not None:
-            for cl in (*order.chain, *(p.cl_ord_id for p in order.pending)):
+            for cl in (*order.chain, *(p.cl_ord_id for p in order._pending or ())):
                 if cl not in self._by_cl:
                     self._index(cl, order)
             if order.order_id is not None:
@@ -1228,12 +1228,13 @@ class OrderRegistry:
         del orders[key]
         by_cl = self._by_cl
         evicted = self._evicted
-        if len(chain) == 1 and not order.aliases and not order.pending:  # the usual order
+        if len(chain) == 1 and not order._aliases and not order._pending:  # the usual order
             if by_cl.get(key) is order:
                 del by_cl[key]
             evicted[key] = status
         else:
-            for cl in (*chain, *order.aliases, *(p.cl_ord_id for p in order.pending)):
+            pending = order._pending or ()
+            for cl in (*chain, *(order._aliases or ()), *(p.cl_ord_id for p in pending)):
                 if by_cl.get(cl) is order:
                     del by_cl[cl]
                 evicted[cl] = status
