@@ -9,6 +9,7 @@ index, the same. A report neither takes goes to the general path in both.
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
 from decimal import Decimal as D
 from types import ModuleType
@@ -19,7 +20,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from fixengine.orders import _quick_py
-from fixengine.orders.model import Order
+from fixengine.orders.model import NewOrderRequest, Order, OrdType, Side
 from fixengine.orders.state import OrderRegistry, _make_quick
 from tests.test_orders_quick import SETTINGS, plausible, registry, report
 
@@ -88,3 +89,48 @@ def test_each_twin_takes_an_acknowledgement_and_a_fill(twin: str) -> None:
     assert order.is_done and order.exec_ids == {"E1", "E2"}
     # the same report again is a duplicate, for the general path
     assert apply(reg._by_cl, None, done, 4) is None
+
+
+# -- set_slots: the fields of frozen requests and updates ---------------------------------------
+@dataclasses.dataclass(frozen=True, slots=True)
+class _Frozen:
+    a: Any
+    b: Any = None
+    c: Any = 0
+
+
+@given(st.lists(st.one_of(st.none(), st.integers(), st.text(max_size=5)), min_size=3, max_size=3))
+def test_both_twins_store_the_same_fields(values: list[Any]) -> None:
+    descriptors = tuple(_Frozen.__dict__[name] for name in ("a", "b", "c"))
+    made = []
+    for module in (_compiled(), _quick_py):
+        obj = _Frozen(None)
+        module.set_slots(obj, descriptors, tuple(values))
+        made.append(obj)
+    assert made[0] == made[1] == _Frozen(*values)
+
+
+@pytest.mark.parametrize("twin", ["c", "py"])
+def test_set_slots_refuses_what_it_cannot_store(twin: str) -> None:
+    module = _compiled() if twin == "c" else _quick_py
+    obj = _Frozen(1)
+    descriptors = (_Frozen.__dict__["a"], _Frozen.__dict__["b"])
+    with pytest.raises(ValueError):
+        module.set_slots(obj, descriptors, (1,))
+    with pytest.raises(TypeError):
+        module.set_slots(obj, (1,), (2,))
+    assert obj == _Frozen(1)
+
+
+def test_requests_made_either_way_are_equal() -> None:
+    request = NewOrderRequest("ACME", Side.SELL, D(5), OrdType.LIMIT, price=D("1.5"), account="A")
+    assert type(request).__init__.__code__.co_names.count("_set_slots") == (
+        _quick_py.twin() is not _quick_py
+    )
+    assert (request.symbol, request.side, request.quantity, request.price, request.account) == (
+        "ACME",
+        Side.SELL,
+        D(5),
+        D("1.5"),
+        "A",
+    )

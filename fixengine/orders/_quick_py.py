@@ -11,15 +11,48 @@ members by wire value, the Decimal cache, :class:`~fixengine.orders.model.Fill`)
 so neither twin imports the state machine. ``ext/_orders.pyx`` is the same
 algorithm in C; both leave an order in the same state and return the same tuple
 (tests/test_orders_quick_twins.py checks it).
+
+:func:`set_slots` stores the fields of a frozen, slotted instance through the
+slots' descriptors (what ``fixengine.orders.model.frozen_init`` builds ``__init__``
+with); :func:`twin` is the module to use, compiled or this one.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, MutableMapping
 from decimal import Decimal
+from types import ModuleType
 from typing import Any
 
-__all__ = ["QUICK_TAGS", "QuickApply"]
+__all__ = ["QUICK_TAGS", "QuickApply", "set_slots", "twin"]
+
+
+def twin() -> ModuleType:
+    """The compiled ``fixengine._orders``, or this pure twin when it is not built or
+    ``FIXENGINE_NO_EXTENSIONS=1``."""
+    if os.environ.get("FIXENGINE_NO_EXTENSIONS", "").lower() not in ("1", "true", "yes"):
+        try:
+            from .. import _orders
+
+            return _orders
+        except ImportError:  # pragma: no cover - depends on the build
+            pass
+    import sys
+
+    return sys.modules[__name__]
+
+
+def set_slots(obj: object, descriptors: tuple[Any, ...], values: tuple[Any, ...]) -> None:
+    """``descriptors[i].__set__(obj, values[i])`` for each field, in order."""
+    if len(values) != len(descriptors):
+        raise ValueError(f"set_slots: {len(values)} values for {len(descriptors)} descriptors")
+    for descriptor, value in zip(descriptors, values, strict=True):
+        setter = getattr(type(descriptor), "__set__", None)
+        if setter is None:
+            raise TypeError("set_slots: not a data descriptor")
+        setter(descriptor, obj, value)
+
 
 #: Tags whose presence leaves a report to the general path: ExecTransType, OrigClOrdID,
 #: ExecRefID, StopPx, OrdRejReason, ExecRestatementReason.

@@ -34,6 +34,7 @@ from typing import Any, TypeVar
 
 from ..errors import LocalProtocolError
 from ..fields import FieldValue
+from . import _quick_py
 
 __all__ = [
     "LIVE_STATUSES",
@@ -413,13 +414,18 @@ def frozen_init(cls: type[_C]) -> type[_C]:
     """Give the frozen, slotted dataclass ``cls`` a faster ``__init__``, same signature.
 
     The generated ``__init__`` of a frozen dataclass stores each field with
-    ``object.__setattr__`` looked up on every call; this one stores through the
-    slots' own descriptors, about twice as fast, and calls ``__post_init__`` the
-    same way. Requests, reports and updates are built for every order, so it shows.
+    ``object.__setattr__`` looked up on every call; this one stores them all through
+    the slots' own descriptors in one call (:func:`~fixengine.orders._quick_py.set_slots`,
+    compiled when built), and calls ``__post_init__`` the same way. Requests,
+    reports and updates are built for every order, so it shows.
     """
     params: list[str] = []
+    names: list[str] = []
+    descriptors: list[Any] = []
     body: list[str] = []
-    env: dict[str, Any] = {}
+    module = _quick_py.twin()
+    compiled = module is not _quick_py
+    env: dict[str, Any] = {"_set_slots": module.set_slots}
     for i, f in enumerate(dataclasses.fields(cls)):  # type: ignore[arg-type]
         if not f.init or f.default_factory is not _MISSING:
             raise TypeError(f"{cls.__name__}.{f.name}: only plain fields are supported")
@@ -428,8 +434,14 @@ def frozen_init(cls: type[_C]) -> type[_C]:
         else:
             env[f"_d{i}"] = f.default
             params.append(f"{f.name}=_d{i}")
+        descriptors.append(cls.__dict__[f.name])
+        names.append(f.name)
+        # without the compiled module, one call per field beats a loop over them
         env[f"_s{i}"] = cls.__dict__[f.name].__set__
         body.append(f"    _s{i}(self, {f.name})")
+    env["_descriptors"] = tuple(descriptors)
+    if compiled:
+        body = [f"    _set_slots(self, _descriptors, ({', '.join(names)},))"]
     if hasattr(cls, "__post_init__"):
         body.append("    self.__post_init__()")
     src = f"def __init__(self, {', '.join(params)}) -> None:\n" + "\n".join(body) + "\n"

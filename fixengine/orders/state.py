@@ -52,7 +52,6 @@ import collections
 import dataclasses
 import enum
 import json
-import os
 import secrets
 import string
 from collections.abc import Iterator, Mapping
@@ -61,6 +60,7 @@ from typing import Any, TypeAlias
 
 from ..codec import Message
 from ..errors import LocalProtocolError
+from . import _quick_py
 from .messages import _DECIMALS as _CACHED_DECIMALS
 from .messages import (
     CancelReject,
@@ -698,21 +698,6 @@ _QUICK_EXEC_TYPES: dict[bytes, ExecEvent] = {
 QuickUpdate: TypeAlias = tuple[Order, ExecEvent, OrdStatus, Fill | None, str | None, bool]
 
 
-def _quick_twin() -> Any:
-    """The compiled quick path (``fixengine._orders``), or its pure twin when it is not
-    built or ``FIXENGINE_NO_EXTENSIONS=1``."""
-    if os.environ.get("FIXENGINE_NO_EXTENSIONS", "").lower() not in ("1", "true", "yes"):
-        try:
-            from .. import _orders
-
-            return _orders
-        except ImportError:  # pragma: no cover - depends on the build
-            pass
-    from . import _quick_py
-
-    return _quick_py
-
-
 def _make_quick(module: Any) -> Any:
     """The quick path of ``module`` (either twin) bound to this state machine's tables."""
     return module.QuickApply(
@@ -733,7 +718,7 @@ def _make_quick(module: Any) -> Any:
 
 #: ``apply(by_cl_ord_id, by_order_id, msg, now)``: :func:`apply_quick` that also indexes
 #: the order by OrderID (what the registry and the order router call).
-quick_apply: Any = _make_quick(_quick_twin()).apply
+quick_apply: Any = _make_quick(_quick_py.twin()).apply
 
 
 def apply_quick(by_cl_ord_id: Mapping[str, Order], msg: Message, now: float) -> QuickUpdate | None:
