@@ -425,3 +425,39 @@ async def test_history_read_between_updates_and_trimmed_equals_the_streamed_one(
     assert handle.history == streamed[-4:]
     assert [u.cum_qty for u in handle.history] == [D(20), D(30), D(40), D(50)]
     await h.router.stop()
+
+
+# -- the engine's callbacks ---------------------------------------------------------------------
+class _Session:
+    def __init__(self, name: str) -> None:
+        self.session_id = name
+
+
+class _Router:
+    def __init__(self, session: _Session) -> None:
+        self.session = session
+        self.seen: list[Any] = []
+
+    def _handle_message(self, msg: Any) -> None:
+        self.seen.append(msg)
+
+    def handle_event(self, event: Any) -> None:
+        self.seen.append(event)
+
+
+def test_router_application_feeds_each_session_its_router_however_they_interleave() -> None:
+    app = RouterApplication()
+    a, b, c = _Session("A"), _Session("B"), _Session("C")
+    ra, rb = _Router(a), _Router(b)
+    app.attach(ra)  # type: ignore[arg-type]
+    app.attach(rb)  # type: ignore[arg-type]
+    for session, msg in [(a, 1), (a, 2), (b, 3), (c, 4), (a, 5), (b, 6)]:
+        app.on_message(session, msg)  # type: ignore[arg-type]
+    app.on_event(b, "logon")  # type: ignore[arg-type]
+    assert (ra.seen, rb.seen) == ([1, 2, 5], [3, 6, "logon"])
+    app.detach(ra)  # type: ignore[arg-type]
+    app.on_message(a, 7)  # type: ignore[arg-type]
+    rc = _Router(c)
+    app.attach(rc)  # type: ignore[arg-type]
+    app.on_message(c, 8)  # type: ignore[arg-type]
+    assert (ra.seen, rc.seen) == ([1, 2, 5], [8])

@@ -2283,6 +2283,10 @@ class RouterApplication(Application):
     def __init__(self, inner: Application | None = None) -> None:
         self.inner = inner
         self._routers: dict[Any, OrderRouter] = {}
+        # the last session seen and its router: a SessionID hashes in Python (a
+        # dataclass), and the callbacks come from one session after another
+        self._last_session: Any = None
+        self._last_router: OrderRouter | None = None
 
     def attach(self, router: OrderRouter) -> None:
         """Feed ``router`` the events of its session (done by the router's constructor)."""
@@ -2290,15 +2294,22 @@ class RouterApplication(Application):
         if key in self._routers and self._routers[key] is not router:
             raise LocalProtocolError(f"session {key} already has an order router")
         self._routers[key] = router
+        self._last_session = self._last_router = None
 
     def detach(self, router: OrderRouter) -> None:
         """Stop feeding ``router`` (done by :meth:`OrderRouter.stop`)."""
         key = getattr(router.session, "session_id", None)
         if self._routers.get(key) is router:
             del self._routers[key]
+        self._last_session = self._last_router = None
 
     def _router(self, session: SessionHandle) -> OrderRouter | None:
-        return self._routers.get(session.session_id)
+        if session is self._last_session:
+            return self._last_router
+        router = self._routers.get(session.session_id)
+        self._last_session = session
+        self._last_router = router
+        return router
 
     def on_create(self, session: SessionHandle) -> None:
         """Passed on to ``inner``."""
@@ -2315,7 +2326,7 @@ class RouterApplication(Application):
 
     def on_message(self, session: SessionHandle, message: Message) -> Awaitable[None] | None:
         """The router applies and journals ``message``, then ``inner`` sees it."""
-        router = self._routers.get(session.session_id)
+        router = self._last_router if session is self._last_session else self._router(session)
         if router is not None:
             router._handle_message(message)
         return self.inner.on_message(session, message) if self.inner is not None else None
@@ -2334,7 +2345,8 @@ class RouterApplication(Application):
 
     def on_event(self, session: SessionHandle, event: Event) -> Awaitable[None] | None:
         """The router sees every other event (Logon, gaps, rejects), then ``inner``."""
-        router = self._router(session)
-        if router is not None and not isinstance(event, MessageReceived):
-            router.handle_event(event)
+        if type(event) is not MessageReceived and not isinstance(event, MessageReceived):
+            router = self._router(session)
+            if router is not None:
+                router.handle_event(event)
         return self.inner.on_event(session, event) if self.inner is not None else None
