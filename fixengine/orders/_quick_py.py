@@ -65,6 +65,8 @@ QUICK_TAGS = (
 
 
 _ZERO = Decimal(0)
+#: ExecIDs an order keeps in a tuple before they become its set.
+_TUPLE_EXEC_IDS = 8
 
 
 def _ulp(value: Decimal) -> Decimal:
@@ -153,7 +155,7 @@ class QuickApply:
             if order is None or order._pending or order.cl_ord_id != cl:
                 return None
             exec_id = raw_exec_id.decode("ascii")
-            if exec_id in order.exec_ids:
+            if exec_id in order._exec_ids:
                 return None  # a duplicate: the general path says so
             base = order.base_status
             if event is self._new_event:
@@ -249,7 +251,12 @@ class QuickApply:
         except ValueError:
             return None
         # the report fits: apply it as apply_execution_report does
-        order.exec_ids.add(exec_id)
+        # a few ExecIDs stay a tuple, which the garbage collector stops tracking
+        ids = order._exec_ids
+        if type(ids) is tuple and len(ids) < _TUPLE_EXEC_IDS:
+            order._exec_ids = (*ids, exec_id)
+        else:
+            order.exec_ids.add(exec_id)
         order.last_reported_status = reported
         if order_id is not None and order_id != "NONE":
             order.order_id = order_id

@@ -886,22 +886,24 @@ class Order:
     Quantities are exact Decimals.
 
     ``pending``, ``rejected_requests`` and ``aliases`` are made when first read (most
-    orders never have a cancel or replace): an order kept after it is done holds
-    fewer objects for the garbage collector to walk.
+    orders never have a cancel or replace), and ``chain`` and ``exec_ids`` start as
+    tuples (which the garbage collector stops tracking) that become the list and
+    set when first read: an order kept after it is done holds fewer objects for
+    the collector to walk.
     """
 
     __slots__ = (
         "_aliases",
+        "_chain",
+        "_exec_ids",
         "_pending",
         "_rejected_requests",
         "_totals",
         "account",
         "anomaly_count",
         "base_status",
-        "chain",
         "cl_ord_id",
         "created_at",
-        "exec_ids",
         "exec_inst",
         "expire_date",
         "expire_time",
@@ -940,15 +942,15 @@ class Order:
     expire_time: float | None
     expire_date: _dt.date | None
     order_id: str | None
-    chain: list[str]
     base_status: OrdStatus
     fills: list[Fill]
-    exec_ids: set[str]
     updated_at: float
     text: str | None
     ord_rej_reason: int | None
     last_reported_status: OrdStatus | None
     anomaly_count: int
+    _chain: list[str] | tuple[str, ...]
+    _exec_ids: set[str] | tuple[str, ...]
     _pending: list[PendingRequest] | None
     _rejected_requests: list[str] | None
     _aliases: list[str] | None
@@ -1003,11 +1005,11 @@ class Order:
         self.expire_time = expire_time
         self.expire_date = expire_date
         self.order_id = order_id
-        self.chain = chain if chain else [cl_ord_id]
+        self._chain = chain if chain else (cl_ord_id,)
         self.base_status = base_status
         self._pending = pending
         self.fills = fills if fills is not None else []
-        self.exec_ids = exec_ids if exec_ids is not None else set()
+        self._exec_ids = exec_ids if exec_ids is not None else ()
         self._rejected_requests = rejected_requests
         self._aliases = aliases
         self.updated_at = updated_at if updated_at else created_at
@@ -1018,6 +1020,30 @@ class Order:
         self._totals = None
 
     # -- the containers made when first needed ---------------------------------------------
+    @property
+    def chain(self) -> list[str]:
+        """Every ClOrdID the order has had, oldest first."""
+        chain = self._chain
+        if type(chain) is tuple:
+            chain = self._chain = list(chain)
+        return chain  # type: ignore[return-value]
+
+    @chain.setter
+    def chain(self, value: list[str]) -> None:
+        self._chain = value
+
+    @property
+    def exec_ids(self) -> set[str]:
+        """ExecIDs of the reports applied to the order (a repeated one is a duplicate)."""
+        ids = self._exec_ids
+        if type(ids) is tuple:
+            ids = self._exec_ids = set(ids)
+        return ids  # type: ignore[return-value]
+
+    @exec_ids.setter
+    def exec_ids(self, value: set[str]) -> None:
+        self._exec_ids = value
+
     @property
     def pending(self) -> list[PendingRequest]:
         """The cancels and replaces sent and not settled yet (:class:`PendingRequest`)."""
@@ -1078,7 +1104,8 @@ class Order:
     @property
     def orig_cl_ord_id(self) -> str | None:
         """The ClOrdID before the current one (None for an order never replaced)."""
-        return self.chain[-2] if len(self.chain) > 1 else None
+        chain = self._chain
+        return chain[-2] if len(chain) > 1 else None
 
     def _sums(self) -> tuple[Decimal, Decimal]:
         """(CumQty, notional) of the fills, computed once until they change."""
@@ -1163,11 +1190,11 @@ class Order:
             "expire_time": self.expire_time,
             "expire_date": None if self.expire_date is None else self.expire_date.isoformat(),
             "order_id": self.order_id,
-            "chain": list(self.chain),
+            "chain": list(self._chain),
             "base_status": self.base_status.value,
             "pending": [p.to_dict() for p in self._pending or ()],
             "fills": [f.to_dict() for f in self.fills],
-            "exec_ids": sorted(self.exec_ids),
+            "exec_ids": sorted(self._exec_ids),
             "rejected_requests": list(self._rejected_requests or ()),
             "aliases": list(self._aliases or ()),
             "updated_at": self.updated_at,
@@ -1253,11 +1280,11 @@ def order_from_request(cl_ord_id: str, request: NewOrderRequest, now: float) -> 
     order.expire_time = request.expire_time
     order.expire_date = request.expire_date
     order.order_id = None
-    order.chain = [cl_ord_id]
+    order._chain = (cl_ord_id,)
     order.base_status = _PENDING_NEW
     order._pending = None
     order.fills = []
-    order.exec_ids = set()
+    order._exec_ids = ()
     order._rejected_requests = None
     order._aliases = None
     order.updated_at = now

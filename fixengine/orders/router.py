@@ -594,7 +594,7 @@ class OrderHandle:
     def __init__(self, router: OrderRouter, order: Order) -> None:
         self._router = router
         self.order = order
-        self.key = order.chain[0]
+        self.key = order._chain[0]
         # RouterUpdates, or what makes one - a maker followed by its arguments, flat in
         # the list rather than in a tuple each (one object less per update for the
         # collector) - made when the history is read (most never are); see _remember
@@ -1268,7 +1268,7 @@ class OrderRouter:
 
     # -- lookups --------------------------------------------------------------------------
     def _handle_for(self, order: Order) -> OrderHandle:
-        key = order.chain[0]
+        key = order._chain[0]
         handle = self._handles.get(key)
         if handle is None or handle.order is not order:
             handle = OrderHandle(self, order)
@@ -1878,7 +1878,7 @@ class OrderRouter:
             self._on_full_report(msg, now)
             return
         order, event, previous, fill, text, poss_dup = quick
-        handle = self._handles.get(order.chain[0])
+        handle = self._handles.get(order._chain[0])
         if handle is None or handle.order is not order:
             handle = self._handle_for(order)
         if handle.ack_latency is None and handle._sent_at is not None:

@@ -1205,7 +1205,7 @@ class OrderRegistry:
         status = order.base_status
         if status not in TERMINAL_STATUSES:
             return False
-        chain = order.chain
+        chain = order._chain
         key = chain[0]
         orders = self._orders
         if orders.get(key) is not order:
