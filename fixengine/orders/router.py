@@ -745,19 +745,21 @@ class OrderHandle:
         ``timeout`` seconds, :class:`RouterClosed` if the router stops.
         """
         order = self.order
-        status = order.status
+        # Order.status, read without the property when no cancel/replace is pending
+        status = order.status if order._pending else order.base_status
         if status in _ACKED:  # the answer is often in before the caller asks
             return status
         deadline = None
         while True:
             if status is _REJECTED:
                 raise self._rejected()
-            self._router._check_running()
+            if self._router._closed:
+                self._router._check_running()
             waiters = self._ack_waiters
             if waiters is None:
                 waiters = self._ack_waiters = []
             deadline = await _park(waiters, timeout, deadline, "acknowledgement of {}", self)
-            status = order.status
+            status = order.status if order._pending else order.base_status
             if status in _ACKED:
                 return status
 
@@ -1882,7 +1884,15 @@ class OrderRouter:
         if handle is None or handle.order is not order:
             handle = self._handle_for(order)
         if handle.ack_latency is None and handle._sent_at is not None:
-            self._round_trip(handle)
+            # self._round_trip(handle), inline
+            latency = handle.ack_latency = _perf_counter() - handle._sent_at
+            self.latencies.append(latency)
+            metrics = getattr(self.session, "metrics", None)
+            if metrics is not self._metrics:
+                self._metrics = metrics
+                self._observe = getattr(metrics, "observe_round_trip", None)
+            if self._observe is not None:
+                self._observe(latency)
         if self.journal is not None:
             self._record(order)
         cum, notional = order._totals or order._sums()
@@ -1924,8 +1934,15 @@ class OrderRouter:
                 handle._signal.fire()
         if handle._requests or self._status_waiters:
             self._settle(handle, event, None)
-        if status is _FILLED:
-            self._retire(handle)
+        if status is _FILLED and not handle._retired:
+            # self._retire(handle), inline
+            handle._retired = True
+            keep = self.keep_done
+            if keep is not None:
+                done = self._done
+                done.append(handle)
+                if len(done) > keep:
+                    self._evict_done(keep)
 
     def _on_full_report(self, msg: Message, now: float) -> None:
         update = self.registry.apply(msg, now)
@@ -1990,8 +2007,12 @@ class OrderRouter:
         keep = self.keep_done
         if keep is None:
             return
+        self._done.append(handle)
+        self._evict_done(keep)
+
+    def _evict_done(self, keep: int) -> None:
+        """Evict the oldest done orders beyond ``keep``."""
         done = self._done
-        done.append(handle)
         while len(done) > keep:
             old = done.popleft()
             old._retired = False  # (live again after a busted fill: not evicted)
