@@ -91,12 +91,33 @@ cdef object _ulp(object value):
     return _ONE.scaleb(exponent)
 
 
+cdef tuple _constructor_slots(cls):
+    """The slot descriptors of the dataclass ``cls`` when its ``__init__`` does nothing but
+    store (exec_id, quantity, price, time, transact_time, corrected_by=None) in them;
+    else None (then ``cls(...)`` is called)."""
+    import dataclasses
+
+    names = ("exec_id", "quantity", "price", "time", "transact_time", "corrected_by")
+    if not isinstance(cls, type) or not dataclasses.is_dataclass(cls):
+        return None
+    fields = dataclasses.fields(cls)
+    if tuple(f.name for f in fields) != names or hasattr(cls, "__post_init__"):
+        return None
+    if fields[5].default is not None:
+        return None
+    descriptors = tuple(cls.__dict__.get(name) for name in names)
+    if any(type(d).__name__ != "member_descriptor" for d in descriptors):
+        return None
+    return descriptors
+
+
 cdef class QuickApply:
     """See ``fixengine.orders._quick_py.QuickApply``: same constructor, same :meth:`apply`."""
 
     cdef dict _events, _statuses, _sides, _ord_types, _time_in_forces, _decimals
     cdef object _pending_new, _new, _partially_filled, _filled, _wire_decimal, _fill
     cdef object _trade, _new_event
+    cdef readonly tuple _fill_slots  # Fill's slot descriptors, in its constructor's order; or None
 
     def __init__(
         self,
@@ -125,6 +146,8 @@ cdef class QuickApply:
         self._decimals = decimals
         self._wire_decimal = wire_decimal
         self._fill = fill
+        # a slotted Fill whose constructor only stores its fields is made from C
+        self._fill_slots = _constructor_slots(fill)
         self._new_event = events[b"0"]
         self._trade = next(e for e in events.values() if e is not self._new_event)
 
@@ -183,6 +206,7 @@ cdef class QuickApply:
         cdef object cl, order, exec_id, base, order_id, text, transact_time, quantity
         cdef object cum, notional, totals, last_qty = None, last_px = None, status
         cdef object avg_px, exact
+        cdef tuple values
         cdef bint by_qty
         try:
             cl = _ascii(raw_cl)
@@ -288,7 +312,13 @@ cdef class QuickApply:
             order.order_id = order_id
         cdef object fill = None
         if last_qty is not None:
-            fill = self._fill(exec_id, last_qty, last_px, now, transact_time)
+            if self._fill_slots is not None:
+                values = (exec_id, last_qty, last_px, now, transact_time, None)
+                fill = self._fill.__new__(self._fill)
+                for i in range(6):
+                    fe_descr_set(self._fill_slots[i], fill, values[i])
+            else:
+                fill = self._fill(exec_id, last_qty, last_px, now, transact_time)
             order.fills.append(fill)
             order._totals = (cum, notional)  # what add_fill adds up, done above
         order.base_status = status

@@ -6,7 +6,10 @@ from typing import Any
 
 QUICK_TAGS: tuple[int, ...]
 
+def set_slots(obj: object, descriptors: tuple[Any, ...], values: tuple[Any, ...]) -> None: ...
+
 class QuickApply:
+    _fill_slots: tuple[Any, ...] | None
     def __init__(
         self,
         events: dict[bytes, Any],

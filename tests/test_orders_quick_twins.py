@@ -20,8 +20,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from fixengine.orders import _quick_py
-from fixengine.orders.model import NewOrderRequest, Order, OrdType, Side
-from fixengine.orders.state import OrderRegistry, _make_quick
+from fixengine.orders.model import Fill, NewOrderRequest, Order, OrdType, Side
+from fixengine.orders.state import OrderRegistry, _make_quick, _quick_arguments
 from tests.test_orders_quick import SETTINGS, plausible, registry, report
 
 
@@ -133,4 +133,30 @@ def test_requests_made_either_way_are_equal() -> None:
         D(5),
         D("1.5"),
         "A",
+    )
+
+
+def test_compiled_twin_makes_fills_as_the_constructor_does() -> None:
+    module = _compiled()
+    assert _make_quick(module)._fill_slots is not None  # Fill: made from C
+    made: list[tuple[Any, ...]] = []
+
+    def fill(*args: Any) -> tuple[Any, ...]:  # not a slotted dataclass: called
+        made.append(args)
+        return args
+
+    quick = module.QuickApply(*_quick_arguments(fill))
+    assert quick._fill_slots is None
+    reg = registry()
+    order = next(iter(reg))
+    fields = [(37, "O1"), (11, order.cl_ord_id), (55, "ACME"), (54, "1"), (38, "100")]
+    fields += [(17, "E1"), (150, "F"), (39, "1"), (32, "40"), (31, "10.25"), (151, "60")]
+    fields += [(14, "40"), (6, "10.25"), (60, "20240101-00:00:00.000")]
+    msg = report(fields)
+    taken = quick.apply(reg._by_cl, None, msg, 5.0)
+    assert taken is not None and made == [("E1", D(40), D("10.25"), 5.0, "20240101-00:00:00.000")]
+    reg2 = registry()
+    taken = _make_quick(module).apply(reg2._by_cl, None, msg, 5.0)
+    assert taken is not None and taken[3] == Fill(
+        "E1", D(40), D("10.25"), 5.0, "20240101-00:00:00.000"
     )

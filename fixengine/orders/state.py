@@ -698,9 +698,9 @@ _QUICK_EXEC_TYPES: dict[bytes, ExecEvent] = {
 QuickUpdate: TypeAlias = tuple[Order, ExecEvent, OrdStatus, Fill | None, str | None, bool]
 
 
-def _make_quick(module: Any) -> Any:
-    """The quick path of ``module`` (either twin) bound to this state machine's tables."""
-    return module.QuickApply(
+def _quick_arguments(fill: Any = Fill) -> tuple[Any, ...]:
+    """What :class:`~fixengine.orders._quick_py.QuickApply` is built with."""
+    return (
         _QUICK_EXEC_TYPES,
         wire_enum(OrdStatus),
         wire_enum(Side),
@@ -712,8 +712,13 @@ def _make_quick(module: Any) -> Any:
         S.FILLED,
         _CACHED_DECIMALS,
         wire_decimal,
-        Fill,
+        fill,
     )
+
+
+def _make_quick(module: Any) -> Any:
+    """The quick path of ``module`` (either twin) bound to this state machine's tables."""
+    return module.QuickApply(*_quick_arguments())
 
 
 #: ``apply(by_cl_ord_id, by_order_id, msg, now)``: :func:`apply_quick` that also indexes
