@@ -266,7 +266,7 @@ cdef class QuickApply:
                 if not _given(raw_last_px):
                     return None
                 last_px = self._decimal(raw_last_px)
-                if last_qty <= 0:
+                if last_qty <= _ZERO:  # a Decimal: no int to convert
                     return None
                 cum = cum + last_qty
                 notional = notional + last_qty * last_px
@@ -278,7 +278,7 @@ cdef class QuickApply:
             if by_qty:
                 if cum >= quantity:
                     status = filled
-                elif cum > 0:
+                elif cum > _ZERO:
                     status = self._partially_filled
                 else:
                     status = new
@@ -294,7 +294,7 @@ cdef class QuickApply:
                 return None
             if _given(raw_avg_px):
                 avg_px = self._decimal(raw_avg_px)
-                if cum > 0:
+                if cum > _ZERO:
                     exact = notional / cum
                     if avg_px != exact and abs(avg_px - exact) >= _ulp(avg_px):
                         return None
