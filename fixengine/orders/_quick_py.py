@@ -19,7 +19,6 @@ with); :func:`twin` is the module to use, compiled or this one.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, MutableMapping
 from decimal import Decimal
 from types import ModuleType
@@ -31,16 +30,11 @@ __all__ = ["QUICK_TAGS", "QuickApply", "set_slots", "twin"]
 def twin() -> ModuleType:
     """The compiled ``fixengine._orders``, or this pure twin when it is not built or
     ``FIXENGINE_NO_EXTENSIONS=1``."""
-    if os.environ.get("FIXENGINE_NO_EXTENSIONS", "").lower() not in ("1", "true", "yes"):
-        try:
-            from .. import _orders
-
-            return _orders
-        except ImportError:  # pragma: no cover - depends on the build
-            pass
     import sys
 
-    return sys.modules[__name__]
+    from ..extensions import compiled
+
+    return compiled("_orders") or sys.modules[__name__]
 
 
 def set_slots(obj: object, descriptors: tuple[Any, ...], values: tuple[Any, ...]) -> None:
