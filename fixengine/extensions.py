@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import importlib
 import os
+from collections.abc import Callable
 from types import ModuleType
 from typing import TypeVar
 
@@ -30,3 +31,21 @@ def with_compiled_base(pure: type[T], base: type, name: str) -> type[T]:
     cls = type(name, (base, pure), {"__doc__": pure.__doc__, "__module__": pure.__module__})
     cls.__qualname__ = name
     return cls
+
+
+def compiled_subclass(
+    pure: type[T],
+    module: str,
+    base: str,
+    name: str,
+    setup: Callable[[ModuleType], object] | None = None,
+) -> type[T]:
+    """``pure`` with the compiled class ``base`` of ``fixengine.<module>`` under it (see
+    :func:`with_compiled_base`), after ``setup(module)``; ``pure`` itself when that
+    module is not built or turned off."""
+    core = compiled(module)
+    if core is None:
+        return pure
+    if setup is not None:
+        setup(core)
+    return with_compiled_base(pure, getattr(core, base), name)

@@ -1884,15 +1884,7 @@ class OrderRouter:
         if handle is None or handle.order is not order:
             handle = self._handle_for(order)
         if handle.ack_latency is None and handle._sent_at is not None:
-            # self._round_trip(handle), inline
-            latency = handle.ack_latency = _perf_counter() - handle._sent_at
-            self.latencies.append(latency)
-            metrics = getattr(self.session, "metrics", None)
-            if metrics is not self._metrics:
-                self._metrics = metrics
-                self._observe = getattr(metrics, "observe_round_trip", None)
-            if self._observe is not None:
-                self._observe(latency)
+            self._round_trip(handle)
         if self.journal is not None:
             self._record(order)
         cum, notional = order._totals or order._sums()

@@ -68,7 +68,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..codec import HeaderTemplate, Message, Parser, decode
 from ..errors import ConfigError, GarbledMessage, LocalProtocolError
-from ..extensions import compiled, with_compiled_base
+from ..extensions import compiled_subclass
 from . import admin
 from .config import SessionConfig, SessionID
 from .events import (
@@ -1339,18 +1339,15 @@ class _PySession:
         )
 
 
-def _with_compiled_core() -> type[_PySession]:
-    """Session with ``receive_data``, ``send`` and the other per-message methods from
-    :mod:`fixengine._session` (the common case in C, the rest handed back to
-    :class:`_PySession`), unless that module is not built or turned off."""
-    core = compiled("_session")
-    if core is None:
-        return _PySession
-    core.configure(_PySession, globals())
-    return with_compiled_base(_PySession, core.SessionCore, "Session")
-
-
 if TYPE_CHECKING:
     Session = _PySession
 else:
-    Session = _with_compiled_core()
+    # receive_data, send and the other per-message methods compiled (the common case
+    # in C, the rest handed back to _PySession), unless not built or turned off
+    Session = compiled_subclass(
+        _PySession,
+        "_session",
+        "SessionCore",
+        "Session",
+        lambda core: core.configure(_PySession, globals()),
+    )

@@ -101,7 +101,7 @@ import time
 import zlib
 from typing import TYPE_CHECKING
 
-from ..extensions import compiled, with_compiled_base
+from ..extensions import compiled_subclass
 from .store import (
     DEFAULT_BATCH_INTERVAL_MS,
     FSYNC_POLICIES,
@@ -695,18 +695,15 @@ class _PyFileStore:
                 setattr(self, name, -1)
 
 
-def _with_compiled_core() -> type[_PyFileStore]:
-    """FileStore with ``save_sent``, ``set_next_target_seq`` and ``flush`` from
-    :mod:`fixengine._store` (the common case in C, the rest handed back to
-    :class:`_PyFileStore`), unless that module is not built or turned off."""
-    core = compiled("_store")
-    if core is None:
-        return _PyFileStore
-    core.set_fallback(_PyFileStore)
-    return with_compiled_base(_PyFileStore, core.FileStoreCore, "FileStore")
-
-
 if TYPE_CHECKING:
     FileStore = _PyFileStore
 else:
-    FileStore = _with_compiled_core()
+    # save_sent, set_next_target_seq and flush compiled (the common case in C, the rest
+    # handed back to _PyFileStore), unless not built or turned off
+    FileStore = compiled_subclass(
+        _PyFileStore,
+        "_store",
+        "FileStoreCore",
+        "FileStore",
+        lambda core: core.set_fallback(_PyFileStore),
+    )
