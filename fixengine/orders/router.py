@@ -745,8 +745,7 @@ class OrderHandle:
         ``timeout`` seconds, :class:`RouterClosed` if the router stops.
         """
         order = self.order
-        # Order.status, read without the property when no cancel/replace is pending
-        status = order.status if order._pending else order.base_status
+        status = order.status
         if status in _ACKED:  # the answer is often in before the caller asks
             return status
         deadline = None
@@ -759,7 +758,7 @@ class OrderHandle:
             if waiters is None:
                 waiters = self._ack_waiters = []
             deadline = await _park(waiters, timeout, deadline, "acknowledgement of {}", self)
-            status = order.status if order._pending else order.base_status
+            status = order.status
             if status in _ACKED:
                 return status
 
@@ -1926,15 +1925,8 @@ class OrderRouter:
                 handle._signal.fire()
         if handle._requests or self._status_waiters:
             self._settle(handle, event, None)
-        if status is _FILLED and not handle._retired:
-            # self._retire(handle), inline
-            handle._retired = True
-            keep = self.keep_done
-            if keep is not None:
-                done = self._done
-                done.append(handle)
-                if len(done) > keep:
-                    self._evict_done(keep)
+        if status is _FILLED:
+            self._retire(handle)
 
     def _on_full_report(self, msg: Message, now: float) -> None:
         update = self.registry.apply(msg, now)
@@ -1999,12 +1991,8 @@ class OrderRouter:
         keep = self.keep_done
         if keep is None:
             return
-        self._done.append(handle)
-        self._evict_done(keep)
-
-    def _evict_done(self, keep: int) -> None:
-        """Evict the oldest done orders beyond ``keep``."""
         done = self._done
+        done.append(handle)
         while len(done) > keep:
             old = done.popleft()
             old._retired = False  # (live again after a busted fill: not evicted)
@@ -2358,7 +2346,7 @@ class RouterApplication(Application):
 
     def on_event(self, session: SessionHandle, event: Event) -> Awaitable[None] | None:
         """The router sees every other event (Logon, gaps, rejects), then ``inner``."""
-        if type(event) is not MessageReceived and not isinstance(event, MessageReceived):
+        if not isinstance(event, MessageReceived):
             router = self._router(session)
             if router is not None:
                 router.handle_event(event)
