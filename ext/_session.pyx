@@ -13,7 +13,8 @@ attributes), and these methods are compiled for the common case:
   fast path) delivered; anything else goes to ``_full_checks``, in Python;
 * ``send`` of an application message while logged on with PersistMessages=Y:
   numbered, encoded by the header template, persisted, queued and logged;
-* ``data_to_send``, ``message_handled``.
+* ``data_to_send``, ``message_handled``;
+* ``get_timer`` while logged on in a non-stop session (asked after every pump).
 
 Every other case is handed to the pure-Python method of the same name on the class
 given to :func:`configure`, so each rule of the protocol is written once, in Python;
@@ -74,6 +75,9 @@ cdef class SessionCore:
     cdef public object _queue
     cdef public object _gap
     cdef public object _now
+    cdef public object _heartbeat_interval
+    cdef public object _probe
+    cdef public object schedule
 
     def __cinit__(self, *args, **kwargs):
         self._outbox = []
@@ -175,6 +179,19 @@ cdef class SessionCore:
         if log is not None:
             log.on_outgoing(data)
         return seq
+
+    # -- timer ----------------------------------------------------------------------
+    def get_timer(self):
+        """When ``handle_timer`` must next be called (UTC epoch seconds), or None."""
+        if self.state is not _LOGGED_ON or not self.schedule.non_stop:
+            return _fallback.get_timer(self)
+        if not self._heartbeat_interval > 0:
+            return None
+        if self._test_requests:
+            return self._last_received + 2 * self._probe
+        beat = self._last_sent + self._heartbeat_interval
+        probe = self._last_received + self._probe
+        return beat if beat <= probe else probe
 
     def data_to_send(self):
         """Every byte queued for the peer since the last call (may be b"")."""
