@@ -532,6 +532,30 @@ class SessionHandle(SessionListener):
         kind = _KINDS.get(type(event))
         if kind is None:
             kind = _kind(type(event))
+        queues = self._stream_cache
+        if kind == _MESSAGE and queues is not None and not queues:
+            # the common case, as _deliver does it: an application message, no event
+            # streams; its callbacks run now when the dispatcher task is idle
+            app = self.engine.application
+            if app is not None:
+                queue = self._app_queue
+                items = queue._items
+                if items or self._busy or self._inline or self._dispatcher is None:
+                    queue.put(event)
+                else:
+                    self._inline = True
+                    try:
+                        rest = self._call_message(app, event)
+                        if rest is not None and not queue.put(rest):
+                            rest.close()
+                    except (Exception, asyncio.CancelledError):
+                        self._failed(event)
+                    finally:
+                        self._inline = False
+                if len(items) > self._backlog and not self._paused:
+                    self._paused = True
+                    self.driver.pause_reading()
+                return
         if kind == _LOGGED_ON:
             self._logged_out.clear()
             self._logged_on.set()
@@ -609,20 +633,8 @@ class SessionHandle(SessionListener):
         (awaiting it, confirming a message, ``on_event``) is returned, not started."""
         result: Any = None
         if kind == _MESSAGE:
-            message: Message = getattr(event, "message")  # noqa: B009
-            try:
-                result = app.on_message(self, message)
-            except BusinessReject as exc:
-                self.reject(message, exc.reason, exc.text)
-            except Exception:
-                self._confirm(message)  # the application failed on it: do not loop on it
-                raise
-            else:
-                if result is not None and _is_awaitable(result):
-                    return _Rest(self._finish_message(app, event, message, result), event, result)
-            self._confirm(message)
-            result = None
-        elif kind == _LOGGED_ON:
+            return self._call_message(app, event)
+        if kind == _LOGGED_ON:
             result = app.on_logon(self)
         elif kind == _LOGGED_OUT:
             result = app.on_logout(self, getattr(event, "text", None))
@@ -634,6 +646,25 @@ class SessionHandle(SessionListener):
             result = app.on_disconnect(self, getattr(event, "reason"))  # noqa: B009
         if result is not None and _is_awaitable(result):
             return _Rest(self._finish(app, event, result), event, result)
+        result = app.on_event(self, event)
+        if result is not None and _is_awaitable(result):
+            return _Rest(_await(result), event, result)
+        return None
+
+    def _call_message(self, app: Application, event: Any) -> _Rest | None:
+        """:meth:`_call_now` of a MessageReceived."""
+        message: Message = event.message
+        try:
+            result = app.on_message(self, message)
+        except BusinessReject as exc:
+            self.reject(message, exc.reason, exc.text)
+        except Exception:
+            self._confirm(message)  # the application failed on it: do not loop on it
+            raise
+        else:
+            if result is not None and _is_awaitable(result):
+                return _Rest(self._finish_message(app, event, message, result), event, result)
+        self._confirm(message)
         result = app.on_event(self, event)
         if result is not None and _is_awaitable(result):
             return _Rest(_await(result), event, result)
