@@ -57,6 +57,7 @@ cdef class SessionCore:
     cdef public object _log
     cdef public object _template
     cdef public object _validate
+    cdef public object _plans
     cdef public object _begin
     cdef public object _sender
     cdef public object _target
@@ -116,10 +117,16 @@ cdef class SessionCore:
         ):
             cfg = self.config
             validate = self._validate
+            plans = self._plans
+            plan = plans.get(mt) if plans is not None else None
             if (
                 (not cfg.check_latency or abs(now - sending_time) <= cfg.max_latency)
                 and (not cfg.check_comp_id or (sender == self._target and target == self._sender))
-                and (validate is None or validate(msg) is None)
+                and (
+                    validate is None
+                    or (plan is not None and plan.rules.check(msg))
+                    or validate(msg) is None
+                )
             ):
                 self._last_received = now
                 self._test_requests = 0

@@ -292,6 +292,9 @@ class _PySession:
         self._template = HeaderTemplate(
             self._begin, header[:2], header[2:], self._header_tags, precision
         )
+        #: MsgType -> the validator's ready plan, read by the fast path below; None
+        #: when validation goes through a wrapper (FIXT.1.1, session messages only)
+        self._plans: dict[bytes, Any] | None = None
         self._validate = self._make_validator(dictionary, app_dictionary)
         # length -> data field pairs the dictionaries define beyond the codec's table
         data_fields: dict[int, int] = {}
@@ -628,10 +631,18 @@ class _PySession:
         ):
             cfg = self.config
             validate = self._validate
+            plans = self._plans
+            # a MsgType seen before: its plan's compiled rules, which say "certainly
+            # valid" or leave it to the validator (as its validate() does first)
+            plan = plans.get(mt) if plans is not None else None
             if (
                 (not cfg.check_latency or abs(now - sending_time) <= cfg.max_latency)
                 and (not cfg.check_comp_id or (sender == self._target and target == self._sender))
-                and (validate is None or validate(msg) is None)
+                and (
+                    validate is None
+                    or (plan is not None and plan.rules.check(msg))
+                    or validate(msg) is None
+                )
             ):
                 self._last_received = now
                 self._test_requests = 0
@@ -1330,6 +1341,7 @@ class _PySession:
                 return check(msg) if msg.msg_type in admin.ADMIN_MSG_TYPES else None
 
             return session_only
+        self._plans = validator._plans
         return validator.validate
 
     def __repr__(self) -> str:
