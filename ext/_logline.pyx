@@ -383,6 +383,15 @@ cdef inline bint _admin(object key) noexcept:
     return c == b'2' or c == b'3' or c == b'4' or c == b'j'
 
 
+cdef Pending _bound_to_pending(object method, str name):
+    """The Pending of which ``method`` is the method ``name`` (bound), else None: such a
+    method is called without a Python call."""
+    owner = getattr(method, "__self__", None)
+    if type(owner) is Pending and getattr(method, "__name__", None) == name:
+        return <Pending>owner
+    return None
+
+
 cdef class Counting:
     """``on_incoming/on_outgoing`` of a MetricsLog (twin of ``fixengine.metrics._Counting``).
 
@@ -397,6 +406,8 @@ cdef class Counting:
     cdef object _rest
     cdef object _inner_in
     cdef object _inner_out
+    cdef Pending _pending_in  # the Pending whose incoming() _inner_in is, if it is one
+    cdef Pending _pending_out
 
     def __cinit__(
         self, dict counts_in, dict counts_out, object rest, object inner_in, object inner_out
@@ -406,13 +417,17 @@ cdef class Counting:
         self._rest = rest
         self._inner_in = inner_in
         self._inner_out = inner_out
+        self._pending_in = _bound_to_pending(inner_in, "incoming")
+        self._pending_out = _bound_to_pending(inner_out, "outgoing")
 
     def incoming(self, raw):
         """Count a message received, then pass it on."""
         cdef object key = _count(self._in, raw)
         if key is None or _admin(key):
             self._rest(self._in, "received", raw, key)
-        if self._inner_in is not None:
+        if self._pending_in is not None:
+            self._pending_in._message(raw, True)
+        elif self._inner_in is not None:
             self._inner_in(raw)
 
     def outgoing(self, raw):
@@ -420,5 +435,7 @@ cdef class Counting:
         cdef object key = _count(self._out, raw)
         if key is None or _admin(key):
             self._rest(self._out, "sent", raw, key)
-        if self._inner_out is not None:
+        if self._pending_out is not None:
+            self._pending_out._message(raw, False)
+        elif self._inner_out is not None:
             self._inner_out(raw)

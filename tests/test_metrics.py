@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import urllib.request
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -12,6 +14,7 @@ from test_transport_fakes import RawClient, eventually, logon_bytes, run
 
 from fixengine.application import Engine
 from fixengine.metrics import FixMetrics, MetricsLog, start_metrics_server
+from fixengine.session import SessionID
 
 __all__ = ["run"]
 
@@ -288,3 +291,19 @@ def test_compiled_and_pure_metrics_hooks_agree(impl: str) -> None:
     assert passed == [("in", d), ("out", d), ("out", gap), ("in", junk)]
     quiet = counting({}, {}, lambda *a: None, None, None)
     quiet.incoming(d)  # no inner log: nothing else to call
+
+
+def test_compiled_hooks_over_a_file_log_keep_each_line_in_its_direction(tmp_path: Any) -> None:
+    # the compiled hooks call a compiled log's pending lines without a Python call
+    pytest.importorskip("fixengine._logline", reason="not built")
+    from fixengine.log import FileLog
+
+    inner = FileLog(tmp_path, SessionID("FIX.4.4", "S", "T"))
+    log = MetricsLog(FixMetrics().session("S"), inner)
+    first, second = COUNTED[0], b"8=FIX.4.4\x019=5\x0135=0\x0134=7\x0110=000\x01"
+    log.on_incoming(first)
+    log.on_outgoing(second)
+    inner.close()
+    lines = [json.loads(line) for line in Path(inner.messages_path).read_text().splitlines()]
+    assert [(line["dir"], line["type"]) for line in lines] == [("in", "D"), ("out", "0")]
+    assert lines[1]["seq"] == 7
