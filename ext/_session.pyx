@@ -26,13 +26,15 @@ cdef object _fallback = None  # the pure-Python session class
 cdef object _LOGGED_ON, _LOGOUT_SENT, _DISCONNECTING, _DISCONNECTED
 cdef object _OWN_PATH, _ADMIN_PROCESSED, _SESSION_ONLY
 cdef object _MessageReceived, _GarbledMessage, _Message, _redact
+cdef object _set_received_message  # MessageReceived's slot, written as its __init__ does
+cdef object _object_new = object.__new__
 
 
 def configure(cls, namespace):
     """Take the fallback class and the constants from the Python module's ``namespace``."""
     global _fallback, _LOGGED_ON, _LOGOUT_SENT, _DISCONNECTING, _DISCONNECTED
     global _OWN_PATH, _ADMIN_PROCESSED, _SESSION_ONLY
-    global _MessageReceived, _GarbledMessage, _Message, _redact
+    global _MessageReceived, _GarbledMessage, _Message, _redact, _set_received_message
     _fallback = cls
     _LOGGED_ON = namespace["_LOGGED_ON"]
     _LOGOUT_SENT = namespace["_LOGOUT_SENT"]
@@ -42,6 +44,7 @@ def configure(cls, namespace):
     _ADMIN_PROCESSED = namespace["_ADMIN_PROCESSED"]
     _SESSION_ONLY = namespace["_SESSION_ONLY"]
     _MessageReceived = namespace["MessageReceived"]
+    _set_received_message = _MessageReceived.__dict__["message"].__set__
     _GarbledMessage = namespace["GarbledMessage"]
     _Message = namespace["Message"]
     _redact = namespace["_redact"]
@@ -131,7 +134,9 @@ cdef class SessionCore:
                 self._last_received = now
                 self._test_requests = 0
                 if poss_dup is None and mt not in _ADMIN_PROCESSED:
-                    self._events.append(_MessageReceived(msg))
+                    event = _object_new(_MessageReceived)
+                    _set_received_message(event, msg)
+                    self._events.append(event)
                     new_target = seq + 1
                     self._next_target = new_target
                     if self._confirm:
