@@ -22,19 +22,29 @@ what is compiled repeats the Python fast paths line for line, and the session te
 run against both classes.
 """
 
+from cpython.object cimport PyObject_GenericSetAttr
+
 cdef object _fallback = None  # the pure-Python session class
 cdef object _LOGGED_ON, _LOGOUT_SENT, _DISCONNECTING, _DISCONNECTED
 cdef object _OWN_PATH, _ADMIN_PROCESSED, _SESSION_ONLY
 cdef object _MessageReceived, _GarbledMessage, _Message, _redact
-cdef object _set_received_message  # MessageReceived's slot, written as its __init__ does
-cdef object _object_new = object.__new__
+
+cdef extern from *:
+    """
+    /* a new instance of a class whose __new__ is object's (no arguments to check) */
+    static PyObject *_fe_new_instance(PyObject *cls) {
+        PyTypeObject *t = (PyTypeObject *)cls;
+        return t->tp_alloc(t, 0);
+    }
+    """
+    object _fe_new_instance(object cls)
 
 
 def configure(cls, namespace):
     """Take the fallback class and the constants from the Python module's ``namespace``."""
     global _fallback, _LOGGED_ON, _LOGOUT_SENT, _DISCONNECTING, _DISCONNECTED
     global _OWN_PATH, _ADMIN_PROCESSED, _SESSION_ONLY
-    global _MessageReceived, _GarbledMessage, _Message, _redact, _set_received_message
+    global _MessageReceived, _GarbledMessage, _Message, _redact
     _fallback = cls
     _LOGGED_ON = namespace["_LOGGED_ON"]
     _LOGOUT_SENT = namespace["_LOGOUT_SENT"]
@@ -44,7 +54,8 @@ def configure(cls, namespace):
     _ADMIN_PROCESSED = namespace["_ADMIN_PROCESSED"]
     _SESSION_ONLY = namespace["_SESSION_ONLY"]
     _MessageReceived = namespace["MessageReceived"]
-    _set_received_message = _MessageReceived.__dict__["message"].__set__
+    if _MessageReceived.__new__ is not object.__new__:
+        raise TypeError("MessageReceived must be made by object.__new__")
     _GarbledMessage = namespace["GarbledMessage"]
     _Message = namespace["Message"]
     _redact = namespace["_redact"]
@@ -134,8 +145,10 @@ cdef class SessionCore:
                 self._last_received = now
                 self._test_requests = 0
                 if poss_dup is None and mt not in _ADMIN_PROCESSED:
-                    event = _object_new(_MessageReceived)
-                    _set_received_message(event, msg)
+                    # MessageReceived(msg) as its __init__ makes it: its frozen slot
+                    # written by the slot's descriptor (not the class's __setattr__)
+                    event = _fe_new_instance(_MessageReceived)
+                    PyObject_GenericSetAttr(event, "message", msg)
                     self._events.append(event)
                     new_target = seq + 1
                     self._next_target = new_target

@@ -4,6 +4,7 @@ same state, whatever the peer does."""
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import pytest
@@ -13,6 +14,7 @@ from hypothesis import strategies as st
 from fixengine import dictionary
 from fixengine.codec import Message, decode
 from fixengine.errors import LocalProtocolError
+from fixengine.session.events import MessageReceived
 from fixengine.session.session import Session, _PySession
 from fixengine.session.store import MemoryStore
 from tests.session_harness import START, FakeClock, Peer, config
@@ -165,3 +167,17 @@ def test_the_compiled_session_behaves_as_the_python_session(
             twin.each(lambda s: s.connection_made(twin.clock.now))
             _feed(twin, peer.logon())
         twin.compare()
+
+
+def test_the_compiled_fast_path_makes_the_same_frozen_event() -> None:
+    twin = _Twin(validate=True, confirm=False)
+    peer = Peer(twin.clock)
+    twin.each(lambda s: s.connection_made(twin.clock.now))
+    _feed(twin, peer.logon())
+    twin.compare()
+    _feed(twin, peer.order("C1"))
+    made = [s.next_event() for s in twin.sessions]
+    assert type(made[0]) is MessageReceived and made[0] == MessageReceived(made[0].message)
+    assert made[0].message.fields() == made[1].message.fields()
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        made[0].message = made[1].message  # type: ignore[misc]
