@@ -91,6 +91,7 @@ cdef class LineFormat:
     cdef bytes _head_out
     cdef long long *_tags
     cdef Py_ssize_t _ntags
+    cdef long long _lo, _hi  # the least and greatest masked tag (none: _lo > _hi)
     cdef object _general
     cdef long long _sec
     cdef char _stamp[20]  # "YYYY-MM-DDTHH:MM:SS"
@@ -105,6 +106,7 @@ cdef class LineFormat:
                 raise ValueError(f"masked tag out of range: {tags[i]!r}")
             self._tags[i] = tags[i]
         self._ntags = len(tags)
+        self._lo, self._hi = (min(tags), max(tags)) if tags else (1, 0)
         self._head_in = head_in
         self._head_out = head_out
         self._general = general
@@ -173,6 +175,7 @@ cdef class LineFormat:
         if _fe_escaped(s, n):
             return None
         cdef Py_ssize_t i, j, seq_at = -1, seq_end = -1, typ_at = -1, typ_end = -1
+        cdef long long tag
         cdef const unsigned char *q = <const unsigned char *>memchr(s, 61, n)
         # every tag: a maximal digit run before '=' (anywhere, as the masking regex
         # reads it); the first <SOH>34= and <SOH>35= give MsgSeqNum and MsgType
@@ -182,8 +185,10 @@ cdef class LineFormat:
             while j > 0 and 48 <= s[j - 1] <= 57:
                 j -= 1
             if j < i:
-                if i - j <= 9 and s[j] != 48 and self._masked(_fe_number(s + j, i - j)):
-                    return None
+                if i - j <= 9 and s[j] != 48:
+                    tag = _fe_number(s + j, i - j)
+                    if self._lo <= tag <= self._hi and self._masked(tag):
+                        return None
                 if i - j == 2 and j > 0 and s[j - 1] == 1 and s[j] == 51:
                     if s[j + 1] == 52 and seq_at < 0:
                         seq_at = i + 1
