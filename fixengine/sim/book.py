@@ -108,7 +108,8 @@ _DAY, _GTC, _IOC = (
     TimeInForce.IMMEDIATE_OR_CANCEL,
 )
 _FILLED = OrdStatus.FILLED
-#: (side, ord_type, tif) of an order fill_at_once() keeps, by the index its record holds
+#: (side, ord_type, tif) of an order filled on arrival (the simulator's fast path,
+#: fixengine.sim._fast_py), by the index its record holds
 _FILLED_TERMS = tuple(
     (side, ord_type, tif)
     for ord_type in (_MARKET, _LIMIT)
@@ -521,9 +522,10 @@ class MatchingEngine:
         self.max_done = max_done
         self._books: dict[str, OrderBook] = {}
         self._order_map: dict[str, _Order] = {}  # by OrderID, oldest first (see _orders)
-        # orders fill_at_once() filled, by OrderID, in arrival order: kept as tuples of
-        # plain values (which the garbage collector stops tracking) and made into
-        # _Order records only when something reads the orders (see _orders)
+        # orders the fast path filled on arrival (fixengine.sim._fast_py), by OrderID, in
+        # arrival order: kept as tuples of plain values (which the garbage collector stops
+        # tracking) and made into _Order records only when something reads the orders
+        # (see _orders)
         self._filled: dict[str, _FilledRecord] = {}
         self._by_client: dict[tuple[str, str], str] = {}  # (owner, ClOrdID) -> OrderID
         # every ClOrdID of an order that had more than its own (a cancel or replace), by
@@ -539,16 +541,16 @@ class MatchingEngine:
         self._immediate: set[str] = set()  # owners whose model is ImmediateFill
         self._house: list[tuple[float, int, str, int, Decimal]] = []  # (t, n, id, version, qty)
         self._expiry: list[tuple[float, int, str]] = []
-        # fill_at_once: (quantity, price, CumQty, notional, AvgPx) of the last fill it worked out
+        # the fast path: (quantity, price, CumQty, notional, AvgPx) of the last fill it worked out
         self._fill_sums: tuple[Decimal | None, Decimal | None, Decimal, Decimal, Decimal] = (
             None, None, _ZERO, _ZERO, _ZERO,
         )  # fmt: skip
 
     @property
     def _orders(self) -> dict[str, _Order]:
-        """Every order remembered, by OrderID, oldest first: the orders fill_at_once()
-        filled are added to the map on the first read after them, so an order filled on
-        arrival costs one tuple unless it is ever looked at again."""
+        """Every order remembered, by OrderID, oldest first: the orders filled on arrival
+        (kept in ``_filled``) are added to the map on the first read after them, so such
+        an order costs one tuple unless it is ever looked at again."""
         if self._filled:
             self._file_filled()
         return self._order_map
@@ -634,7 +636,7 @@ class MatchingEngine:
 
     def _prune(self) -> None:
         """Drop timers whose order has finished or changed since they were set."""
-        # (timers are never set for the orders fill_at_once() keeps apart)
+        # (timers are never set for the orders filled on arrival, kept apart)
         house, expiry, orders = self._house, self._expiry, self._order_map
         while house:
             order = orders.get(house[0][2])
@@ -780,101 +782,6 @@ class MatchingEngine:
         self._work(order, now, events, entry=True)
         self._trigger_stops(book, now, events)
         return events
-
-    def fill_at_once(
-        self,
-        owner: str,
-        cl_ord_id: str,
-        symbol: str,
-        side: Side,
-        quantity: Decimal,
-        ord_type: OrdType,
-        price: Decimal | None,
-        tif: TimeInForce,
-        account: str | None,
-        now: float,
-    ) -> tuple[str, Decimal, Decimal] | None:
-        """:meth:`submit` for the order the house fills whole on arrival, without events.
-
-        Taken only when that is the one possible outcome: ``owner`` has the immediate
-        fill model; the ClOrdID is new and the symbol accepted; a Buy or Sell market
-        order, or limit order, Day, GTC or IOC, on the tick; nothing on the other side
-        of the book it would trade with; no stop orders waiting on the symbol; a price
-        to fill at. The engine is then left exactly as :meth:`submit` leaves it (the
-        order remembered as filled, the match ID and the last price taken) and the
-        result is (OrderID, LastPx, AvgPx): the events :meth:`submit` would return are
-        OrderAccepted and one house Trade of the whole quantity. Otherwise None, with
-        nothing changed: use :meth:`submit`.
-        """
-        key = (owner, cl_ord_id)
-        by_client = self._by_client
-        if key in by_client or owner not in self._immediate:
-            return None
-        book = self._books.get(symbol)
-        if book is None or book._stops:
-            return None
-        if self.symbols is not None and symbol not in self.symbols:
-            return None
-        # terms: the index of (side, ord_type, tif) in _FILLED_TERMS
-        if tif is _DAY:
-            terms = 0
-        elif tif is _GTC:
-            terms = 1
-        elif tif is _IOC:
-            terms = 2
-        else:
-            return None
-        if side is _BUY:
-            opposite = book._prices[False]
-            best = opposite[0] if opposite else None
-        elif side is _SELL:
-            opposite = book._prices[True]
-            best = opposite[-1] if opposite else None
-            terms += 3
-        else:
-            return None
-        fill_px: Decimal | None
-        if ord_type is _MARKET:
-            if best is not None:
-                return None
-            fill_px = self.reference_prices.get(symbol)
-            if fill_px is None:
-                fill_px = book.last_price
-            if fill_px is None:
-                return None
-        elif ord_type is _LIMIT and price is not None:
-            if best is not None and (best <= price if side is _BUY else best >= price):
-                return None
-            if self.tick_size is not None and self._off_tick(symbol, price) is not None:
-                return None
-            fill_px = price
-            terms += 6
-        else:
-            return None
-        # what submit() works out, step for step: leaves = qty - 0, then cum and notional
-        # grow from 0 (the same Decimal operations, so the same digits and exponents)
-        sums = self._fill_sums
-        if quantity is sums[0] and fill_px is sums[1]:
-            _, _, cum, notional, avg = sums
-        else:
-            qty = quantity - _ZERO
-            cum = _ZERO + qty
-            notional = _ZERO + qty * fill_px
-            avg = notional / cum
-            self._fill_sums = (quantity, fill_px, cum, notional, avg)
-        order_id = f"{self.order_id_prefix}{next(self._ids)}"
-        self._filled[order_id] = (
-            owner, cl_ord_id, symbol, terms, quantity, price, account, next(self._seq), cum,
-            notional,
-        )  # fmt: skip
-        by_client[key] = order_id
-        done = self._done
-        done.append(order_id)
-        if len(done) > self.max_done:
-            self._forget()
-        next(self._match_ids)
-        book.last_price = fill_px
-        return order_id, fill_px, avg
 
     def _remember(self, owner: str, cl_ord_id: str, order: _Order) -> None:
         self._by_client[(owner, cl_ord_id)] = order.order_id

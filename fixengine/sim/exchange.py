@@ -76,6 +76,7 @@ from ..orders.model import (
     StatusRequest,
 )
 from ..session.config import SessionID
+from ._fast_py import twin
 from .book import (
     BookEvent,
     CancelReason,
@@ -96,7 +97,6 @@ from .reports import (
     IdSource,
     Reports,
     parse_request,
-    read_order,
     round_avg_px,
     session_version,
 )
@@ -186,6 +186,7 @@ class ExchangeStats:
 
 
 _SIDES = frozenset(s.value.encode() for s in Side)
+_fill_on_arrival = twin().fill_on_arrival
 
 
 class Exchange(Application):
@@ -222,7 +223,7 @@ class Exchange(Application):
             type(self.ids).exec_id is IdSource.exec_id
         )
         self._reports: dict[str, Reports] = {}
-        # by handle: (owner, reports, send) for _fill_at_once; emptied when a session is created
+        # by handle: (owner, reports, send) for the fast path; emptied when a session is created
         self._fast: dict[SessionHandle, tuple[str, Reports, Callable[[Message], int]]] = {}
         self._opened: set[str] = set()  # symbols whose price was seeded
         self._wake: asyncio.Event | None = None
@@ -277,8 +278,14 @@ class Exchange(Application):
 
     # -- requests --------------------------------------------------------------------------------
     def on_message(self, session: SessionHandle, message: Message) -> None:
-        if self.fast_orders and message.msg_type == b"D" and self._fill_at_once(session, message):
+        # the common NewOrderSingle, filled whole by the house on arrival, is answered by
+        # the fast path (fixengine.sim._fast_py); anything else goes to _request
+        if self.fast_orders and _fill_on_arrival(self, session, message):
             return
+        self._request(session, message)
+
+    def _request(self, session: SessionHandle, message: Message) -> None:
+        """An application message :meth:`on_message` does not answer at once."""
         owner = self._owners.get(session)
         if owner is None:
             owner = self._owners[session] = self.owner(session.session_id)
@@ -309,63 +316,12 @@ class Exchange(Application):
             self.mass_cancel(owner, request, now)
         self._reschedule()
 
-    def _fill_at_once(self, session: SessionHandle, message: Message) -> bool:
-        """The common NewOrderSingle (:func:`read_order`, not a possible resend): filled
-        whole by the house on arrival (immediate fill model, nothing to trade with on the
-        book). Its two reports are laid from the order's terms, without the engine's
-        events and snapshots; False (nothing done) when the order may end any other way:
-        the general path then takes it."""
-        order = read_order(message)
-        if order is None or message.get(97) is not None:
-            return False
-        cl_ord_id, raw_cl_ord_id, shape = order
-        fast = self._fast.get(session)
-        if fast is None:
-            fast = self._fast_entry(session)
-            if fast is None:
-                return False
-        if shape.symbol not in self._opened:
-            return False
-        owner, reports, send = fast
-        now = self.clock()
-        done = self.engine.fill_at_once(
-            owner,
-            cl_ord_id,
-            shape.symbol,
-            shape.side,
-            shape.quantity,
-            shape.ord_type,
-            shape.price,
-            shape.tif,
-            shape.account,
-            now,
-        )
-        if done is None:
-            return False
-        order_id, last_px, avg = done
-        stats = self.stats
-        stats.orders += 1
-        stats.trades += 1
-        stats.executions += 1
-        new, fill = reports.filled_at_once(order_id, raw_cl_ord_id, shape, last_px, avg, now)
-        # both reports go to the session back to back; nothing was left to wake the
-        # clock for (an order filled on arrival sets no timer), so no reschedule either
-        try:
-            send(new)
-        except FixError as exc:
-            logger.warning("%s: report not sent: %s", owner, exc)
-        try:
-            send(fill)
-        except FixError as exc:
-            logger.warning("%s: report not sent: %s", owner, exc)
-        return True
-
     def _fast_entry(
         self, session: SessionHandle
     ) -> tuple[str, Reports, Callable[[Message], int]] | None:
-        """What :meth:`_fill_at_once` needs of a session, kept until a session is created:
-        its owner, its report builder and the send of the handle its owner's reports go
-        to (None, nothing kept, when the owner has no report builder)."""
+        """What :meth:`on_message`'s fast path needs of a session, kept until a session is
+        created: its owner, its report builder and the send of the handle its owner's
+        reports go to (None, nothing kept, when the owner has no report builder)."""
         owner = self._owners.get(session)
         if owner is None:
             owner = self._owners[session] = self.owner(session.session_id)
@@ -373,8 +329,14 @@ class Exchange(Application):
         reports = self._reports.get(owner)
         if reports is None:
             return None
-        fast = self._fast[session] = (owner, reports, handle.send_nowait)
+        send: Callable[[Message], int] = handle.send_nowait
+        if type(handle).send_nowait is SessionHandle.send_nowait:
+            send = handle.driver.send  # what SessionHandle.send_nowait calls
+        fast = self._fast[session] = (owner, reports, send)
         return fast
+
+    def _not_sent(self, owner: str, exc: FixError) -> None:
+        logger.warning("%s: report not sent: %s", owner, exc)
 
     def _already_processed(self, owner: str, request: Any, now: float) -> bool:
         """A PossResend(97)=Y request whose ClOrdID is known: answer with the order's status.

@@ -210,8 +210,9 @@ _LEAN_TIF = {
     b"1": TimeInForce.GOOD_TILL_CANCEL,
     b"3": TimeInForce.IMMEDIATE_OR_CANCEL,
 }
+_TIF_INDEX = {tif: i for i, tif in enumerate(_LEAN_TIF.values())}
 _CACHE_LIMIT = 4096
-_PAIR_LIMIT = 256  # report pairs kept by Reports.filled_at_once (one per order shape)
+_PAIR_LIMIT = 256  # report pairs kept for the fast path (one per order shape)
 _texts: dict[bytes, str] = {}  # Symbol / Account values seen, checked
 _quantities: dict[bytes, tuple[Decimal, bytes]] = {}  # positive OrderQty -> (value, bytes)
 _prices: dict[bytes, tuple[Decimal, bytes]] = {}  # Price -> (value, bytes)
@@ -252,7 +253,10 @@ class OrderShape:
     Account). Orders with the same terms share one shape (read once, then looked up by
     the field values)."""
 
-    __slots__ = ("account", "fields", "ord_type", "price", "quantity", "side", "symbol", "tif")
+    __slots__ = (
+        "account", "buy", "fields", "market", "ord_type", "price", "quantity", "side", "symbol",
+        "terms", "tif",
+    )  # fmt: skip
 
     def __init__(
         self,
@@ -273,6 +277,11 @@ class OrderShape:
         self.tif = tif
         self.account = account
         self.fields = fields
+        #: a Buy; a market order; and the index of (side, ord_type, tif) among the terms an
+        #: order filled on arrival may have (market then limit, Buy then Sell, Day, GTC, IOC)
+        self.buy = side is Side.BUY
+        self.market = ord_type is OrdType.MARKET
+        self.terms = (0 if self.market else 6) + (0 if self.buy else 3) + _TIF_INDEX.get(tif, 0)
 
 
 #: The tags :func:`read_order` picks: the terms of an order shape (Symbol, Side, OrderQty,
@@ -330,6 +339,31 @@ def _shape(key: tuple[bytes | None, ...]) -> OrderShape | None:
     if len(_shapes) >= _CACHE_LIMIT:
         _shapes.clear()
     _shapes[key] = shape
+    return shape
+
+
+#: What the simulator's fast path picks of every application message: MsgType and
+#: PossResend, then the tags of :func:`read_order`'s key (ClOrdID is read apart).
+FAST_TAGS = (35, 97, *_READ_TAGS)
+#: The values of FAST_TAGS -> the shape of a NewOrderSingle that is not a possible resend
+#: (the same shapes as _shapes, under a key that says MsgType D and no PossResend).
+_fast_shapes: dict[tuple[bytes | None, ...], OrderShape] = {}
+
+
+def fast_shape(key: tuple[bytes | None, ...]) -> OrderShape | None:
+    """The shape of the values ``key`` of :data:`FAST_TAGS` (a NewOrderSingle with no
+    PossResend(97) that :func:`read_order` takes), else None."""
+    if key[0] != b"D" or key[1] is not None:
+        return None
+    rest = key[2:]
+    shape = _shapes.get(rest)
+    if shape is None:
+        shape = _shape(rest)
+        if shape is None:
+            return None
+    if len(_fast_shapes) >= _CACHE_LIMIT:
+        _fast_shapes.clear()
+    _fast_shapes[key] = shape
     return shape
 
 
@@ -594,53 +628,12 @@ class Reports:
         )
         return execution_report_message(report, self.version)
 
-    def filled_at_once(
-        self,
-        order_id: str,
-        raw_cl_ord_id: bytes,
-        shape: OrderShape,
-        last_px: Decimal,
-        avg: Decimal,
-        now: float,
-    ) -> tuple[Message, Message]:
-        """ExecutionReports New and Fill of an order filled whole on arrival, at ``last_px``
-        (AvgPx ``avg``, as the order state computes it).
-
-        The same two messages :meth:`execution` builds from the engine's events, field for
-        field, laid straight from the order's terms as read by :func:`read_order`: copies
-        of the pair last laid for the same shape and prices, with OrderID, ClOrdID, ExecID
-        and TransactTime filled in (one timestamp for both).
-        """
-        laid = self._pairs.get(shape)
-        # the engine hands the same Decimals while the prices stay (one compare each)
-        if laid is None or laid[0] is not last_px or laid[1] is not avg:
-            laid = self._relay(shape, last_px, avg)
-        stamp = _stamp(now)
-        # ExecIDs as IdSource.exec_id() makes them (the fast path is only taken when it is
-        # not overridden), without two calls
-        ids = self.ids
-        prefix = ids.prefix
-        execs = ids._execs
-        # IDs go in as str: the message takes ASCII text as it is (no bytes made first)
-        new = laid[4].copy()
-        put = new.set
-        put(37, order_id)
-        put(11, raw_cl_ord_id)
-        put(17, f"E-{prefix}-{next(execs)}")
-        put(60, stamp)
-        fill = laid[5].copy()
-        put = fill.set
-        put(37, order_id)
-        put(11, raw_cl_ord_id)
-        put(17, f"E-{prefix}-{next(execs)}")
-        put(60, stamp)
-        return new, fill
-
     def _relay(
         self, shape: OrderShape, last_px: Decimal, avg: Decimal
     ) -> tuple[Decimal, Decimal, bytes, bytes, Message, Message]:
-        """The pair of :meth:`filled_at_once` for new LastPx/AvgPx Decimals: the one laid
-        for the shape if their field bytes are the same, else one laid anew."""
+        """The New/Fill pair of the fast path (:mod:`fixengine.sim._fast_py`) for an order
+        shape filled whole at new LastPx/AvgPx Decimals: the one laid for the shape if
+        their field bytes are the same, else one laid anew."""
         px_bytes = format(last_px, "f").encode()
         avg_text = format(avg, "f")
         dot = avg_text.find(".")
@@ -664,7 +657,7 @@ class Reports:
         px_bytes: bytes,
         avg_bytes: bytes,
     ) -> tuple[Message, Message]:
-        """The New and Fill reports of :meth:`filled_at_once` for an order shape's
+        """The New and Fill reports of the fast path for an order shape's
         ``fields`` and the LastPx/AvgPx field bytes, OrderID, ClOrdID, ExecID and
         TransactTime left blank."""
         raw_symbol, raw_side, qty, raw_type, px, raw_tif, raw_account = fields
