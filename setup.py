@@ -11,7 +11,7 @@ import sys
 from setuptools import Extension, setup
 
 #: The compiled modules, each ``ext/<name>.pyx`` -> ``fixengine.<name>``.
-EXTENSIONS = ("_codec", "_logline", "_orders", "_session", "_store")
+EXTENSIONS = ("_codec", "_logline", "_orders", "_session", "_sim", "_store")
 
 
 def _flag(name: str) -> bool:

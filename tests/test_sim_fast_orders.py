@@ -16,10 +16,13 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+import fixengine.sim.exchange as exchange_module
 from fixengine.codec import Message
+from fixengine.extensions import compiled
 from fixengine.fields import format_utc_timestamp
 from fixengine.orders.model import OrdStatus, Side
 from fixengine.session.config import SessionConfig
+from fixengine.sim import _fast_py
 from fixengine.sim.exchange import Exchange, FillSpec
 from fixengine.sim.reports import (
     _LEFT_TO_PARSER,
@@ -31,6 +34,17 @@ from fixengine.sim.reports import (
 )
 
 NOW = 1_700_000_000.123
+
+#: The fast path's twins: the pure one, and the compiled one when it is built.
+_COMPILED = compiled("_sim")
+TWINS = [_fast_py] + ([_COMPILED] if _COMPILED is not None else [])
+
+
+@pytest.fixture(autouse=True, params=TWINS, ids=lambda m: m.__name__.rsplit(".", 1)[-1])
+def twin(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Any:
+    """Every test of this module runs with each twin of the fast path."""
+    monkeypatch.setattr(exchange_module, "_FastPath", request.param.FastPath)
+    return request.param
 
 
 class Handle:
@@ -167,10 +181,17 @@ def test_orders_with_the_same_terms_share_one_shape() -> None:
     "now",
     [NOW, 1_700_000_000.0, 1_700_000_000.9996, 1_699_999_999.9994, 0.0005, 951_782_400.25],
 )
-def test_transact_time_stamps_match_the_formatter(now: float) -> None:
+def test_transact_time_stamps_match_the_formatter(now: float, twin: Any) -> None:
     for t in (now, now + 0.0001, now + 0.001, now + 1, now):  # same and other ms / seconds
         ms = round(t * 1000)
         assert _stamp(t) == format_utc_timestamp(ms * 1_000_000, 3)
+        assert twin.stamp(t) == _stamp(t)
+
+
+@given(st.floats(0, 4_102_444_800))
+def test_both_twins_stamp_as_utc_timestamp_millis(now: float) -> None:
+    for module in TWINS:
+        assert module.stamp(now) == _stamp(now)
 
 
 @pytest.mark.parametrize("begin_string", ["FIX.4.2", "FIX.4.3", "FIX.4.4", "FIXT.1.1"])
@@ -244,6 +265,38 @@ def _flow(
 @given(st.lists(orders, min_size=1, max_size=25), st.sampled_from(["FIX.4.2", "FIX.4.4"]))
 def test_any_order_flow_gets_the_same_answers(items: Any, begin_string: str) -> None:
     _run(_flow(items), begin_string)
+
+
+@pytest.mark.skipif(_COMPILED is None, reason="fixengine._sim is not built")
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(orders, min_size=1, max_size=25), st.sampled_from(["FIX.4.2", "FIX.4.4"]))
+def test_both_twins_answer_any_order_flow_the_same(items: Any, begin_string: str) -> None:
+    flow = _flow(items)
+    results = []
+    for module in TWINS:
+        exchange_module._FastPath = module.FastPath  # (the fixture puts it back)
+        ex, handles = _exchange(True, begin_string)
+        for who, fields in flow:
+            ex.on_message(handles[who], _order(fields))  # type: ignore[arg-type]
+        results.append(_outcome(ex, handles))
+    assert results[0] == results[1]
+
+
+def test_a_new_matching_engine_is_taken_up() -> None:
+    results = []
+    for fast in (False, True):
+        ex, handles = _exchange(fast, "FIX.4.4")
+        ex.on_message(handles["FAST"], _order(_nos("A")))  # type: ignore[arg-type]
+        ex.on_message(handles["FAST"], _order(_nos("B")))  # type: ignore[arg-type]
+        engine = type(ex.engine)(order_id_prefix="N-")
+        engine.set_fill_model(ex.owner(handles["FAST"].session_id), FillSpec().build())
+        engine.set_last_price("XYZ", Decimal(100), NOW)
+        ex.engine = engine
+        ex.on_message(handles["FAST"], _order(_nos("A")))  # type: ignore[arg-type]
+        ex.on_message(handles["FAST"], _order(_nos("C", b"2", b"3", b"99")))  # type: ignore[arg-type]
+        results.append(_outcome(ex, handles))
+    assert results[0] == results[1]
+    assert [dict(m)[37] for m in results[1][0]["FAST"][0]][-4:] == [b"N-1", b"N-1", b"N-2", b"N-2"]
 
 
 def test_avg_px_rounding_matches_the_reports() -> None:

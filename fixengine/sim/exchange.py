@@ -186,7 +186,7 @@ class ExchangeStats:
 
 
 _SIDES = frozenset(s.value.encode() for s in Side)
-_fill_on_arrival = twin().fill_on_arrival
+_FastPath: Any = twin().FastPath
 
 
 class Exchange(Application):
@@ -223,13 +223,15 @@ class Exchange(Application):
             type(self.ids).exec_id is IdSource.exec_id
         )
         self._reports: dict[str, Reports] = {}
-        # by handle: (owner, reports, send) for the fast path; emptied when a session is created
-        self._fast: dict[SessionHandle, tuple[str, Reports, Callable[[Message], int]]] = {}
+        # by handle: (owner, reports, send, reports' pairs) for the fast path; emptied when a
+        # session is created
+        self._fast: dict[SessionHandle, tuple[Any, ...]] = {}
         self._opened: set[str] = set()  # symbols whose price was seeded
         self._wake: asyncio.Event | None = None
         self._sleeping_until = 0.0  # when the clock task wakes next (inf: only when poked)
         self._task: asyncio.Task[None] | None = None
         self._stopping = False
+        self._fast_path = _FastPath(self)
 
     # -- sessions ------------------------------------------------------------------------------
     @staticmethod
@@ -280,7 +282,7 @@ class Exchange(Application):
     def on_message(self, session: SessionHandle, message: Message) -> None:
         # the common NewOrderSingle, filled whole by the house on arrival, is answered by
         # the fast path (fixengine.sim._fast_py); anything else goes to _request
-        if self.fast_orders and _fill_on_arrival(self, session, message):
+        if self.fast_orders and self._fast_path.fill(session, message):
             return
         self._request(session, message)
 
@@ -316,12 +318,11 @@ class Exchange(Application):
             self.mass_cancel(owner, request, now)
         self._reschedule()
 
-    def _fast_entry(
-        self, session: SessionHandle
-    ) -> tuple[str, Reports, Callable[[Message], int]] | None:
+    def _fast_entry(self, session: SessionHandle) -> tuple[Any, ...] | None:
         """What :meth:`on_message`'s fast path needs of a session, kept until a session is
         created: its owner, its report builder and the send of the handle its owner's
-        reports go to (None, nothing kept, when the owner has no report builder)."""
+        reports go to and the report pairs laid for it (None, nothing kept, when the owner
+        has no report builder)."""
         owner = self._owners.get(session)
         if owner is None:
             owner = self._owners[session] = self.owner(session.session_id)
@@ -332,7 +333,7 @@ class Exchange(Application):
         send: Callable[[Message], int] = handle.send_nowait
         if type(handle).send_nowait is SessionHandle.send_nowait:
             send = handle.driver.send  # what SessionHandle.send_nowait calls
-        fast = self._fast[session] = (owner, reports, send)
+        fast = self._fast[session] = (owner, reports, send, reports._pairs)
         return fast
 
     def _not_sent(self, owner: str, exc: FixError) -> None:

@@ -254,8 +254,8 @@ class OrderShape:
     the field values)."""
 
     __slots__ = (
-        "account", "buy", "fields", "market", "ord_type", "price", "quantity", "side", "symbol",
-        "terms", "tif",
+        "account", "buy", "fields", "market", "ord_type", "plan", "price", "quantity", "side",
+        "symbol", "terms", "tif",
     )  # fmt: skip
 
     def __init__(
@@ -282,6 +282,11 @@ class OrderShape:
         self.buy = side is Side.BUY
         self.market = ord_type is OrdType.MARKET
         self.terms = (0 if self.market else 6) + (0 if self.buy else 3) + _TIF_INDEX.get(tif, 0)
+        #: what the fast path reads of the shape, in one attribute: Symbol, a Buy, a market
+        #: order, Price, OrderQty, the terms' index, Account
+        self.plan: tuple[str, bool, bool, Decimal | None, Decimal, int, str | None] = (
+            symbol, self.buy, self.market, price, quantity, self.terms, account,
+        )  # fmt: skip
 
 
 #: The tags :func:`read_order` picks: the terms of an order shape (Symbol, Side, OrderQty,

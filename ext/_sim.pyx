@@ -1,0 +1,246 @@
+# cython: language_level=3
+"""The simulator's fast path in C (fixengine.sim._fast_py: orders filled on arrival).
+
+Theory of operation
+-------------------
+:class:`FastPath` is ``fixengine.sim._fast_py.FastPath`` compiled with C types: the
+same checks in the same order, on the same objects (the exchange, its matching engine
+and report builder, the cached order shapes), so that both twins leave everything the
+same and send the same reports. The engine's containers are C fields, the ClOrdID is
+checked byte by byte and decoded in C, and TransactTime is cached by the millisecond
+in C variables.
+Anything that is not the common order filled whole on arrival returns False with
+nothing changed. tests/test_sim_fast_orders.py runs both twins against the general
+path and against each other.
+"""
+
+from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_GET_SIZE
+from cpython.dict cimport PyDict_GetItem
+from cpython.object cimport PyObject
+from cpython.unicode cimport PyUnicode_DecodeASCII
+from libc.math cimport rint
+
+from decimal import Decimal
+
+from fixengine.errors import FixError
+from fixengine.fields import format_utc_timestamp
+from fixengine.sim.reports import FAST_TAGS as _FAST_TAGS_PY
+from fixengine.sim.reports import _fast_shapes as _FAST_SHAPES_PY
+from fixengine.sim.reports import fast_shape
+
+cdef tuple _FAST_TAGS = _FAST_TAGS_PY
+FAST_TAGS = _FAST_TAGS
+cdef dict _fast_shapes = _FAST_SHAPES_PY
+cdef object _ZERO = Decimal(0)
+
+# TransactTime of the last millisecond stamped
+cdef long long _last_ms = -1
+cdef bytes _last_stamp = b""
+
+
+def twin():
+    """This module (the compiled twin)."""
+    import sys
+
+    return sys.modules[__name__]
+
+
+def stamp(double now):
+    """TransactTime with milliseconds for ``now`` (``utc_timestamp_millis``), formatted
+    once a millisecond."""
+    global _last_ms, _last_stamp
+    cdef double x = now * 1000.0
+    cdef long long ms
+    if not (-9.0e15 < x < 9.0e15):  # NaN, infinities, beyond the calendar: as Python does
+        ms_obj = round(x)
+        return format_utc_timestamp(ms_obj * 1_000_000, 3)
+    ms = <long long>rint(x)  # round half to even, as round()
+    if ms == _last_ms:
+        return _last_stamp
+    text = format_utc_timestamp(ms * 1_000_000, 3)
+    _last_ms = ms
+    _last_stamp = text
+    return text
+
+
+cdef inline bint _plain_id(bytes raw):
+    """A ClOrdID of printable ASCII but the space (0x21 to 0x7e), not empty."""
+    cdef const unsigned char* p = <const unsigned char*>PyBytes_AS_STRING(raw)
+    cdef Py_ssize_t i, n = PyBytes_GET_SIZE(raw)
+    if n == 0:
+        return False
+    for i in range(n):
+        if p[i] < 0x21 or p[i] > 0x7E:
+            return False
+    return True
+
+
+cdef class FastPath:
+    """The fast path of one exchange, ``fixengine.sim._fast_py.FastPath`` in C."""
+
+    cdef readonly object exchange
+    cdef readonly dict fast
+    cdef readonly object opened
+    cdef readonly object engine
+    cdef dict by_client
+    cdef object immediate
+    cdef dict books
+    cdef dict filled
+    cdef object done
+    cdef object order_ids
+    cdef object seqs
+    cdef object match_ids
+
+    def __init__(self, exchange):
+        self.exchange = exchange
+        self.fast = exchange._fast
+        self.opened = exchange._opened
+        self._bind(exchange.engine)
+
+    cdef int _bind(self, engine) except -1:
+        self.engine = engine
+        self.by_client = engine._by_client
+        self.immediate = engine._immediate
+        self.books = engine._books
+        self.filled = engine._filled
+        self.done = engine._done
+        self.order_ids = engine._ids
+        self.seqs = engine._seq
+        self.match_ids = engine._match_ids
+        return 0
+
+    def fill(self, session, message):
+        """Fill ``message`` whole on arrival and send its two reports, if it is the common
+        NewOrderSingle that can end no other way; else False, nothing changed."""
+        cdef PyObject* found
+        cdef tuple values = message.pick(_FAST_TAGS)
+        cdef tuple plan, entry, sums, laid
+        cdef bint buy
+        found = PyDict_GetItem(_fast_shapes, values)
+        if found != NULL:
+            shape = <object>found
+        else:
+            shape = fast_shape(values)
+            if shape is None:
+                return False
+        exchange = self.exchange
+        found = PyDict_GetItem(self.fast, session)
+        if found != NULL:
+            fast = <object>found
+        else:
+            fast = exchange._fast_entry(session)
+            if fast is None:
+                return False
+        raw_cl = message.get(11)
+        if type(raw_cl) is not bytes or not _plain_id(<bytes>raw_cl):
+            return False
+        cl_ord_id = PyUnicode_DecodeASCII(
+            PyBytes_AS_STRING(raw_cl), PyBytes_GET_SIZE(raw_cl), NULL
+        )
+        plan = shape.plan
+        symbol = plan[0]
+        if symbol not in self.opened:
+            return False
+        entry = fast
+        owner = entry[0]
+        reports = entry[1]
+        send = entry[2]
+        engine = exchange.engine
+        if engine is not self.engine:
+            self._bind(engine)
+        key = (owner, cl_ord_id)
+        if key in self.by_client or owner not in self.immediate:
+            return False
+        found = PyDict_GetItem(self.books, symbol)
+        if found == NULL:
+            return False
+        book = <object>found
+        if book._stops:
+            return False
+        allowed = engine.symbols
+        if allowed is not None and symbol not in allowed:
+            return False
+        # the best price on the other side, if any
+        buy = plan[1]
+        if buy:
+            opposite = book._prices[False]
+            best = opposite[0] if opposite else None
+        else:
+            opposite = book._prices[True]
+            best = opposite[len(opposite) - 1] if opposite else None
+        if plan[2]:  # a market order
+            if best is not None:
+                return False
+            fill_px = engine.reference_prices.get(symbol)
+            if fill_px is None:
+                fill_px = book.last_price
+                if fill_px is None:
+                    return False
+        else:
+            fill_px = plan[3]
+            if best is not None and (best <= fill_px if buy else best >= fill_px):
+                return False
+            if engine.tick_size is not None and engine._off_tick(symbol, fill_px) is not None:
+                return False
+        now = exchange.clock()
+        # what submit() works out, step for step: leaves = qty - 0, then cum and notional
+        # grow from 0 (the same Decimal operations, so the same digits and exponents)
+        quantity = plan[4]
+        sums = engine._fill_sums
+        if quantity is sums[0] and fill_px is sums[1]:
+            cum = sums[2]
+            notional = sums[3]
+            avg = sums[4]
+        else:
+            qty = quantity - _ZERO
+            cum = _ZERO + qty
+            notional = _ZERO + qty * fill_px
+            avg = notional / cum
+            engine._fill_sums = (quantity, fill_px, cum, notional, avg)
+        order_id = f"{engine.order_id_prefix}{next(self.order_ids)}"
+        self.filled[order_id] = (
+            owner, cl_ord_id, symbol, plan[5], quantity, plan[3], plan[6], next(self.seqs), cum,
+            notional,
+        )
+        self.by_client[key] = order_id
+        done = self.done
+        done.append(order_id)
+        if len(done) > engine.max_done:
+            engine._forget()
+        next(self.match_ids)
+        book.last_price = fill_px
+        stats = exchange.stats
+        stats.orders += 1
+        stats.trades += 1
+        stats.executions += 1
+        # the reports: copies of the pair last laid for the shape, one timestamp for both
+        found = PyDict_GetItem(entry[3], shape)
+        if found != NULL:
+            laid = <tuple>found
+        if found == NULL or laid[0] is not fill_px or laid[1] is not avg:
+            laid = reports._relay(shape, fill_px, avg)
+        transact_time = stamp(now)
+        ids = reports.ids
+        prefix = ids.prefix
+        execs = ids._execs
+        new = laid[4].copy()
+        put = new.set
+        put(37, order_id)
+        put(11, raw_cl)
+        put(17, f"E-{prefix}-{next(execs)}")
+        put(60, transact_time)
+        fill = laid[5].copy()
+        put = fill.set
+        put(37, order_id)
+        put(11, raw_cl)
+        put(17, f"E-{prefix}-{next(execs)}")
+        put(60, transact_time)
+        try:
+            send(new)
+        except FixError as exc:
+            exchange._not_sent(owner, exc)
+        try:
+            send(fill)
+        except FixError as exc:
+            exchange._not_sent(owner, exc)
+        return True
