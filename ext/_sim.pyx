@@ -24,6 +24,7 @@ from decimal import Decimal
 
 from fixengine.errors import FixError
 from fixengine.fields import format_utc_timestamp
+from fixengine.sim.faults import FaultInjected
 from fixengine.sim.reports import FAST_TAGS as _FAST_TAGS_PY
 from fixengine.sim.reports import _fast_shapes as _FAST_SHAPES_PY
 from fixengine.sim.reports import fast_shape
@@ -61,6 +62,13 @@ def stamp(double now):
     _last_ms = ms
     _last_stamp = text
     return text
+
+
+def on_event(exchange, session, event):
+    """``Exchange.on_event``, called after every event of every session: a fault injected
+    on purpose is told (the exchange's ``notify``), anything else ignored."""
+    if isinstance(event, FaultInjected):
+        exchange._say(f"fault on {session.session_id}: {event.detail}")
 
 
 cdef inline bint _plain_id(bytes raw):

@@ -24,6 +24,7 @@ from fixengine.orders.model import OrdStatus, Side
 from fixengine.session.config import SessionConfig
 from fixengine.sim import _fast_py
 from fixengine.sim.exchange import Exchange, FillSpec
+from fixengine.sim.faults import FaultInjected
 from fixengine.sim.reports import (
     _LEFT_TO_PARSER,
     IdSource,
@@ -297,6 +298,17 @@ def test_a_new_matching_engine_is_taken_up() -> None:
         results.append(_outcome(ex, handles))
     assert results[0] == results[1]
     assert [dict(m)[37] for m in results[1][0]["FAST"][0]][-4:] == [b"N-1", b"N-1", b"N-2", b"N-2"]
+
+
+def test_faults_injected_are_told(twin: Any) -> None:
+    told: list[str] = []
+    ex = Exchange(notify=told.append)
+    handle = Handle("FAST")
+    twin.on_event(ex, handle, FaultInjected(kind="garble", detail="garbled MsgSeqNum 3"))
+    twin.on_event(ex, handle, object())
+    assert told == [f"fault on {handle.session_id}: garbled MsgSeqNum 3"]
+    ex.on_event(handle, FaultInjected(kind="drop", detail="dropped"))  # type: ignore[arg-type]
+    assert told[1:] == [f"fault on {handle.session_id}: dropped"]
 
 
 def test_avg_px_rounding_matches_the_reports() -> None:

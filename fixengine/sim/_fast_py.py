@@ -27,12 +27,13 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import FixError
 from ..fields import format_utc_timestamp
+from .faults import FaultInjected
 from .reports import FAST_TAGS, _fast_shapes, fast_shape
 
 if TYPE_CHECKING:
     from ..codec import Message
 
-__all__ = ["FAST_TAGS", "FastPath", "stamp", "twin"]
+__all__ = ["FAST_TAGS", "FastPath", "on_event", "stamp", "twin"]
 
 _ZERO = Decimal(0)
 #: TransactTime of the last millisecond stamped: (milliseconds, field bytes)
@@ -60,6 +61,13 @@ def stamp(now: float) -> bytes:
     text = format_utc_timestamp(ms * 1_000_000, 3)
     _last = (ms, text)
     return text
+
+
+def on_event(exchange: Any, session: Any, event: Any) -> None:
+    """``Exchange.on_event``, called after every event of every session: a fault injected
+    on purpose is told (the exchange's ``notify``), anything else ignored."""
+    if isinstance(event, FaultInjected):
+        exchange._say(f"fault on {session.session_id}: {event.detail}")
 
 
 class FastPath:

@@ -90,7 +90,6 @@ from .book import (
     OrderState,
     Trade,
 )
-from .faults import FaultInjected
 from .fills import FillModel, fill_model
 from .reports import (
     BadRequest,
@@ -187,6 +186,7 @@ class ExchangeStats:
 
 _SIDES = frozenset(s.value.encode() for s in Side)
 _FastPath: Any = twin().FastPath
+_on_event: Any = twin().on_event
 
 
 class Exchange(Application):
@@ -274,9 +274,9 @@ class Exchange(Application):
             events = self.engine.mass_cancel(self.owner(session.session_id), self.clock())
             self._dispatch(events, text="Canceled on disconnect")
 
-    def on_event(self, session: SessionHandle, event: Any) -> None:
-        if isinstance(event, FaultInjected):
-            self._say(f"fault on {session.session_id}: {event.detail}")
+    # a fault injected on a session is told; called after every event of every session,
+    # it is the compiled twin's when built (fixengine.sim._fast_py.on_event)
+    on_event = _on_event
 
     # -- requests --------------------------------------------------------------------------------
     def on_message(self, session: SessionHandle, message: Message) -> None:
