@@ -20,6 +20,9 @@ from cpython.object cimport PyObject
 from cpython.unicode cimport PyUnicode_DecodeASCII
 from libc.math cimport rint
 
+cdef extern from "Python.h":
+    void PyObject_GC_UnTrack(PyObject* op)
+
 from decimal import Decimal
 
 from fixengine.errors import FixError
@@ -71,6 +74,19 @@ def on_event(exchange, session, event):
         exchange._say(f"fault on {session.session_id}: {event.detail}")
 
 
+def on_message(exchange, session, message):
+    """``Exchange.on_message``: the exchange's fast path first (when on), else its
+    general path."""
+    if exchange.fast_orders:
+        fast_path = exchange._fast_path
+        if type(fast_path) is FastPath:
+            if (<FastPath>fast_path)._fill(session, message):
+                return
+        elif fast_path.fill(session, message):
+            return
+    exchange._request(session, message)
+
+
 cdef inline bint _plain_id(bytes raw):
     """A ClOrdID of printable ASCII but the space (0x21 to 0x7e), not empty."""
     cdef const unsigned char* p = <const unsigned char*>PyBytes_AS_STRING(raw)
@@ -120,6 +136,9 @@ cdef class FastPath:
     def fill(self, session, message):
         """Fill ``message`` whole on arrival and send its two reports, if it is the common
         NewOrderSingle that can end no other way; else False, nothing changed."""
+        return self._fill(session, message) == 1
+
+    cdef int _fill(self, session, message) except -1:
         cdef PyObject* found
         cdef tuple values = message.pick(_FAST_TAGS)
         cdef tuple plan, entry, sums, laid
@@ -130,7 +149,7 @@ cdef class FastPath:
         else:
             shape = fast_shape(values)
             if shape is None:
-                return False
+                return 0
         exchange = self.exchange
         found = PyDict_GetItem(self.fast, session)
         if found != NULL:
@@ -138,17 +157,17 @@ cdef class FastPath:
         else:
             fast = exchange._fast_entry(session)
             if fast is None:
-                return False
+                return 0
         raw_cl = message.get(11)
         if type(raw_cl) is not bytes or not _plain_id(<bytes>raw_cl):
-            return False
+            return 0
         cl_ord_id = PyUnicode_DecodeASCII(
             PyBytes_AS_STRING(raw_cl), PyBytes_GET_SIZE(raw_cl), NULL
         )
         plan = shape.plan
         symbol = plan[0]
         if symbol not in self.opened:
-            return False
+            return 0
         entry = fast
         owner = entry[0]
         reports = entry[1]
@@ -157,17 +176,18 @@ cdef class FastPath:
         if engine is not self.engine:
             self._bind(engine)
         key = (owner, cl_ord_id)
+        PyObject_GC_UnTrack(<PyObject*>key)  # str and str: never part of a cycle
         if key in self.by_client or owner not in self.immediate:
-            return False
+            return 0
         found = PyDict_GetItem(self.books, symbol)
         if found == NULL:
-            return False
+            return 0
         book = <object>found
         if book._stops:
-            return False
+            return 0
         allowed = engine.symbols
         if allowed is not None and symbol not in allowed:
-            return False
+            return 0
         # the best price on the other side, if any
         buy = plan[1]
         if buy:
@@ -178,18 +198,18 @@ cdef class FastPath:
             best = opposite[len(opposite) - 1] if opposite else None
         if plan[2]:  # a market order
             if best is not None:
-                return False
+                return 0
             fill_px = engine.reference_prices.get(symbol)
             if fill_px is None:
                 fill_px = book.last_price
                 if fill_px is None:
-                    return False
+                    return 0
         else:
             fill_px = plan[3]
             if best is not None and (best <= fill_px if buy else best >= fill_px):
-                return False
+                return 0
             if engine.tick_size is not None and engine._off_tick(symbol, fill_px) is not None:
-                return False
+                return 0
         now = exchange.clock()
         # what submit() works out, step for step: leaves = qty - 0, then cum and notional
         # grow from 0 (the same Decimal operations, so the same digits and exponents)
@@ -206,10 +226,12 @@ cdef class FastPath:
             avg = notional / cum
             engine._fill_sums = (quantity, fill_px, cum, notional, avg)
         order_id = f"{engine.order_id_prefix}{next(self.order_ids)}"
-        self.filled[order_id] = (
+        record = (
             owner, cl_ord_id, symbol, plan[5], quantity, plan[3], plan[6], next(self.seqs), cum,
             notional,
         )
+        PyObject_GC_UnTrack(<PyObject*>record)  # str, int, Decimal and None only
+        self.filled[order_id] = record
         self.by_client[key] = order_id
         done = self.done
         done.append(order_id)
@@ -251,4 +273,4 @@ cdef class FastPath:
             send(fill)
         except FixError as exc:
             exchange._not_sent(owner, exc)
-        return True
+        return 1

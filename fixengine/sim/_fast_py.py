@@ -33,7 +33,7 @@ from .reports import FAST_TAGS, _fast_shapes, fast_shape
 if TYPE_CHECKING:
     from ..codec import Message
 
-__all__ = ["FAST_TAGS", "FastPath", "on_event", "stamp", "twin"]
+__all__ = ["FAST_TAGS", "FastPath", "on_event", "on_message", "stamp", "twin"]
 
 _ZERO = Decimal(0)
 #: TransactTime of the last millisecond stamped: (milliseconds, field bytes)
@@ -61,6 +61,14 @@ def stamp(now: float) -> bytes:
     text = format_utc_timestamp(ms * 1_000_000, 3)
     _last = (ms, text)
     return text
+
+
+def on_message(exchange: Any, session: Any, message: Message) -> None:
+    """``Exchange.on_message``: the exchange's fast path first (when on), else its
+    general path."""
+    if exchange.fast_orders and exchange._fast_path.fill(session, message):
+        return
+    exchange._request(session, message)
 
 
 def on_event(exchange: Any, session: Any, event: Any) -> None:
