@@ -19,9 +19,14 @@ from cpython.dict cimport PyDict_GetItem
 from cpython.object cimport PyObject
 from cpython.unicode cimport PyUnicode_DecodeASCII
 from libc.math cimport rint
+from libc.string cimport memcpy
 
 cdef extern from "Python.h":
     void PyObject_GC_UnTrack(PyObject* op)
+    bint PyUnicode_IS_COMPACT_ASCII(object o)
+    void* PyUnicode_DATA(object o)
+    Py_ssize_t PyUnicode_GET_LENGTH(object o)
+    long long PyLong_AsLongLongAndOverflow(object o, int* overflow) except? -1
 
 from decimal import Decimal
 
@@ -87,6 +92,31 @@ def on_message(exchange, session, message):
     exchange._request(session, message)
 
 
+cdef str _numbered(str head, object n):
+    """``f"{head}{n}"`` for the next number of a counter, written in one buffer."""
+    cdef char buf[160]
+    cdef char digits[24]
+    cdef Py_ssize_t hn, i, k = 0
+    cdef int overflow = 0
+    cdef long long v
+    if type(n) is not int or not PyUnicode_IS_COMPACT_ASCII(head):
+        return f"{head}{n}"
+    hn = PyUnicode_GET_LENGTH(head)
+    v = PyLong_AsLongLongAndOverflow(n, &overflow)
+    if overflow or v < 0 or hn > 128:
+        return f"{head}{n}"
+    while True:
+        digits[k] = <char>(48 + v % 10)
+        k += 1
+        v //= 10
+        if v == 0:
+            break
+    memcpy(buf, PyUnicode_DATA(head), <size_t>hn)
+    for i in range(k):
+        buf[hn + i] = digits[k - 1 - i]
+    return PyUnicode_DecodeASCII(buf, hn + k, NULL)
+
+
 cdef inline bint _plain_id(bytes raw):
     """A ClOrdID of printable ASCII but the space (0x21 to 0x7e), not empty."""
     cdef const unsigned char* p = <const unsigned char*>PyBytes_AS_STRING(raw)
@@ -114,6 +144,8 @@ cdef class FastPath:
     cdef object order_ids
     cdef object seqs
     cdef object match_ids
+    cdef object _id_prefix  # the IdSource prefix _exec_head was made of
+    cdef str _exec_head  # "E-<prefix>-"
 
     def __init__(self, exchange):
         self.exchange = exchange
@@ -225,7 +257,11 @@ cdef class FastPath:
             notional = _ZERO + qty * fill_px
             avg = notional / cum
             engine._fill_sums = (quantity, fill_px, cum, notional, avg)
-        order_id = f"{engine.order_id_prefix}{next(self.order_ids)}"
+        head = engine.order_id_prefix
+        if type(head) is str:
+            order_id = _numbered(<str>head, next(self.order_ids))
+        else:
+            order_id = f"{head}{next(self.order_ids)}"
         record = (
             owner, cl_ord_id, symbol, plan[5], quantity, plan[3], plan[6], next(self.seqs), cum,
             notional,
@@ -253,17 +289,20 @@ cdef class FastPath:
         ids = reports.ids
         prefix = ids.prefix
         execs = ids._execs
+        if prefix is not self._id_prefix or self._exec_head is None:
+            self._exec_head = f"E-{prefix}-"
+            self._id_prefix = prefix
         new = laid[4].copy()
         put = new.set
         put(37, order_id)
         put(11, raw_cl)
-        put(17, f"E-{prefix}-{next(execs)}")
+        put(17, _numbered(self._exec_head, next(execs)))
         put(60, transact_time)
         fill = laid[5].copy()
         put = fill.set
         put(37, order_id)
         put(11, raw_cl)
-        put(17, f"E-{prefix}-{next(execs)}")
+        put(17, _numbered(self._exec_head, next(execs)))
         put(60, transact_time)
         try:
             send(new)

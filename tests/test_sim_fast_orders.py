@@ -311,6 +311,21 @@ def test_faults_injected_are_told(twin: Any) -> None:
     assert told[1:] == [f"fault on {handle.session_id}: dropped"]
 
 
+def test_id_prefixes_changed_at_run_time_are_taken_up() -> None:
+    results = []
+    for fast in (False, True):
+        ex, handles = _exchange(fast, "FIX.4.4")
+        for n, (ids, orders) in enumerate([("T", "O-T-"), ("Z9", "X-"), ("Z9", "é-"), ("T", "")]):
+            ex.ids.prefix = ids
+            ex.engine.order_id_prefix = orders
+            ex.on_message(handles["FAST"], _order(_nos(f"C{n}")))  # type: ignore[arg-type]
+        results.append(_outcome(ex, handles))
+    assert results[0] == results[1]
+    sent = [dict(m) for m in results[1][0]["FAST"][0]]
+    assert [(m[37], m[17]) for m in sent[-2:]] == [(b"4", b"E-T-7"), (b"4", b"E-T-8")]
+    assert sent[-3][37] == "é-3".encode()
+
+
 def test_avg_px_rounding_matches_the_reports() -> None:
     assert round_avg_px(Decimal("1.12345678901")) == Decimal("1.123456789")
     assert round_avg_px(Decimal("10.5")) == Decimal("10.5")
