@@ -595,9 +595,8 @@ class OrderHandle:
         self._router = router
         self.order = order
         self.key = order._chain[0]
-        # RouterUpdates, or what makes one - a maker followed by its arguments, flat in
-        # the list rather than in a tuple each (one object less per update for the
-        # collector) - made when the history is read (most never are); see _remember
+        # RouterUpdates, or the plain tuple an update is made of when the history is read
+        # (most never are): see _unmade_sent and _unmade_report
         self._history: list[Any] = []
         self.ack_latency: float | None = None
         self._sent_at: float | None = None  # perf_counter when the NewOrderSingle was handed over
@@ -618,29 +617,31 @@ class OrderHandle:
     def _made(self) -> list[RouterUpdate]:
         """The history with every update made (kept so, one item each)."""
         entries = self._history
+        order = self.order
         made: list[RouterUpdate] = []
         i = 0
         n = len(entries)
         while i < n:
             item = entries[i]
-            if isinstance(item, RouterUpdate):
+            i += 1
+            if type(item) is not tuple:
                 made.append(item)
-                i += 1
-            else:
-                end = i + 1 + _MAKER_ARGS[item]
-                made.append(item(*entries[i + 1 : end]))
-                i = end
+            elif len(item) == _UNMADE_SENT:
+                made.append(_make_sent(item, order))
+            else:  # a report, and its fill next if it brought one
+                fill = None
+                if i < n and type(entries[i]) is not tuple and type(entries[i]) is not RouterUpdate:
+                    fill = entries[i]
+                    i += 1
+                made.append(_make_report(item, fill, order))
         self._history = made
         return made
 
     def _remember(self, entry: Any) -> None:
-        """Add an update (or a tuple of its maker and arguments) to the history,
-        dropping the oldest beyond the router's ``history_limit``."""
+        """Add an update (or the tuple it is made of) to the history, dropping the
+        oldest beyond the router's ``history_limit``."""
         entries = self._history
-        if type(entry) is tuple:
-            entries += entry
-        else:
-            entries.append(entry)
+        entries.append(entry)
         if len(entries) > self._router._history_cap:
             self._trim()
 
@@ -1049,8 +1050,44 @@ def _quick_update(
     )
 
 
-#: The makers of the updates a history keeps unmade, and how many arguments each takes.
-_MAKER_ARGS: dict[Callable[..., RouterUpdate], int] = {_sent_update: 6, _quick_update: 13}
+# An update nobody has read yet stays in the order's history as a tuple of plain values
+# (str, float, bool, Decimal, None; the statuses and the event by their values), which
+# the garbage collector stops tracking after one pass, where the update, its enum
+# members and its order would be walked by every collection for as long as the order
+# is kept. The order is the handle's own; the Fill a report brought follows its tuple in
+# the list. The tuples, told apart by their length:
+#   _sent_update:  (time, cl_ord_id, status, quantity, price)
+#   _quick_update: (time, cl_ord_id, status, previous, event, quantity, price, cum_qty,
+#                   notional, poss_dup, text)
+_UNMADE_SENT = 5
+_STATUS_BY_VALUE: dict[str, OrdStatus] = {s._value_: s for s in OrdStatus}
+_EVENT_BY_VALUE: dict[str, ExecEvent] = {e._value_: e for e in ExecEvent}
+
+
+def _make_sent(entry: tuple[Any, ...], order: Order) -> RouterUpdate:
+    """The SENT update a history tuple stands for (see above)."""
+    now, cl, status, quantity, price = entry
+    return _sent_update(now, cl, _STATUS_BY_VALUE[status], quantity, price, order)
+
+
+def _make_report(entry: tuple[Any, ...], fill: Fill | None, order: Order) -> RouterUpdate:
+    """The REPORT update a history tuple (and the fill after it) stands for."""
+    now, cl, status, previous, event, quantity, price, cum, notional, poss_dup, text = entry
+    return _quick_update(
+        now,
+        cl,
+        _STATUS_BY_VALUE[status],
+        _STATUS_BY_VALUE[previous],
+        _EVENT_BY_VALUE[event],
+        quantity,
+        price,
+        cum,
+        notional,
+        fill,
+        poss_dup,
+        text,
+        order,
+    )
 
 
 class OrderRouter:
@@ -1440,9 +1477,7 @@ class OrderRouter:
                 handle, _sent_update(now, cl, order.status, order.quantity, order.price, order)
             )
         else:  # nobody reads it now: made if the history is read
-            handle._remember(
-                (_sent_update, now, cl, order.status, order.quantity, order.price, order)
-            )
+            handle._remember((now, cl, order.status._value_, order.quantity, order.price))
         return handle
 
     async def cancel(self, order: OrderHandle | str, *, text: str | None = None) -> RequestHandle:
@@ -1888,30 +1923,44 @@ class OrderRouter:
             self._record(order)
         cum, notional = order._totals or order._sums()
         status = order.base_status  # no cancel/replace pending: the order's status
-        fields = (
-            now,
-            order.cl_ord_id,
-            status,
-            previous,
-            event,
-            order.quantity,
-            order.price,
-            cum,
-            notional,
-            fill,
-            poss_dup,
-            text,
-            order,
-        )
         if handle._streams or self._streams.data:  # type: ignore[attr-defined]
-            snapshot = _quick_update(*fields)
+            snapshot = _quick_update(
+                now,
+                order.cl_ord_id,
+                status,
+                previous,
+                event,
+                order.quantity,
+                order.price,
+                cum,
+                notional,
+                fill,
+                poss_dup,
+                text,
+                order,
+            )
             handle._publish(snapshot)
             self._broadcast(snapshot)
         else:
             # handle._remember(), inline: the update is made when the history is read
             history = handle._history
-            history.append(_quick_update)
-            history += fields
+            history.append(
+                (
+                    now,
+                    order.cl_ord_id,
+                    status._value_,
+                    previous._value_,
+                    event._value_,
+                    order.quantity,
+                    order.price,
+                    cum,
+                    notional,
+                    poss_dup,
+                    text,
+                )
+            )
+            if fill is not None:
+                history.append(fill)
             if len(history) > self._history_cap:
                 handle._trim()
             # handle._notify(), for the statuses a quick report leaves
