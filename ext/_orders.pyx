@@ -6,7 +6,11 @@ Theory of operation
 :class:`QuickApply` is ``fixengine.orders._quick_py.QuickApply`` compiled with C
 types: the fields come from one ``Message.pick``, the table lookups are direct
 dict reads, the byte checks C comparisons, and the ASCII decodes C calls. The
-arithmetic stays on Decimals (exact, as the pure twin). Any report that is not a
+arithmetic stays on Decimals (exact, as the pure twin). The order's attributes are
+read and written straight in their slots, as the interpreter's own slot access
+does: at the offsets of the order's type, taken from its slot descriptors and used
+while the type's version tag says nothing in it changed (a type whose attributes
+are not all plain slots goes through getattr/setattr). Any report that is not a
 common acknowledgement or fill agreeing with its order returns None with nothing
 changed, for the general path to decide; tests/test_orders_quick_twins.py checks
 that both twins return the same and leave the order the same.
@@ -25,6 +29,73 @@ from decimal import Decimal
 
 cdef extern from *:
     """
+    #include <structmember.h>
+
+    /* The offset of the writable object slot ``name`` of instances of ``tp`` (what
+       __slots__ makes), or -1 if ``name`` is anything else there. */
+    static Py_ssize_t fe_slot_offset(PyTypeObject *tp, PyObject *name) {
+        PyObject *descr = _PyType_Lookup(tp, name);  /* borrowed; no error set */
+        PyMemberDef *member;
+        if (descr == NULL || Py_TYPE(descr) != &PyMemberDescr_Type) {
+            return -1;
+        }
+        member = ((PyMemberDescrObject *)descr)->d_member;
+        if (member->type != T_OBJECT_EX || (member->flags & READONLY)) {
+            return -1;
+        }
+        return member->offset;
+    }
+
+    /* Whether ``tp`` has a valid version tag equal to ``tag``: then nothing in it or
+       its bases changed since the tag was read (any change clears the tag). */
+    static int fe_type_unchanged(PyTypeObject *tp, unsigned int tag) {
+        return (tp->tp_flags & Py_TPFLAGS_VALID_VERSION_TAG) && tp->tp_version_tag == tag;
+    }
+
+    static unsigned int fe_type_tag(PyTypeObject *tp) {
+        return (tp->tp_flags & Py_TPFLAGS_VALID_VERSION_TAG) ? tp->tp_version_tag : 0;
+    }
+
+    static int fe_generic_attributes(PyTypeObject *tp) {
+        return tp->tp_getattro == PyObject_GenericGetAttr
+            && tp->tp_setattro == PyObject_GenericSetAttr;
+    }
+
+    /* getattr(obj, name), read straight from the slot at ``offset`` when it is >= 0 and
+       set (an empty slot raises the AttributeError getattr would). */
+    static PyObject *fe_get(PyObject *obj, Py_ssize_t offset, PyObject *name) {
+        if (offset >= 0) {
+            PyObject *value = *(PyObject **)((char *)obj + offset);
+            if (value != NULL) {
+                Py_INCREF(value);
+                return value;
+            }
+        }
+        return PyObject_GetAttr(obj, name);
+    }
+
+    /* setattr(obj, name, value), stored straight in the slot at ``offset`` when >= 0. */
+    static int fe_set(PyObject *obj, Py_ssize_t offset, PyObject *name, PyObject *value) {
+        if (offset >= 0) {
+            PyObject **slot = (PyObject **)((char *)obj + offset);
+            PyObject *old = *slot;
+            Py_INCREF(value);
+            *slot = value;
+            Py_XDECREF(old);
+            return 0;
+        }
+        return PyObject_SetAttr(obj, name, value);
+    }
+
+    /* cls.__new__(cls) for a class whose __new__ is object's. */
+    static PyObject *fe_new_plain(PyObject *cls, PyObject *empty) {
+        return ((PyTypeObject *)cls)->tp_new((PyTypeObject *)cls, empty, NULL);
+    }
+
+    static int fe_new_is_plain(PyObject *cls) {
+        return PyType_Check(cls) && ((PyTypeObject *)cls)->tp_new == PyBaseObject_Type.tp_new;
+    }
+
     static int fe_descr_set(PyObject *descr, PyObject *obj, PyObject *value) {
         descrsetfunc set = Py_TYPE(descr)->tp_descr_set;
         if (set == NULL) {
@@ -35,6 +106,15 @@ cdef extern from *:
     }
     """
     int fe_descr_set(object descr, object obj, object value) except -1
+    ctypedef struct PyTypeObject
+    Py_ssize_t fe_slot_offset(PyTypeObject *tp, object name)
+    bint fe_type_unchanged(PyTypeObject *tp, unsigned int tag)
+    unsigned int fe_type_tag(PyTypeObject *tp)
+    bint fe_generic_attributes(PyTypeObject *tp)
+    object fe_get(object obj, Py_ssize_t offset, object name)
+    int fe_set(object obj, Py_ssize_t offset, object name, object value) except -1
+    object fe_new_plain(object cls, tuple empty)
+    bint fe_new_is_plain(object cls)
 
 
 def set_slots(obj, tuple descriptors, tuple values):
@@ -55,6 +135,28 @@ cdef object _ZERO = Decimal(0)
 # ExecIDs an order keeps in a tuple before they become its set
 cdef Py_ssize_t _TUPLE_EXEC_IDS = 8
 cdef object _ONE = Decimal(1)
+cdef tuple _EMPTY = ()
+
+# The order's attributes apply() reads and writes, by index into QuickApply._offsets.
+cdef tuple _ORDER_NAMES = (
+    "_pending", "cl_ord_id", "_exec_ids", "base_status", "side", "symbol", "order_id",
+    "quantity", "_totals", "fills", "last_reported_status", "text", "updated_at",
+)
+cdef enum:
+    O_PENDING = 0
+    O_CL_ORD_ID = 1
+    O_EXEC_IDS = 2
+    O_BASE_STATUS = 3
+    O_SIDE = 4
+    O_SYMBOL = 5
+    O_ORDER_ID = 6
+    O_QUANTITY = 7
+    O_TOTALS = 8
+    O_FILLS = 9
+    O_LAST_REPORTED = 10
+    O_TEXT = 11
+    O_UPDATED_AT = 12
+    N_ORDER_NAMES = 13
 
 
 cdef inline bint _given(object raw):
@@ -118,6 +220,12 @@ cdef class QuickApply:
     cdef object _pending_new, _new, _partially_filled, _filled, _wire_decimal, _fill
     cdef object _trade, _new_event
     cdef readonly tuple _fill_slots  # Fill's slot descriptors, in its constructor's order; or None
+    cdef bint _fill_plain  # Fill's __new__ is object's
+    # where the attributes of _ORDER_NAMES are in an order of type _layout_type (-1: read
+    # and written through getattr/setattr), valid while the type's version tag is _layout_tag
+    cdef Py_ssize_t _offsets[N_ORDER_NAMES]
+    cdef object _layout_type
+    cdef unsigned int _layout_tag
 
     def __init__(
         self,
@@ -148,8 +256,43 @@ cdef class QuickApply:
         self._fill = fill
         # a slotted Fill whose constructor only stores its fields is made from C
         self._fill_slots = _constructor_slots(fill)
+        self._fill_plain = self._fill_slots is not None and fe_new_is_plain(fill)
+        self._layout_type = None
+        self._layout_tag = 0
+        cdef Py_ssize_t i
+        for i in range(N_ORDER_NAMES):
+            self._offsets[i] = -1
         self._new_event = events[b"0"]
         self._trade = next(e for e in events.values() if e is not self._new_event)
+
+    cdef void _layout(self, object order) except *:
+        """Make ``_offsets`` those of ``type(order)``: the slots' offsets when every name is
+        a plain slot of a type with the usual attribute access and an unchanged version
+        tag, else -1 (getattr/setattr, as the pure twin)."""
+        cdef object cls = type(order)
+        cdef PyTypeObject *tp = <PyTypeObject *>cls
+        cdef Py_ssize_t i
+        if cls is self._layout_type and fe_type_unchanged(tp, self._layout_tag):
+            return
+        cdef bint plain = fe_generic_attributes(tp)
+        for i in range(N_ORDER_NAMES):
+            self._offsets[i] = fe_slot_offset(tp, _ORDER_NAMES[i]) if plain else -1
+            if self._offsets[i] < 0:
+                plain = False
+        cdef unsigned int tag = fe_type_tag(tp)  # the lookups above gave it one, if it can have one
+        if not plain or tag == 0:
+            for i in range(N_ORDER_NAMES):
+                self._offsets[i] = -1
+            self._layout_type = None
+            return
+        self._layout_type = cls
+        self._layout_tag = tag
+
+    cdef inline object _get(self, object order, int i):
+        return fe_get(order, self._offsets[i], <object>_ORDER_NAMES[i])
+
+    cdef inline int _set(self, object order, int i, object value) except -1:
+        return fe_set(order, self._offsets[i], <object>_ORDER_NAMES[i], value)
 
     cdef inline object _decimal(self, object raw):
         """The cached Decimal of ``raw``, else ``wire_decimal(raw)`` (ValueError if bad)."""
@@ -214,12 +357,15 @@ cdef class QuickApply:
                 order = _lookup(<dict>by_cl_ord_id, cl)
             else:
                 order = by_cl_ord_id.get(cl)
-            if order is None or order._pending or order.cl_ord_id != cl:
+            if order is None:
+                return None
+            self._layout(order)
+            if self._get(order, O_PENDING) or self._get(order, O_CL_ORD_ID) != cl:
                 return None
             exec_id = _ascii(raw_exec_id)
-            if exec_id in order._exec_ids:
+            if exec_id in self._get(order, O_EXEC_IDS):
                 return None  # a duplicate: the general path says so
-            base = order.base_status
+            base = self._get(order, O_BASE_STATUS)
             if event is self._new_event:
                 if base is pending_new:
                     by_qty = True
@@ -231,7 +377,7 @@ cdef class QuickApply:
                 by_qty = True
             else:
                 return None
-            if _given(raw_side) and _lookup(self._sides, raw_side) is not order.side:
+            if _given(raw_side) and _lookup(self._sides, raw_side) is not self._get(order, O_SIDE):
                 return None
             if _given(raw_ord_type) and not PyDict_Contains(self._ord_types, raw_ord_type):
                 return None
@@ -239,23 +385,20 @@ cdef class QuickApply:
                 return None
             if _given(raw_account) and not raw_account.isascii():
                 return None
-            if _given(raw_symbol) and _ascii(raw_symbol) != order.symbol:
+            if _given(raw_symbol) and _ascii(raw_symbol) != self._get(order, O_SYMBOL):
                 return None
             order_id = _ascii(raw_order_id) if _given(raw_order_id) else None
-            if (
-                order_id is not None
-                and order_id != "NONE"
-                and order.order_id is not None
-                and order_id != order.order_id
-            ):
-                return None
+            if order_id is not None and order_id != "NONE":
+                known = self._get(order, O_ORDER_ID)
+                if known is not None and order_id != known:
+                    return None
             text = _ascii(raw_text) if _given(raw_text) else None
             transact_time = _ascii(raw_transact_time) if _given(raw_transact_time) else None
-            quantity = order.quantity
+            quantity = self._get(order, O_QUANTITY)
             if _given(raw_qty) and self._decimal(raw_qty) != quantity:
                 return None
             self._check(raw_px)
-            totals = order._totals
+            totals = self._get(order, O_TOTALS)
             if not totals:
                 totals = order._sums()
             cum, notional = totals
@@ -302,31 +445,36 @@ cdef class QuickApply:
             return None
         # the report fits: apply it as apply_execution_report does
         # a few ExecIDs stay a tuple, which the garbage collector stops tracking
-        ids = order._exec_ids
-        if type(ids) is tuple and len(ids) < _TUPLE_EXEC_IDS:
-            order._exec_ids = (*ids, exec_id)
+        ids = self._get(order, O_EXEC_IDS)
+        if type(ids) is tuple and len(<tuple>ids) < _TUPLE_EXEC_IDS:
+            self._set(order, O_EXEC_IDS, (*ids, exec_id))
         else:
             order.exec_ids.add(exec_id)
-        order.last_reported_status = reported
+        self._set(order, O_LAST_REPORTED, reported)
         if order_id is not None and order_id != "NONE":
-            order.order_id = order_id
+            self._set(order, O_ORDER_ID, order_id)
         cdef object fill = None
+        cdef object fills
         if last_qty is not None:
             if self._fill_slots is not None:
                 values = (exec_id, last_qty, last_px, now, transact_time, None)
-                fill = self._fill.__new__(self._fill)
+                if self._fill_plain:
+                    fill = fe_new_plain(self._fill, _EMPTY)
+                else:
+                    fill = self._fill.__new__(self._fill)
                 for i in range(6):
                     fe_descr_set(self._fill_slots[i], fill, values[i])
             else:
                 fill = self._fill(exec_id, last_qty, last_px, now, transact_time)
-            order.fills.append(fill)
-            order._totals = (cum, notional)  # what add_fill adds up, done above
-        order.base_status = status
+            fills = self._get(order, O_FILLS)
+            fills.append(fill)
+            self._set(order, O_TOTALS, (cum, notional))  # what add_fill adds up, done above
+        self._set(order, O_BASE_STATUS, status)
         if text is not None:
-            order.text = text
-        order.updated_at = now
+            self._set(order, O_TEXT, text)
+        self._set(order, O_UPDATED_AT, now)
         if by_order_id is not None:
-            order_id = order.order_id
+            order_id = self._get(order, O_ORDER_ID)
             if order_id is not None:
                 by_order_id[order_id] = order
         return order, event, base, fill, text, _is_y(fields[26]) or _is_y(fields[27])

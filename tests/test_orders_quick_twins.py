@@ -160,3 +160,68 @@ def test_compiled_twin_makes_fills_as_the_constructor_does() -> None:
     assert taken is not None and taken[3] == Fill(
         "E1", D(40), D("10.25"), 5.0, "20240101-00:00:00.000"
     )
+
+
+# -- orders of other types: the compiled twin reads them as the pure one ------------------------
+def _retyped(reg: OrderRegistry, cls: type[Order]) -> Order:
+    """The registry's first order, made an instance of ``cls`` (a subclass of Order) in place
+    of the original in every index."""
+    order = next(iter(reg))
+    copy = object.__new__(cls)
+    for name in Order.__slots__:
+        Order.__dict__[name].__set__(copy, Order.__dict__[name].__get__(order))
+    for index in (reg._orders, reg._by_cl):
+        for key, value in list(index.items()):
+            if value is order:
+                index[key] = copy
+    return copy
+
+
+def _ack(order: Order, exec_id: str, symbol: str = "ACME") -> Any:
+    fields = [(37, "O1"), (11, order.cl_ord_id), (55, symbol), (54, "1"), (38, "100")]
+    fields += [(40, "1"), (17, exec_id), (150, "0"), (39, "0"), (151, "100"), (14, "0"), (6, "0")]
+    return report(fields)
+
+
+@pytest.mark.parametrize("twin", ["c", "py"])
+def test_an_attribute_a_subclass_makes_a_property_is_read_through_it(twin: str) -> None:
+    module = _compiled() if twin == "c" else _quick_py
+    member = Order.__dict__["symbol"]
+
+    class Watched(Order):
+        __slots__ = ("reads",)
+
+        @property  # type: ignore[override]
+        def symbol(self) -> str:
+            self.reads += 1
+            return member.__get__(self)  # type: ignore[no-any-return]
+
+        @symbol.setter
+        def symbol(self, value: str) -> None:
+            member.__set__(self, value)
+
+    reg = registry()
+    order = _retyped(reg, Watched)
+    order.reads = 0
+    apply = _make_quick(module).apply
+    taken = apply(reg._by_cl, reg._by_order_id, _ack(order, "E1"), 2.0)
+    assert taken is not None and taken[0] is order and order.reads == 1
+    assert order.base_status.name == "NEW" and order.updated_at == 2.0
+
+
+@pytest.mark.parametrize("twin", ["c", "py"])
+def test_a_class_changed_after_its_orders_were_applied_is_read_anew(twin: str) -> None:
+    module = _compiled() if twin == "c" else _quick_py
+
+    class Plain(Order):
+        __slots__ = ()
+
+    apply = _make_quick(module).apply
+    first, second = registry(), registry()
+    one, other = _retyped(first, Plain), _retyped(second, Plain)
+    assert apply(first._by_cl, None, _ack(one, "E1"), 2.0) is not None
+    # the symbol every Plain order now reports is another: the next report does not fit
+    Plain.symbol = property(lambda self: "OTHER")  # type: ignore[assignment]
+    assert apply(second._by_cl, None, _ack(other, "E2"), 3.0) is None
+    assert other.base_status.name == "PENDING_NEW" and other.updated_at == 1.0
+    assert apply(second._by_cl, None, _ack(other, "E3", symbol="OTHER"), 4.0) is not None
