@@ -605,7 +605,8 @@ class OrderHandle:
         self._done_waiters: list[asyncio.Future[None]] | None = None  # filled(), done()
         # made by the first updates() call: most orders are never watched one by one
         self._streams: weakref.WeakSet[_UpdateQueue] | None = None
-        self._requests: dict[str, RequestHandle] = {}  # cancel/replace not settled yet
+        # cancels/replaces not settled yet, made by the first one
+        self._requests: dict[str, RequestHandle] | None = None
         self._anomalies: list[Anomaly] | None = None  # made by the first anomaly or read
         self._retired = False  # counted among the router's done orders
 
@@ -1476,8 +1477,8 @@ class OrderRouter:
             self._publish(
                 handle, _sent_update(now, cl, order.status, order.quantity, order.price, order)
             )
-        else:  # nobody reads it now: made if the history is read
-            handle._remember((now, cl, order.status._value_, order.quantity, order.price))
+        else:  # nobody reads it now: made if the history is read (the first: no trimming)
+            handle._history.append((now, cl, order.status._value_, order.quantity, order.price))
         return handle
 
     async def cancel(self, order: OrderHandle | str, *, text: str | None = None) -> RequestHandle:
@@ -1560,6 +1561,8 @@ class OrderRouter:
         msg = build_request(request, self.version, now=now)
         rh = RequestHandle(self, kind, request.cl_ord_id, handle)
         self._requests[request.cl_ord_id] = rh
+        if handle._requests is None:
+            handle._requests = {}
         handle._requests[request.cl_ord_id] = rh
         self._record(order)
         try:
