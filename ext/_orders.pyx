@@ -6,7 +6,9 @@ Theory of operation
 :class:`QuickApply` is ``fixengine.orders._quick_py.QuickApply`` compiled with C
 types: the fields come from one ``Message.pick``, the table lookups are direct
 dict reads, the byte checks C comparisons, and the ASCII decodes C calls. The
-arithmetic stays on Decimals (exact, as the pure twin). The order's attributes are
+arithmetic stays on Decimals (exact, as the pure twin); a number read lately is
+found by comparing its bytes in a small memo rather than hashing them for the
+Decimal cache (the wire bytes come fresh with every report). The order's attributes are
 read and written straight in their slots, as the interpreter's own slot access
 does: at the offsets of the order's type, taken from its slot descriptors and used
 while the type's version tag says nothing in it changed (a type whose attributes
@@ -24,6 +26,7 @@ from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_GET_SIZE
 from cpython.dict cimport PyDict_Contains, PyDict_GetItem
 from cpython.object cimport PyObject
 from cpython.unicode cimport PyUnicode_DecodeASCII
+from libc.string cimport memcmp
 
 from decimal import Decimal
 
@@ -158,6 +161,10 @@ cdef enum:
     O_UPDATED_AT = 12
     N_ORDER_NAMES = 13
 
+# numbers read lately, by a hash of their bytes (a power of two)
+cdef enum:
+    MEMO_SLOTS = 64
+
 
 cdef inline bint _given(object raw):
     """A value is there and not empty (the pure twin's truth test of bytes or None)."""
@@ -226,6 +233,9 @@ cdef class QuickApply:
     cdef Py_ssize_t _offsets[N_ORDER_NAMES]
     cdef object _layout_type
     cdef unsigned int _layout_tag
+    # the last number each slot saw (bytes of two or more characters, whose hash the
+    # cache lookup would compute anew for every report) and its Decimal
+    cdef list _memo_raw, _memo_value
 
     def __init__(
         self,
@@ -259,6 +269,8 @@ cdef class QuickApply:
         self._fill_plain = self._fill_slots is not None and fe_new_is_plain(fill)
         self._layout_type = None
         self._layout_tag = 0
+        self._memo_raw = [None] * MEMO_SLOTS
+        self._memo_value = [None] * MEMO_SLOTS
         cdef Py_ssize_t i
         for i in range(N_ORDER_NAMES):
             self._offsets[i] = -1
@@ -295,16 +307,40 @@ cdef class QuickApply:
         return fe_set(order, self._offsets[i], <object>_ORDER_NAMES[i], value)
 
     cdef inline object _decimal(self, object raw):
-        """The cached Decimal of ``raw``, else ``wire_decimal(raw)`` (ValueError if bad)."""
-        cdef PyObject *found = PyDict_GetItem(self._decimals, raw)
+        """The cached Decimal of ``raw``, else ``wire_decimal(raw)`` (ValueError if bad).
+
+        A number of two or more characters seen lately comes from the memo: the bytes
+        compared, not hashed (a Decimal is immutable: the one read before is as good)."""
+        cdef Py_ssize_t n, slot
+        cdef const unsigned char *text
+        cdef object seen, value
+        cdef PyObject *found
+        if type(raw) is bytes:
+            n = PyBytes_GET_SIZE(raw)
+            if n > 1:
+                text = <const unsigned char *>PyBytes_AS_STRING(raw)
+                slot = (n * 31 + text[0] * 7 + text[n - 1]) & (MEMO_SLOTS - 1)
+                seen = self._memo_raw[slot]
+                if (
+                    seen is not None
+                    and PyBytes_GET_SIZE(seen) == n
+                    and memcmp(PyBytes_AS_STRING(seen), text, n) == 0
+                ):
+                    return self._memo_value[slot]
+                found = PyDict_GetItem(self._decimals, raw)
+                value = <object>found if found is not NULL else self._wire_decimal(raw)
+                self._memo_raw[slot] = raw
+                self._memo_value[slot] = value
+                return value
+        found = PyDict_GetItem(self._decimals, raw)
         if found is not NULL:
             return <object>found
         return self._wire_decimal(raw)
 
     cdef inline void _check(self, object raw) except *:
         """Parse ``raw`` as the general path would, unless already cached (ValueError if bad)."""
-        if _given(raw) and not PyDict_Contains(self._decimals, raw):
-            self._wire_decimal(raw)
+        if _given(raw):
+            self._decimal(raw)
 
     def apply(self, by_cl_ord_id, by_order_id, msg, now):
         """Apply ``msg`` to its order if it is a common report that fits; see the pure twin."""

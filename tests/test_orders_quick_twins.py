@@ -225,3 +225,24 @@ def test_a_class_changed_after_its_orders_were_applied_is_read_anew(twin: str) -
     assert apply(second._by_cl, None, _ack(other, "E2"), 3.0) is None
     assert other.base_status.name == "PENDING_NEW" and other.updated_at == 1.0
     assert apply(second._by_cl, None, _ack(other, "E3", symbol="OTHER"), 4.0) is not None
+
+
+def test_numbers_alike_in_length_and_ends_are_told_apart() -> None:
+    # 190 and 100 (and 1.0): the same length and first and last characters
+    for module in (_compiled(), _quick_py):
+        apply = _make_quick(module).apply
+        reg = registry()
+        order = next(iter(reg))
+        base = [(37, "O1"), (11, order.cl_ord_id), (55, "ACME"), (54, "1"), (40, "1")]
+        ack = [(150, "0"), (39, "0"), (14, "0"), (6, "0")]
+        for exec_id, qty, leaves in (("E1", "190", "190"), ("E2", "1.0", "1.0")):
+            wrong = report([*base, *ack, (17, exec_id), (38, qty), (151, leaves)])
+            assert apply(reg._by_cl, None, wrong, 2.0) is None
+        right = report([*base, *ack, (17, "E3"), (38, "100"), (151, "100")])
+        assert apply(reg._by_cl, None, right, 2.0) is not None
+        fill = [(150, "F"), (39, "1"), (17, "E4"), (38, "100"), (32, "10"), (31, "190")]
+        fill += [(14, "10"), (151, "90"), (6, "190")]
+        taken = apply(reg._by_cl, None, report([*base, *fill]), 3.0)
+        assert taken is not None and taken[3] is not None
+        assert (taken[3].quantity, taken[3].price) == (D(10), D(190))
+        assert (order.cum_qty, order.leaves_qty, order.avg_px) == (D(10), D(90), D(190))
