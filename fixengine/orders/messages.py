@@ -45,8 +45,8 @@ from ..fields import (
     parse_int,
     parse_local_mkt_date,
     parse_utc_timestamp_ns,
-    utc_timestamp_millis,
 )
+from . import _quick_py
 from .model import (
     CancelRequest,
     CxlRejResponseTo,
@@ -181,7 +181,7 @@ VersionLike = FixVersion | str
 
 #: UTCTimestamp with milliseconds, made once a millisecond (every order carries a
 #: TransactTime)
-_timestamp = utc_timestamp_millis
+_timestamp: Callable[[float], bytes] = _quick_py.twin().utc_timestamp_millis
 
 
 def _put(msg: Message, tag: int, value: Any) -> None:
