@@ -304,3 +304,21 @@ def test_saving_open_orders_only_leaves_out_done_ones() -> None:
 def test_restoring_something_else_is_a_clear_value_error(data: dict[str, object]) -> None:
     with pytest.raises(ValueError, match="order registry"):
         OrderRegistry.from_dict(data)
+
+
+@pytest.mark.parametrize("start", [0, 1290, 1295, 1296, 2590, 1296**2 - 3, 1296**3 - 2])
+def test_generated_cl_ord_ids_count_in_base_36(start: int) -> None:
+    gen = ClOrdIdGenerator(1_700_000_000.0, prefix="P", entropy=3)
+    restored = ClOrdIdGenerator.from_state({**gen.state(), "counter": start})
+    head = f"P{gen.state()['stem']}."
+    for n in range(start + 1, start + 2600):
+        assert restored.next() == head + _in_base_36(n)
+
+
+def _in_base_36(n: int) -> str:
+    digits = ""
+    while True:
+        n, r = divmod(n, 36)
+        digits = "0123456789abcdefghijklmnopqrstuvwxyz"[r] + digits
+        if n == 0:
+            return digits

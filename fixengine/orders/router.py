@@ -747,7 +747,8 @@ class OrderHandle:
         ``timeout`` seconds, :class:`RouterClosed` if the router stops.
         """
         order = self.order
-        status = order.status
+        # order.status, without the property for an order with nothing pending
+        status = order.base_status if not order._pending else order.status
         if status in _ACKED:  # the answer is often in before the caller asks
             return status
         deadline = None
@@ -760,7 +761,7 @@ class OrderHandle:
             if waiters is None:
                 waiters = self._ack_waiters = []
             deadline = await _park(waiters, timeout, deadline, "acknowledgement of {}", self)
-            status = order.status
+            status = order.base_status if not order._pending else order.status
             if status in _ACKED:
                 return status
 
@@ -861,10 +862,14 @@ class OrderHandle:
             for queue in list(self._streams):
                 queue.close()
             self._streams.clear()
-        for waiters in (self._ack_waiters, self._done_waiters):
-            if waiters is not None:
-                _wake(waiters)
-        self._ack_waiters = self._done_waiters = None
+        waiters = self._ack_waiters
+        if waiters is not None:
+            self._ack_waiters = None
+            _wake(waiters)
+        waiters = self._done_waiters
+        if waiters is not None:
+            self._done_waiters = None
+            _wake(waiters)
         if self._signal is not None:
             self._signal.fire()
 
@@ -1279,7 +1284,13 @@ class OrderRouter:
         for queue in list(self._streams):
             queue.close()
         for handle in self._handles.values():
-            handle._close()
+            if (
+                handle._streams
+                or handle._ack_waiters is not None
+                or handle._done_waiters is not None
+                or handle._signal is not None
+            ):  # (most have nothing to close)
+                handle._close()
         for request in self._requests.values():
             request._signal.fire()
         for waiters in self._status_waiters.values():
@@ -1478,7 +1489,10 @@ class OrderRouter:
                 handle, _sent_update(now, cl, order.status, order.quantity, order.price, order)
             )
         else:  # nobody reads it now: made if the history is read (the first: no trimming)
-            handle._history.append((now, cl, order.status._value_, order.quantity, order.price))
+            # (a new order's status is its base status: nothing is pending)
+            handle._history.append(
+                (now, cl, order.base_status._value_, order.quantity, order.price)
+            )
         return handle
 
     async def cancel(self, order: OrderHandle | str, *, text: str | None = None) -> RequestHandle:

@@ -778,7 +778,7 @@ class ClOrdIdGenerator:
     for tests.
     """
 
-    __slots__ = ("_counter", "_head", "_prefix", "_stem")
+    __slots__ = ("_counter", "_head", "_high", "_high_text", "_prefix", "_stem")
 
     def __init__(self, now: float, *, prefix: str = "", entropy: int | None = None) -> None:
         if not (prefix.isascii() and (prefix == "" or prefix.isprintable())) or " " in prefix:
@@ -790,11 +790,21 @@ class ClOrdIdGenerator:
         self._stem = _base36(int(now * 1000)) + _base36(rand).rjust(4, "0")
         self._head = f"{prefix}{self._stem}."
         self._counter = 0
+        self._high = -1  # counter // 1296 of the last ID from 1296 on, and its text
+        self._high_text = ""
 
     def next(self) -> str:
         """A new ClOrdID."""
         n = self._counter = self._counter + 1
-        return self._head + (_SHORT[n] if n < 1296 else _base36(n))
+        if n < 1296:
+            return self._head + _SHORT[n]
+        # _base36(n) is _base36(n // 1296) and two digits: the first part changes once
+        # every 1296 IDs
+        high, low = divmod(n, 1296)
+        if high != self._high:
+            self._high = high
+            self._high_text = self._head + _base36(high)
+        return self._high_text + _PAIRS[low]
 
     def state(self) -> dict[str, Any]:
         """What to persist to continue the series after a restart."""
@@ -808,6 +818,8 @@ class ClOrdIdGenerator:
         gen._stem = str(state["stem"])
         gen._counter = int(state["counter"])
         gen._head = f"{gen._prefix}{gen._stem}."
+        gen._high = -1
+        gen._high_text = ""
         return gen
 
 
