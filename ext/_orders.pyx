@@ -29,7 +29,11 @@ descriptor, called from C rather than as one Python call per field.
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize, PyBytes_GET_SIZE
 from cpython.dict cimport PyDict_Contains, PyDict_GetItem
 from cpython.object cimport PyObject
-from cpython.unicode cimport PyUnicode_DecodeASCII
+from cpython.unicode cimport PyUnicode_DecodeASCII, PyUnicode_GET_LENGTH
+
+cdef extern from "Python.h":
+    bint PyUnicode_IS_COMPACT_ASCII(object text)
+    void *PyUnicode_DATA(object text)
 from libc.math cimport fabs, round as c_round
 from libc.string cimport memcmp, memcpy
 
@@ -271,6 +275,26 @@ cdef inline object _ascii(object raw):
     return raw.decode("ascii")
 
 
+cdef inline bint _ne(object a, object b) except -1:
+    """``a != b``; for two str, compared in C."""
+    if type(a) is str and type(b) is str:
+        return (<str>a) != (<str>b)
+    return a != b
+
+
+cdef inline int _ascii_equals(object raw, object text):
+    """``raw.decode("ascii") == text`` without decoding, for bytes ``raw`` and a str
+    ``text`` of ASCII characters only (1 or 0: bytes that are not ASCII differ from
+    it, as the decode would fail); -1 for anything else (then decode and compare)."""
+    cdef Py_ssize_t n
+    if type(raw) is not bytes or type(text) is not str or not PyUnicode_IS_COMPACT_ASCII(text):
+        return -1
+    n = PyBytes_GET_SIZE(raw)
+    if PyUnicode_GET_LENGTH(text) != n:
+        return 0
+    return memcmp(PyBytes_AS_STRING(raw), PyUnicode_DATA(text), n) == 0
+
+
 cdef inline bint _is_y(object raw):
     return type(raw) is bytes and PyBytes_GET_SIZE(raw) == 1 and PyBytes_AS_STRING(raw)[0] == b"Y"
 
@@ -474,7 +498,8 @@ cdef class QuickApply:
         cdef object filled = self._filled
         cdef object cl, order, exec_id, base, order_id, text, transact_time, quantity
         cdef object cum, notional, totals, last_qty = None, last_px = None, status
-        cdef object avg_px, exact
+        cdef object avg_px, exact, symbol, known
+        cdef int same
         cdef tuple values
         cdef bint by_qty
         try:
@@ -486,7 +511,7 @@ cdef class QuickApply:
             if order is None:
                 return None
             self._layout(order)
-            if self._get(order, O_PENDING) or self._get(order, O_CL_ORD_ID) != cl:
+            if self._get(order, O_PENDING) or _ne(self._get(order, O_CL_ORD_ID), cl):
                 return None
             exec_id = _ascii(raw_exec_id)
             if exec_id in self._get(order, O_EXEC_IDS):
@@ -511,13 +536,20 @@ cdef class QuickApply:
                 return None
             if _given(raw_account) and not raw_account.isascii():
                 return None
-            if _given(raw_symbol) and _ascii(raw_symbol) != self._get(order, O_SYMBOL):
-                return None
-            order_id = _ascii(raw_order_id) if _given(raw_order_id) else None
-            if order_id is not None and order_id != "NONE":
-                known = self._get(order, O_ORDER_ID)
-                if known is not None and order_id != known:
+            if _given(raw_symbol):
+                symbol = self._get(order, O_SYMBOL)
+                same = _ascii_equals(raw_symbol, symbol)
+                if same == 0 or (same < 0 and _ne(_ascii(raw_symbol), symbol)):
                     return None
+            order_id = None
+            if _given(raw_order_id):
+                known = self._get(order, O_ORDER_ID)
+                if known is not None and _ascii_equals(raw_order_id, known) == 1:
+                    order_id = known  # the same text: the order keeps its str
+                else:
+                    order_id = _ascii(raw_order_id)
+                    if order_id != "NONE" and known is not None and _ne(order_id, known):
+                        return None
             text = _ascii(raw_text) if _given(raw_text) else None
             transact_time = _ascii(raw_transact_time) if _given(raw_transact_time) else None
             quantity = self._get(order, O_QUANTITY)
@@ -573,7 +605,7 @@ cdef class QuickApply:
         # a few ExecIDs stay a tuple, which the garbage collector stops tracking
         ids = self._get(order, O_EXEC_IDS)
         if type(ids) is tuple and len(<tuple>ids) < _TUPLE_EXEC_IDS:
-            self._set(order, O_EXEC_IDS, (*ids, exec_id))
+            self._set(order, O_EXEC_IDS, <tuple>ids + (exec_id,))
         else:
             order.exec_ids.add(exec_id)
         self._set(order, O_LAST_REPORTED, reported)

@@ -48,6 +48,8 @@ def report(fields: list[tuple[int, Any]]) -> Message:
 #: A field of a report made wrong (or added) in one way.
 SPOILERS: list[tuple[int, Any]] = [
     (55, "OTHER"),
+    (55, "ACM"),
+    (55, "ACM\u00c9"),
     (54, "2"),
     (54, "Z"),
     (38, "99"),
@@ -57,6 +59,7 @@ SPOILERS: list[tuple[int, Any]] = [
     (6, "10.26"),
     (6, "abc"),
     (37, "OTHER-ID"),
+    (37, "\u00e9"),
     (41, "somebody"),
     (20, "0"),
     (19, "E1"),

@@ -281,3 +281,21 @@ def test_both_twins_stamp_the_same(now: Any) -> None:
     same(now)
     same(now + 0.25)  # another millisecond, maybe another second
     same(now)
+
+
+@pytest.mark.parametrize("symbol", ["ACME", "\u00c4CME"])
+def test_both_twins_read_a_symbol_as_text(symbol: str) -> None:
+    # a symbol of other than ASCII characters is compared decoded (and never matches the
+    # ASCII a report must carry)
+    for module in (_compiled(), _quick_py):
+        reg = OrderRegistry(now=1.0)
+        order = reg.register(NewOrderRequest(symbol, Side.BUY, D(5), OrdType.MARKET), 1.0)
+        apply = _make_quick(module).apply
+        base = [(37, "O1"), (11, order.cl_ord_id), (54, "1"), (38, "5"), (40, "1")]
+        ack = [(150, "0"), (39, "0"), (14, "0"), (6, "0"), (151, "5")]
+        for exec_id, sent in (("E1", "\u00c4CME"), ("E2", "ACM"), ("E3", "ACMEE")):
+            msg = report([*base, *ack, (17, exec_id), (55, sent)])
+            assert apply(reg._by_cl, None, msg, 2) is None
+        taken = apply(reg._by_cl, None, report([*base, *ack, (17, "E4"), (55, "ACME")]), 2)
+        assert (taken is not None) is (symbol == "ACME")
+        assert reg._by_order_id == {}
