@@ -495,3 +495,19 @@ def test_router_application_feeds_each_session_its_router_however_they_interleav
     app.attach(rc)  # type: ignore[arg-type]
     app.on_message(c, 8)  # type: ignore[arg-type]
     assert (ra.seen, rc.seen) == ([1, 2, 5], [8])
+
+
+async def test_history_made_later_holds_the_orders_own_fills() -> None:
+    h = Harness()
+    await h.router.start()
+    handle = await h.order(quantity=100)
+    h.deliver(report(handle.order, "0", OrdStatus.NEW))
+    h.deliver(report(handle.order, "F", OrdStatus.PARTIALLY_FILLED, D(40)))
+    h.deliver(report(handle.order, "F", OrdStatus.PARTIALLY_FILLED, D(10)))
+    h.deliver(report(handle.order, "0", OrdStatus.PARTIALLY_FILLED))  # a late New: no fill
+    history = handle.history
+    fills = [u.fill for u in history if u.fill is not None]
+    assert len(fills) == 2 and all(a is b for a, b in zip(fills, handle.order.fills, strict=True))
+    assert [u.order for u in history] == [handle.order] * len(history)
+    assert all(u.order is handle.order for u in history)
+    await h.router.stop()

@@ -631,7 +631,7 @@ class OrderHandle:
                 made.append(_make_sent(item, order))
             else:  # a report, and its fill next if it brought one
                 fill = None
-                if i < n and type(entries[i]) is not tuple and type(entries[i]) is not RouterUpdate:
+                if i < n and not isinstance(entries[i], (tuple, RouterUpdate)):
                     fill = entries[i]
                     i += 1
                 made.append(_make_report(item, fill, order))
