@@ -108,8 +108,24 @@ cdef extern from *:
         return PyType_Check(cls) && ((PyTypeObject *)cls)->tp_new == PyBaseObject_Type.tp_new;
     }
 
+    /* descr.__set__(obj, value). A writable object slot of obj's own type is stored
+       straight at its offset, as the slot descriptor's __set__ does after its checks
+       (the same ones: a slot member of exactly obj's type, and a value to store). */
     static int fe_descr_set(PyObject *descr, PyObject *obj, PyObject *value) {
-        descrsetfunc set = Py_TYPE(descr)->tp_descr_set;
+        descrsetfunc set;
+        if (Py_TYPE(descr) == &PyMemberDescr_Type && value != NULL
+                && PyDescr_TYPE(descr) == Py_TYPE(obj)) {
+            PyMemberDef *member = ((PyMemberDescrObject *)descr)->d_member;
+            if (member->type == T_OBJECT_EX && !(member->flags & READONLY)) {
+                PyObject **slot = (PyObject **)((char *)obj + member->offset);
+                PyObject *old = *slot;
+                Py_INCREF(value);
+                *slot = value;
+                Py_XDECREF(old);
+                return 0;
+            }
+        }
+        set = Py_TYPE(descr)->tp_descr_set;
         if (set == NULL) {
             PyErr_SetString(PyExc_TypeError, "set_slots: not a data descriptor");
             return -1;

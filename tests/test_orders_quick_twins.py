@@ -299,3 +299,22 @@ def test_both_twins_read_a_symbol_as_text(symbol: str) -> None:
         taken = apply(reg._by_cl, None, report([*base, *ack, (17, "E4"), (55, "ACME")]), 2)
         assert (taken is not None) is (symbol == "ACME")
         assert reg._by_order_id == {}
+
+
+class _FrozenChild(_Frozen):
+    __slots__ = ()
+
+
+@pytest.mark.parametrize("twin", ["c", "py"])
+def test_set_slots_stores_into_instances_of_a_subclass(twin: str) -> None:
+    module = _compiled() if twin == "c" else _quick_py
+    descriptors = tuple(_Frozen.__dict__[name] for name in ("a", "b", "c"))
+    obj = _FrozenChild(1)
+    module.set_slots(obj, descriptors, ("x", None, 3))
+    assert (obj.a, obj.b, obj.c) == ("x", None, 3)
+    with pytest.raises(TypeError):  # another class's slots: refused, nothing stored
+        module.set_slots(_Unrelated(), descriptors[:1], (1,))
+
+
+class _Unrelated:
+    __slots__ = ("a",)
