@@ -557,7 +557,7 @@ class NewOrderRequest:
             and type(self.side) is Side
             and type(quantity) is Decimal
             and quantity.is_finite()
-            and quantity > 0
+            and quantity > _ZERO  # (a Decimal: no int to convert)
             and type(ord_type) is OrdType
             and (
                 ord_type not in _NEEDS_PRICE
