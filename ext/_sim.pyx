@@ -18,7 +18,6 @@ from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_GET_SIZE
 from cpython.dict cimport PyDict_GetItem
 from cpython.object cimport PyObject
 from cpython.unicode cimport PyUnicode_DecodeASCII
-from libc.math cimport rint
 from libc.string cimport memcpy
 
 cdef extern from "Python.h":
@@ -31,7 +30,7 @@ cdef extern from "Python.h":
 from decimal import Decimal
 
 from fixengine.errors import FixError
-from fixengine.fields import format_utc_timestamp
+from fixengine.orders._quick_py import twin as _orders_twin
 from fixengine.sim.faults import FaultInjected
 from fixengine.sim.reports import FAST_TAGS as _FAST_TAGS_PY
 from fixengine.sim.reports import _fast_shapes as _FAST_SHAPES_PY
@@ -42,11 +41,6 @@ FAST_TAGS = _FAST_TAGS
 cdef dict _fast_shapes = _FAST_SHAPES_PY
 cdef object _ZERO = Decimal(0)
 
-# TransactTime of the last millisecond stamped
-cdef long long _last_ms = -1
-cdef bytes _last_stamp = b""
-
-
 def twin():
     """This module (the compiled twin)."""
     import sys
@@ -54,22 +48,8 @@ def twin():
     return sys.modules[__name__]
 
 
-def stamp(double now):
-    """TransactTime with milliseconds for ``now`` (``utc_timestamp_millis``), formatted
-    once a millisecond."""
-    global _last_ms, _last_stamp
-    cdef double x = now * 1000.0
-    cdef long long ms
-    if not (-9.0e15 < x < 9.0e15):  # NaN, infinities, beyond the calendar: as Python does
-        ms_obj = round(x)
-        return format_utc_timestamp(ms_obj * 1_000_000, 3)
-    ms = <long long>rint(x)  # round half to even, as round()
-    if ms == _last_ms:
-        return _last_stamp
-    text = format_utc_timestamp(ms * 1_000_000, 3)
-    _last_ms = ms
-    _last_stamp = text
-    return text
+# TransactTime with milliseconds (``utc_timestamp_millis``), formatted in C
+stamp = _orders_twin().utc_timestamp_millis
 
 
 def on_event(exchange, session, event):

@@ -26,7 +26,7 @@ from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 from ..errors import FixError
-from ..fields import format_utc_timestamp
+from ..fields import utc_timestamp_millis as stamp
 from .faults import FaultInjected
 from .reports import FAST_TAGS, _fast_shapes, fast_shape
 
@@ -36,8 +36,6 @@ if TYPE_CHECKING:
 __all__ = ["FAST_TAGS", "FastPath", "on_event", "on_message", "stamp", "twin"]
 
 _ZERO = Decimal(0)
-#: TransactTime of the last millisecond stamped: (milliseconds, field bytes)
-_last: tuple[int, bytes] = (-1, b"")
 
 
 def twin() -> ModuleType:
@@ -48,19 +46,6 @@ def twin() -> ModuleType:
     from ..extensions import compiled
 
     return compiled("_sim") or sys.modules[__name__]
-
-
-def stamp(now: float) -> bytes:
-    """TransactTime with milliseconds for ``now`` (``utc_timestamp_millis``), formatted
-    once a millisecond."""
-    global _last
-    ms = round(now * 1000)
-    last = _last
-    if last[0] == ms:
-        return last[1]
-    text = format_utc_timestamp(ms * 1_000_000, 3)
-    _last = (ms, text)
-    return text
 
 
 def on_message(exchange: Any, session: Any, message: Message) -> None:
