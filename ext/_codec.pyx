@@ -49,6 +49,7 @@ from cpython.ref cimport Py_INCREF
 from cpython.tuple cimport PyTuple_New, PyTuple_SET_ITEM
 from cpython.unicode cimport PyUnicode_DecodeUTF8
 from libc.stdint cimport int32_t, int64_t, uint8_t, uint64_t
+from libc.math cimport fabs, round as c_round
 from libc.string cimport memchr, memcmp, memcpy, memmove, memset
 
 import datetime as _dt
@@ -111,6 +112,7 @@ __all__ = [
     "decode",
     "encode",
     "format_sending_time",
+    "utc_timestamp_millis",
 ]
 
 cdef enum:
@@ -1798,6 +1800,47 @@ cdef char* _put_second(char* w, int64_t secs) noexcept:
     w = _put_uint(w + 1, <uint64_t>(rem % 3600 // 60), 2)
     w[0] = b':'
     return _put_uint(w + 1, <uint64_t>(rem % 60), 2)
+
+
+# the last millisecond utc_timestamp_millis stamped and its text; the text of its second
+cdef int64_t _millis_last = -1
+cdef object _millis_text = None
+cdef int64_t _millis_second = -1
+cdef char _millis_head[17]
+
+
+def utc_timestamp_millis(now):
+    """``fixengine.fields.utc_timestamp_millis``: the UTCTimestamp of the millisecond
+    nearest ``now`` (epoch seconds), in C for a float from 1970 to 9999 (the second's
+    text kept, as SendingTime's); any other value goes to that function."""
+    global _millis_last, _millis_text, _millis_second
+    cdef double scaled, rounded
+    cdef int64_t milli, second
+    cdef char* w
+    if type(now) is not float:
+        return _fields.utc_timestamp_millis(now)
+    scaled = <double>now * 1000.0
+    # round(scaled) as Python rounds a float: to the nearest, ties to even
+    rounded = c_round(scaled)
+    if fabs(scaled - rounded) == 0.5:
+        rounded = 2.0 * c_round(scaled / 2.0)
+    if not (0.0 <= rounded < <double>C_LAST_SECOND * 1000.0):  # NaN fails too
+        return _fields.utc_timestamp_millis(now)
+    milli = <int64_t>rounded
+    if milli == _millis_last:
+        return _millis_text
+    second = milli // 1000
+    if second != _millis_second:
+        _put_second(_millis_head, second)
+        _millis_second = second
+    out = PyBytes_FromStringAndSize(NULL, 21)
+    w = PyBytes_AS_STRING(out)
+    memcpy(w, _millis_head, 17)
+    w[17] = b'.'
+    _put_uint(w + 18, <uint64_t>(milli % 1000), 3)
+    _millis_last = milli
+    _millis_text = out
+    return out
 
 
 cdef class HeaderTemplate:

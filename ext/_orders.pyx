@@ -17,16 +17,12 @@ common acknowledgement or fill agreeing with its order returns None with nothing
 changed, for the general path to decide; tests/test_orders_quick_twins.py checks
 that both twins return the same and leave the order the same.
 
-:func:`utc_timestamp_millis` is ``fixengine.fields.utc_timestamp_millis`` in C (the
-TransactTime of every order sent): the date and time of the second kept, the
-milliseconds written after them.
-
 :func:`set_slots` is what the ``__init__`` of the frozen requests and updates
 (``fixengine.orders.model.frozen_init``) stores their fields with: each slot's own
 descriptor, called from C rather than as one Python call per field.
 """
 
-from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize, PyBytes_GET_SIZE
+from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_GET_SIZE
 from cpython.dict cimport PyDict_Contains, PyDict_GetItem
 from cpython.object cimport PyObject
 from cpython.unicode cimport PyUnicode_DecodeASCII, PyUnicode_GET_LENGTH
@@ -34,8 +30,7 @@ from cpython.unicode cimport PyUnicode_DecodeASCII, PyUnicode_GET_LENGTH
 cdef extern from "Python.h":
     bint PyUnicode_IS_COMPACT_ASCII(object text)
     void *PyUnicode_DATA(object text)
-from libc.math cimport fabs, round as c_round
-from libc.string cimport memcmp, memcpy
+from libc.string cimport memcmp
 
 from decimal import Decimal
 
@@ -143,91 +138,6 @@ cdef extern from *:
     int fe_set(object obj, Py_ssize_t offset, object name, object value) except -1
     object fe_new_plain(object cls, tuple empty)
     bint fe_new_is_plain(object cls)
-
-
-cdef extern from "<time.h>":
-    ctypedef long time_t
-    struct tm:
-        int tm_sec
-        int tm_min
-        int tm_hour
-        int tm_mday
-        int tm_mon
-        int tm_year
-    tm *gmtime_r(const time_t *timep, tm *result)
-
-
-# the last second utc_timestamp_millis wrote, and its text; the last millisecond and its stamp
-cdef long long _stamp_second = -1
-cdef char _stamp_head[17]
-cdef long long _stamp_milli = -1
-cdef object _stamp_last = None
-# 9999-12-31T23:59:59 UTC: later seconds have a year of five digits
-cdef long long _LAST_SECOND = 253402300799
-
-
-cdef inline void _two(char *at, int value):
-    at[0] = <char>(48 + value // 10)
-    at[1] = <char>(48 + value % 10)
-
-
-def utc_timestamp_millis(now):
-    """``fixengine.fields.utc_timestamp_millis(now)``: the UTCTimestamp of the millisecond
-    nearest ``now`` (epoch seconds), formatted in C for a float from 1970 to 9999; any
-    other value goes to that function (and its errors)."""
-    global _stamp_second, _stamp_milli, _stamp_last
-    cdef double x, scaled, rounded
-    cdef long long milli, second
-    cdef int rest, year
-    cdef time_t t
-    cdef tm parts
-    cdef char *out_text
-    if type(now) is not float:
-        return _reference_stamp(now)
-    x = now
-    scaled = x * 1000.0
-    # round(scaled) as Python's float rounding does it: the nearest, ties to even
-    rounded = c_round(scaled)
-    if fabs(scaled - rounded) == 0.5:
-        rounded = 2.0 * c_round(scaled / 2.0)
-    if not (rounded >= 0.0 and rounded < (_LAST_SECOND + 1) * 1000.0):  # NaN fails too
-        return _reference_stamp(now)
-    milli = <long long>rounded
-    if milli == _stamp_milli:
-        return _stamp_last
-    second = milli // 1000
-    rest = <int>(milli % 1000)
-    if second != _stamp_second:
-        t = <time_t>second
-        if gmtime_r(&t, &parts) is NULL:
-            return _reference_stamp(now)
-        year = parts.tm_year + 1900
-        _two(_stamp_head, year // 100)
-        _two(_stamp_head + 2, year % 100)
-        _two(_stamp_head + 4, parts.tm_mon + 1)
-        _two(_stamp_head + 6, parts.tm_mday)
-        _stamp_head[8] = b"-"
-        _two(_stamp_head + 9, parts.tm_hour)
-        _stamp_head[11] = b":"
-        _two(_stamp_head + 12, parts.tm_min)
-        _stamp_head[14] = b":"
-        _two(_stamp_head + 15, parts.tm_sec)
-        _stamp_second = second
-    out = PyBytes_FromStringAndSize(NULL, 21)
-    out_text = PyBytes_AS_STRING(out)
-    memcpy(out_text, _stamp_head, 17)
-    out_text[17] = b"."
-    out_text[18] = <char>(48 + rest // 100)
-    _two(out_text + 19, rest % 100)
-    _stamp_milli = milli
-    _stamp_last = out
-    return out
-
-
-cdef object _reference_stamp(object now):
-    from fixengine.fields import utc_timestamp_millis as reference
-
-    return reference(now)
 
 
 def set_slots(obj, tuple descriptors, tuple values):

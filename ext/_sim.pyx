@@ -30,7 +30,7 @@ cdef extern from "Python.h":
 from decimal import Decimal
 
 from fixengine.errors import FixError
-from fixengine.orders._quick_py import twin as _orders_twin
+from fixengine.codec import utc_timestamp_millis
 from fixengine.sim.faults import FaultInjected
 from fixengine.sim.reports import FAST_TAGS as _FAST_TAGS_PY
 from fixengine.sim.reports import _fast_shapes as _FAST_SHAPES_PY
@@ -48,8 +48,8 @@ def twin():
     return sys.modules[__name__]
 
 
-# TransactTime with milliseconds (``utc_timestamp_millis``), formatted in C
-stamp = _orders_twin().utc_timestamp_millis
+# TransactTime with milliseconds, formatted in C by the codec
+stamp = utc_timestamp_millis
 
 
 def on_event(exchange, session, event):

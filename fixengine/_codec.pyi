@@ -31,6 +31,7 @@ __all__ = [
     "decode",
     "encode",
     "format_sending_time",
+    "utc_timestamp_millis",
 ]
 
 DATA_FIELDS: dict[int, int]
@@ -123,6 +124,7 @@ class Parser:
 
 def decode(data: bytes) -> Message: ...
 def format_sending_time(now: float, precision: int) -> bytes: ...
+def utc_timestamp_millis(now: float) -> bytes: ...
 
 class FieldRules:
     def __init__(

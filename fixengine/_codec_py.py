@@ -55,7 +55,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from .errors import GarbledMessage, GarbleReason, LocalProtocolError
-from .fields import FieldValue, parse_decimal, parse_int, to_bytes
+from .fields import FieldValue, parse_decimal, parse_int, to_bytes, utc_timestamp_millis
 
 if TYPE_CHECKING:
     from .groups import Group
@@ -84,6 +84,7 @@ __all__ = [
     "decode",
     "encode",
     "format_sending_time",
+    "utc_timestamp_millis",
 ]
 
 SOH = b"\x01"

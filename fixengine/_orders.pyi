@@ -6,7 +6,6 @@ from typing import Any
 
 QUICK_TAGS: tuple[int, ...]
 
-def utc_timestamp_millis(now: float) -> bytes: ...
 def set_slots(obj: object, descriptors: tuple[Any, ...], values: tuple[Any, ...]) -> None: ...
 
 class QuickApply:

@@ -43,6 +43,7 @@ if TYPE_CHECKING:
         decode,
         encode,
         format_sending_time,
+        utc_timestamp_millis,
     )
 else:
     from . import _codec_py as _impl
@@ -67,6 +68,7 @@ else:
     FieldRules = _impl.FieldRules
     HeaderTemplate = _impl.HeaderTemplate
     format_sending_time = _impl.format_sending_time
+    utc_timestamp_millis = _impl.utc_timestamp_millis
     RULE_ANY = _impl.RULE_ANY
     RULE_CALL = _impl.RULE_CALL
     RULE_CHAR = _impl.RULE_CHAR
@@ -102,4 +104,5 @@ __all__ = [
     "decode",
     "encode",
     "format_sending_time",
+    "utc_timestamp_millis",
 ]

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
+from typing import Any
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from fixengine import _codec_py
 from fixengine import fields as f
 
 UTC = dt.timezone.utc
@@ -225,3 +227,36 @@ def test_utc_timestamp_millis_is_the_nearest_millisecond(ms: int, off: float) ->
     )[:-3]
     assert f.utc_timestamp_millis(now) == expected.encode()
     assert f.utc_timestamp_millis(now) == f.utc_timestamp_millis(now)  # the cached answer
+
+
+# -- the codec's compiled twin of utc_timestamp_millis ----------------------------------------
+_EDGES = [0.0, -0.0, -0.0004, 0.0005, 0.0625, 1.0005, 86399.9995, 951782400.0, 4102444799.9996]
+_EDGES += [253402300799.9994, 253402300799.9996, 253402300800.0, -1.0, 1e300]
+_EDGES += [float("nan"), float("inf"), float("-inf")]
+
+
+@given(
+    st.one_of(
+        st.floats(min_value=0.0, max_value=2.6e11),
+        st.floats(min_value=1.6e9, max_value=1.9e9),
+        st.floats(),
+        st.integers(-(10**12), 10**12),
+        st.sampled_from(_EDGES),
+    )
+)
+def test_the_compiled_codec_stamps_as_utc_timestamp_millis(now: Any) -> None:
+    compiled = pytest.importorskip("fixengine._codec", reason="not built").utc_timestamp_millis
+    assert _codec_py.utc_timestamp_millis is f.utc_timestamp_millis
+
+    def same(value: Any) -> None:
+        try:
+            expected = f.utc_timestamp_millis(value)
+        except Exception as exc:  # the compiled twin hands such values to it: the same error
+            with pytest.raises(type(exc)):
+                compiled(value)
+            return
+        assert compiled(value) == expected
+
+    same(now)
+    same(now + 0.25)  # another millisecond, maybe another second
+    same(now)

@@ -248,41 +248,6 @@ def test_numbers_alike_in_length_and_ends_are_told_apart() -> None:
         assert (order.cum_qty, order.leaves_qty, order.avg_px) == (D(10), D(90), D(190))
 
 
-# -- utc_timestamp_millis: the TransactTime of the orders sent ----------------------------------
-_EDGES = [0.0, -0.0, -0.0004, 0.0005, 0.0625, 1.0005, 86399.9995, 951782400.0, 4102444799.9996]
-_EDGES += [253402300799.9994, 253402300799.9996, 253402300800.0, -1.0, 1e300]
-_EDGES += [float("nan"), float("inf"), float("-inf")]
-
-
-@given(
-    st.one_of(
-        st.floats(min_value=0.0, max_value=2.6e11),
-        st.floats(min_value=1.6e9, max_value=1.9e9),
-        st.floats(),
-        st.integers(-(10**12), 10**12),
-        st.sampled_from(_EDGES),
-    )
-)
-def test_both_twins_stamp_the_same(now: Any) -> None:
-    from fixengine.fields import utc_timestamp_millis
-
-    compiled = _compiled().utc_timestamp_millis
-    assert _quick_py.utc_timestamp_millis is utc_timestamp_millis
-
-    def same(value: Any) -> None:
-        try:
-            expected = utc_timestamp_millis(value)
-        except Exception as exc:  # the compiled twin hands such values to it: the same error
-            with pytest.raises(type(exc)):
-                compiled(value)
-            return
-        assert compiled(value) == expected
-
-    same(now)
-    same(now + 0.25)  # another millisecond, maybe another second
-    same(now)
-
-
 @pytest.mark.parametrize("symbol", ["ACME", "\u00c4CME"])
 def test_both_twins_read_a_symbol_as_text(symbol: str) -> None:
     # a symbol of other than ASCII characters is compared decoded (and never matches the

@@ -12,9 +12,6 @@ so neither twin imports the state machine. ``ext/_orders.pyx`` is the same
 algorithm in C; both leave an order in the same state and return the same tuple
 (tests/test_orders_quick_twins.py checks it).
 
-:func:`utc_timestamp_millis` is :func:`fixengine.fields.utc_timestamp_millis` itself (the
-compiled twin formats the usual float in C).
-
 :func:`set_slots` stores the fields of a frozen, slotted instance through the
 slots' descriptors (what ``fixengine.orders.model.frozen_init`` builds ``__init__``
 with); :func:`twin` is the module to use, compiled or this one.
@@ -27,9 +24,7 @@ from decimal import Decimal
 from types import ModuleType
 from typing import Any
 
-from ..fields import utc_timestamp_millis
-
-__all__ = ["QUICK_TAGS", "QuickApply", "set_slots", "twin", "utc_timestamp_millis"]
+__all__ = ["QUICK_TAGS", "QuickApply", "set_slots", "twin"]
 
 
 def twin() -> ModuleType:

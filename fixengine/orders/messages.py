@@ -37,7 +37,7 @@ from collections.abc import Callable
 from decimal import Decimal
 from typing import Any, TypeVar
 
-from ..codec import Message
+from ..codec import Message, utc_timestamp_millis
 from ..errors import LocalProtocolError, RemoteProtocolError
 from ..fields import (
     format_local_mkt_date,
@@ -46,7 +46,6 @@ from ..fields import (
     parse_local_mkt_date,
     parse_utc_timestamp_ns,
 )
-from . import _quick_py
 from .model import (
     CancelRequest,
     CxlRejResponseTo,
@@ -180,8 +179,8 @@ VersionLike = FixVersion | str
 
 
 #: UTCTimestamp with milliseconds, made once a millisecond (every order carries a
-#: TransactTime)
-_timestamp: Callable[[float], bytes] = _quick_py.twin().utc_timestamp_millis
+#: TransactTime; compiled with the codec)
+_timestamp = utc_timestamp_millis
 
 
 def _put(msg: Message, tag: int, value: Any) -> None:

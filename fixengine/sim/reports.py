@@ -48,12 +48,11 @@ from decimal import ROUND_HALF_EVEN, Context, Decimal, Inexact
 from functools import cache
 from typing import Protocol
 
-from ..codec import Message
+from ..codec import Message, utc_timestamp_millis
 from ..dictionary import DataDictionary
 from ..dictionary import load as load_dictionary
 from ..errors import ConfigError, LocalProtocolError
 from ..fields import parse_decimal
-from ..orders._quick_py import twin as _orders_twin
 from ..orders.messages import (
     CancelReject,
     ExecutionReport,
@@ -570,9 +569,9 @@ class OrderView(Protocol):
     def status(self) -> OrdStatus: ...
 
 
-#: TransactTime with milliseconds, made once a millisecond (every report carries one):
-#: the router's formatter, compiled when built
-_stamp: Callable[[float], bytes] = _orders_twin().utc_timestamp_millis
+#: TransactTime with milliseconds, made once a millisecond (every report carries one;
+#: compiled with the codec)
+_stamp = utc_timestamp_millis
 
 
 def _timestamp(now: float) -> str:
