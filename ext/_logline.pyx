@@ -23,18 +23,8 @@ from cpython.long cimport PyLong_AsLongLongAndOverflow
 from cpython.object cimport PyObject
 from libc.stdlib cimport free, malloc
 from libc.string cimport memchr, memcpy
+from libc.time cimport gmtime_r, time_t, tm
 from posix.time cimport CLOCK_REALTIME, clock_gettime, timespec
-
-cdef extern from "<time.h>" nogil:
-    ctypedef long time_t
-    struct tm:
-        int tm_sec
-        int tm_min
-        int tm_hour
-        int tm_mday
-        int tm_mon
-        int tm_year
-    tm *gmtime_r(const time_t *timep, tm *result)
 
 cdef extern from *:
     """
