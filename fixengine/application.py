@@ -484,9 +484,10 @@ class SessionHandle(SessionListener):
         queues = self._stream_cache
         if queues is None:
             queues = self._stream_queues()
-        for q in queues:
-            if q.put(event) and len(q._items) > longest:
-                longest = len(q._items)
+        if queues:
+            for q in queues:
+                if q.put(event) and len(q._items) > longest:
+                    longest = len(q._items)
         app = self.engine.application
         if app is not None:
             queue = self._app_queue
@@ -498,7 +499,10 @@ class SessionHandle(SessionListener):
                 # and has nothing queued); what an ``async`` callback awaits goes to the task
                 self._inline = True
                 try:
-                    rest = self._call_now(app, event, kind)
+                    if kind == _MESSAGE:  # the common event: no dispatch by kind
+                        rest = self._call_message(app, event)
+                    else:
+                        rest = self._call_now(app, event, kind)
                     if rest is not None and not queue.put(rest):
                         rest.close()  # the engine is stopping
                 except (Exception, asyncio.CancelledError):
@@ -532,30 +536,6 @@ class SessionHandle(SessionListener):
         kind = _KINDS.get(type(event))
         if kind is None:
             kind = _kind(type(event))
-        queues = self._stream_cache
-        if kind == _MESSAGE and queues is not None and not queues:
-            # the common case, as _deliver does it: an application message, no event
-            # streams; its callbacks run now when the dispatcher task is idle
-            app = self.engine.application
-            if app is not None:
-                queue = self._app_queue
-                items = queue._items
-                if items or self._busy or self._inline or self._dispatcher is None:
-                    queue.put(event)
-                else:
-                    self._inline = True
-                    try:
-                        rest = self._call_message(app, event)
-                        if rest is not None and not queue.put(rest):
-                            rest.close()
-                    except (Exception, asyncio.CancelledError):
-                        self._failed(event)
-                    finally:
-                        self._inline = False
-                if len(items) > self._backlog and not self._paused:
-                    self._paused = True
-                    self.driver.pause_reading()
-                return
         if kind == _LOGGED_ON:
             self._logged_out.clear()
             self._logged_on.set()
