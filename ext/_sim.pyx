@@ -97,6 +97,17 @@ cdef str _numbered(str head, object n):
     return PyUnicode_DecodeASCII(buf, hn + k, NULL)
 
 
+cdef object _report(laid, order_id, raw_cl, exec_id, transact_time):
+    """A copy of a report laid for the order's shape, with this order's IDs and time."""
+    report = laid.copy()
+    put = report.set
+    put(37, order_id)
+    put(11, raw_cl)
+    put(17, exec_id)
+    put(60, transact_time)
+    return report
+
+
 cdef inline bint _plain_id(bytes raw):
     """A ClOrdID of printable ASCII but the space (0x21 to 0x7e), not empty."""
     cdef const unsigned char* p = <const unsigned char*>PyBytes_AS_STRING(raw)
@@ -272,24 +283,12 @@ cdef class FastPath:
         if prefix is not self._id_prefix or self._exec_head is None:
             self._exec_head = f"E-{prefix}-"
             self._id_prefix = prefix
-        new = laid[4].copy()
-        put = new.set
-        put(37, order_id)
-        put(11, raw_cl)
-        put(17, _numbered(self._exec_head, next(execs)))
-        put(60, transact_time)
-        fill = laid[5].copy()
-        put = fill.set
-        put(37, order_id)
-        put(11, raw_cl)
-        put(17, _numbered(self._exec_head, next(execs)))
-        put(60, transact_time)
-        try:
-            send(new)
-        except FixError as exc:
-            exchange._not_sent(owner, exc)
-        try:
-            send(fill)
-        except FixError as exc:
-            exchange._not_sent(owner, exc)
+        head = self._exec_head
+        new = _report(laid[4], order_id, raw_cl, _numbered(head, next(execs)), transact_time)
+        fill = _report(laid[5], order_id, raw_cl, _numbered(head, next(execs)), transact_time)
+        for report in (new, fill):
+            try:
+                send(report)
+            except FixError as exc:
+                exchange._not_sent(owner, exc)
         return 1

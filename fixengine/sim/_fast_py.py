@@ -63,6 +63,19 @@ def on_event(exchange: Any, session: Any, event: Any) -> None:
         exchange._say(f"fault on {session.session_id}: {event.detail}")
 
 
+def _report(
+    laid: Message, order_id: str, raw_cl: bytes, exec_id: str, transact_time: bytes
+) -> Message:
+    """A copy of a report laid for the order's shape, with this order's IDs and time."""
+    report = laid.copy()
+    put = report.set
+    put(37, order_id)
+    put(11, raw_cl)
+    put(17, exec_id)
+    put(60, transact_time)
+    return report
+
+
 class FastPath:
     """The fast path of one exchange (see the module docstring).
 
@@ -193,26 +206,13 @@ class FastPath:
         ids = reports.ids
         prefix = ids.prefix
         execs = ids._execs
-        new = laid[4].copy()
-        put = new.set
-        put(37, order_id)
-        put(11, raw_cl)
-        put(17, f"E-{prefix}-{next(execs)}")
-        put(60, transact_time)
-        fill = laid[5].copy()
-        put = fill.set
-        put(37, order_id)
-        put(11, raw_cl)
-        put(17, f"E-{prefix}-{next(execs)}")
-        put(60, transact_time)
+        new = _report(laid[4], order_id, raw_cl, f"E-{prefix}-{next(execs)}", transact_time)
+        fill = _report(laid[5], order_id, raw_cl, f"E-{prefix}-{next(execs)}", transact_time)
         # both reports go to the session back to back; nothing was left to wake the
         # clock for (an order filled on arrival sets no timer), so no reschedule either
-        try:
-            send(new)
-        except FixError as exc:
-            exchange._not_sent(owner, exc)
-        try:
-            send(fill)
-        except FixError as exc:
-            exchange._not_sent(owner, exc)
+        for report in (new, fill):
+            try:
+                send(report)
+            except FixError as exc:
+                exchange._not_sent(owner, exc)
         return True
